@@ -1,0 +1,751 @@
+"""The expression language: one operator table and every view of an expression built from it.
+
+GENSR_METHOD.md §2 describes GenSR's prefix representation; ours keeps its idea (prefix tokens over a fixed
+vocabulary) with a much smaller vocabulary: constants are one placeholder token ``C`` whose values are
+fitted later, and a handful of small integers are leaves of their own.
+
+Everything about an operator (arity, numpy, sympy and torch implementations, printing, complexity cost)
+lives in :data:`OPERATORS`; every representation below is derived from that table, so an operator is
+added in exactly one place.
+
+Representations and conversions
+-------------------------------
+* :class:`Node` is an immutable expression tree; :class:`Expression` wraps a root node and offers the
+  views: ``prefix`` tokens, ``to_infix()``, ``to_sympy()``, ``to_latex()``.
+* :func:`parse` reads a user's formula with Python's :mod:`ast` parser (which only builds a syntax tree and
+  never evaluates anything) and a whitelist of node types, names and functions.
+* :class:`Vocabulary` maps tokens to the integer ids the model uses.
+
+Evaluation is guarded locally: overflow, division by zero, domain errors and huge powers give non-finite
+values (which callers treat as an invalid candidate), with warnings silenced by a local
+``numpy.errstate`` and never by process-wide settings. Depth and size are bounded.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import keyword
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CONST",
+    "INTEGERS",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_VARS",
+    "OPERATORS",
+    "VOCAB",
+    "Expression",
+    "Node",
+    "Operator",
+    "Vocabulary",
+    "evaluate_many",
+    "parse",
+]
+
+MAX_VARS = 10  # x0…x9, as in E2E/GenSR: the model's input width
+MAX_DEPTH = 32  # deeper trees are invalid: bounds recursion and evaluation time
+MAX_NODES = 256  # larger trees are invalid: bounds evaluation time and memory
+MAX_POW_EXPONENT = 16.0  # |b| above this in a**b is "a huge power": invalid rather than 0 or inf
+CONST = "C"  # the constant placeholder: its value is fitted, never predicted by the model
+INTEGERS = (1, 2, 3, 4, 5)  # small integer leaves; negative ones come from neg/sub
+
+
+# --------------------------------------------------------------------------------------------------
+# guarded primitive implementations (called under np.errstate(all="ignore") by the evaluators)
+
+
+def _np_pow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(b) > MAX_POW_EXPONENT, np.nan, np.power(a, b))
+
+
+def _torch_pow(a: Any, b: Any) -> Any:
+    import torch
+
+    b = torch.as_tensor(b, dtype=a.dtype) if not isinstance(b, torch.Tensor) else b
+    return torch.where(b.abs() > MAX_POW_EXPONENT, torch.full_like(a, float("nan")), torch.pow(a, b))
+
+
+def _torch(name: str) -> Callable[..., Any]:
+    """Look up ``torch.<name>`` lazily, so importing gensr does not import torch."""
+
+    def call(*args: Any) -> Any:
+        import torch
+
+        return getattr(torch, name)(*args)
+
+    call.__name__ = f"torch_{name}"
+    return call
+
+
+def _sympy(name: str) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        import sympy
+
+        return getattr(sympy, name)(*args)
+
+    call.__name__ = f"sympy_{name}"
+    return call
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One row of the operator table.
+
+    Attributes
+    ----------
+    name : token and canonical function name.
+    arity : 1 or 2.
+    numpy, torch, sympy : implementations taking ``arity`` arguments.
+    complexity : cost of one node of this operator in :meth:`Expression.complexity`.
+    symbol : infix symbol for binary operators (``"+"``) or ``None`` for function-call syntax.
+    precedence : binding strength for printing (higher binds tighter).
+    commutative : whether operand order is irrelevant (used by canonicalisation).
+    aliases : extra function names accepted by :func:`parse`.
+    """
+
+    name: str
+    arity: int
+    numpy: Callable[..., Any]
+    torch: Callable[..., Any]
+    sympy: Callable[..., Any]
+    complexity: int = 1
+    symbol: str | None = None
+    precedence: int = 5
+    commutative: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+def _op_table() -> dict[str, Operator]:
+    ops = [
+        Operator("add", 2, np.add, _torch("add"), lambda a, b: a + b, 1, "+", 1, True),
+        Operator("sub", 2, np.subtract, _torch("sub"), lambda a, b: a - b, 1, "-", 1),
+        Operator("mul", 2, np.multiply, _torch("mul"), lambda a, b: a * b, 1, "*", 2, True),
+        Operator("div", 2, np.divide, _torch("div"), lambda a, b: a / b, 1, "/", 2),
+        Operator("pow", 2, _np_pow, _torch_pow, lambda a, b: a**b, 1, "**", 4),
+        Operator("neg", 1, np.negative, _torch("neg"), lambda a: -a, 1, "-", 3),
+        Operator("inv", 1, np.reciprocal, _torch("reciprocal"), lambda a: 1 / a, 1, None, 2),
+        Operator("sqrt", 1, np.sqrt, _torch("sqrt"), _sympy("sqrt"), 1),
+        Operator("pow2", 1, np.square, _torch("square"), lambda a: a**2, 1, None, 4, aliases=("square",)),
+        Operator("pow3", 1, lambda a: a * a * a, lambda a: a * a * a, lambda a: a**3, 1, None, 4,
+                 aliases=("cube",)),
+        Operator("exp", 1, np.exp, _torch("exp"), _sympy("exp"), 1),
+        Operator("log", 1, np.log, _torch("log"), _sympy("log"), 1, aliases=("ln",)),
+        Operator("sin", 1, np.sin, _torch("sin"), _sympy("sin"), 1),
+        Operator("cos", 1, np.cos, _torch("cos"), _sympy("cos"), 1),
+        Operator("tan", 1, np.tan, _torch("tan"), _sympy("tan"), 1),
+        Operator("tanh", 1, np.tanh, _torch("tanh"), _sympy("tanh"), 1),
+        Operator("arcsin", 1, np.arcsin, _torch("arcsin"), _sympy("asin"), 1, aliases=("asin",)),
+        Operator("arccos", 1, np.arccos, _torch("arccos"), _sympy("acos"), 1, aliases=("acos",)),
+        Operator("arctan", 1, np.arctan, _torch("arctan"), _sympy("atan"), 1, aliases=("atan",)),
+        Operator("abs", 1, np.abs, _torch("abs"), _sympy("Abs"), 1, aliases=("Abs",)),
+    ]
+    return {op.name: op for op in ops}
+
+
+OPERATORS: dict[str, Operator] = _op_table()
+UNARY = tuple(name for name, op in OPERATORS.items() if op.arity == 1)
+BINARY = tuple(name for name, op in OPERATORS.items() if op.arity == 2)
+VARIABLES = tuple(f"x{i}" for i in range(MAX_VARS))
+INT_TOKENS = tuple(str(i) for i in INTEGERS)
+_FUNCTIONS = {alias: op.name for op in OPERATORS.values() if op.symbol is None or op.name == "neg"
+              for alias in (op.name, *op.aliases)}
+
+
+def token_arity(token: str) -> int:
+    """Arity of an expression token (0 for leaves); ``ValueError`` for anything else."""
+    op = OPERATORS.get(token)
+    if op is not None:
+        return op.arity
+    if token in VARIABLES or token == CONST or token in INT_TOKENS:
+        return 0
+    raise ValueError(f"unknown token {token!r}")
+
+
+# --------------------------------------------------------------------------------------------------
+# trees
+
+
+@dataclass(frozen=True)
+class Node:
+    """An immutable expression-tree node.
+
+    ``token`` is an operator name, a variable ``x<i>``, an integer leaf ``"1"``…``"5"`` or :data:`CONST`.
+    A constant leaf may carry a fitted ``value``; ``value is None`` marks an unfitted placeholder.
+    """
+
+    token: str
+    children: tuple[Node, ...] = ()
+    value: float | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.children) != token_arity(self.token):
+            raise ValueError(f"{self.token!r} takes {token_arity(self.token)} operands, got {len(self.children)}")
+
+    def prefix(self) -> list[str]:
+        out: list[str] = []
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            out.append(node.token)
+            stack.extend(reversed(node.children))
+        return out
+
+    def iter_nodes(self) -> Iterable[Node]:
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+    def depth(self) -> int:
+        return 1 + max((c.depth() for c in self.children), default=0)
+
+    def has_variable(self) -> bool:
+        return any(n.token in VARIABLES for n in self.iter_nodes())
+
+
+def tree_from_prefix(tokens: Sequence[str], values: Sequence[float] | None = None) -> Node:
+    """Build a tree from prefix tokens; constant values, if given, fill ``C`` leaves in prefix order."""
+    tokens = list(tokens)
+    if not tokens:
+        raise ValueError("empty prefix sequence")
+    if len(tokens) > MAX_NODES:
+        raise ValueError(f"expression has {len(tokens)} tokens, more than MAX_NODES={MAX_NODES}")
+    n_const = sum(t == CONST for t in tokens)
+    if values is not None and len(values) != n_const:
+        raise ValueError(f"{len(values)} constant values for {n_const} constant placeholders")
+    const_iter = iter(values) if values is not None else None
+    pos = 0
+
+    def build(depth: int) -> Node:
+        nonlocal pos
+        if pos >= len(tokens):
+            raise ValueError("incomplete prefix sequence: an operator is missing operands")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"expression deeper than MAX_DEPTH={MAX_DEPTH}")
+        tok = tokens[pos]
+        pos += 1
+        arity = token_arity(tok)
+        children = tuple(build(depth + 1) for _ in range(arity))
+        value = float(next(const_iter)) if (tok == CONST and const_iter is not None) else None
+        return Node(tok, children, value)
+
+    root = build(1)
+    if pos != len(tokens):
+        raise ValueError(f"trailing tokens after a complete expression: {tokens[pos:]}")
+    return root
+
+
+# --------------------------------------------------------------------------------------------------
+# numeric evaluation
+
+
+def _leaf_value(node: Node) -> float:
+    if node.token == CONST:
+        return float("nan") if node.value is None else node.value
+    return float(node.token)
+
+
+def _eval_np(node: Node, X: np.ndarray) -> np.ndarray:
+    tok = node.token
+    if tok in OPERATORS:
+        args = [_eval_np(c, X) for c in node.children]
+        return OPERATORS[tok].numpy(*args)
+    if tok[0] == "x":
+        idx = int(tok[1:])
+        if idx >= X.shape[1]:
+            return np.full(X.shape[0], np.nan)
+        return X[:, idx]
+    return np.full(X.shape[0], _leaf_value(node))
+
+
+def _as_float_matrix(X: Any) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_rows, n_features), got shape {X.shape}")
+    return X
+
+
+def _eval_guarded(root: Node, X: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        out = np.asarray(_eval_np(root, X), dtype=np.float64)
+    if out.shape != (X.shape[0],):
+        out = np.broadcast_to(out, (X.shape[0],)).copy()
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def evaluate_many(exprs: Sequence[Expression], X: Any) -> np.ndarray:
+    """Evaluate many expressions on the same rows.
+
+    Returns an array of shape ``(len(exprs), n_rows)``; entries where an expression is undefined
+    (domain error, overflow, division by zero, huge power, unfitted constant) are NaN.
+    """
+    X = _as_float_matrix(X)
+    out = np.empty((len(exprs), X.shape[0]))
+    for i, expr in enumerate(exprs):
+        out[i] = _eval_guarded(expr.root, X)
+    return out
+
+
+def _torch_builder(root: Node) -> Callable[[Any, Any], Any]:
+    """Compile a tree into ``f(X, c)`` for torch tensors; ``c`` holds the constants in prefix order."""
+    counter = 0
+
+    def build(node: Node) -> Callable[[Any, Any], Any]:
+        nonlocal counter
+        tok = node.token
+        if tok in OPERATORS:
+            fn = OPERATORS[tok].torch
+            subs = [build(c) for c in node.children]
+            if len(subs) == 1:
+                (a,) = subs
+                return lambda X, c: fn(a(X, c))
+            a, b = subs
+            return lambda X, c: fn(a(X, c), b(X, c))
+        if tok[0] == "x":
+            idx = int(tok[1:])
+            return lambda X, c: X[:, idx]
+        if tok == CONST:
+            k = counter
+            counter += 1
+            return lambda X, c: c[k].expand(X.shape[0])
+        val = float(tok)
+        return lambda X, c: X.new_full((X.shape[0],), val)
+
+    return build(root)
+
+
+# --------------------------------------------------------------------------------------------------
+# printing
+
+
+def _fmt_const(value: float | None, precision: int | None) -> str:
+    if value is None:
+        return CONST
+    if precision is None:
+        return repr(float(value))
+    text = f"{value:.{precision}g}"
+    return text if any(ch in text for ch in ".einn") else text + ".0"
+
+
+def _prec(node: Node) -> int:
+    if node.token in OPERATORS:
+        return OPERATORS[node.token].precedence
+    if node.token == CONST and node.value is not None and (node.value < 0 or math.copysign(1, node.value) < 0):
+        return 3  # printed with a leading minus: binds like unary minus
+    return 6
+
+
+def _infix(node: Node, names: Sequence[str], precision: int | None) -> str:
+    tok = node.token
+    if tok in OPERATORS:
+        op = OPERATORS[tok]
+        kids = node.children
+        if op.arity == 2:
+            p = op.precedence
+            left, right = (_infix(c, names, precision) for c in kids)
+            if _prec(kids[0]) < p or (tok == "pow" and _prec(kids[0]) <= p):
+                left = f"({left})"
+            if _prec(kids[1]) < p or (_prec(kids[1]) == p and tok != "pow"):
+                right = f"({right})"
+            return f"{left} {op.symbol} {right}" if p == 1 else f"{left}{op.symbol}{right}"
+        inner = _infix(kids[0], names, precision)
+        if tok == "neg":
+            return f"-{inner}" if _prec(kids[0]) >= 4 else f"-({inner})"
+        if tok in ("pow2", "pow3"):
+            base = inner if _prec(kids[0]) > 4 else f"({inner})"
+            return f"{base}**{2 if tok == 'pow2' else 3}"
+        if tok == "inv":
+            return f"1/{inner}" if _prec(kids[0]) > 2 else f"1/({inner})"
+        return f"{tok}({inner})"
+    if tok[0] == "x":
+        return names[int(tok[1:])]
+    if tok == CONST:
+        return _fmt_const(node.value, precision)
+    return tok
+
+
+# --------------------------------------------------------------------------------------------------
+# canonical form
+
+
+def _chain(node: Node, op: str) -> list[Node]:
+    if node.token == op:
+        return _chain(node.children[0], op) + _chain(node.children[1], op)
+    return [node]
+
+
+def _fold_constant(node: Node) -> Node:
+    """A variable-free subtree becomes one constant (or an integer leaf if it folds to one)."""
+    with np.errstate(all="ignore"):
+        val = float(_eval_np(node, np.zeros((1, 1)))[0]) if all(
+            n.token != CONST or n.value is not None for n in node.iter_nodes()) else None
+    if val is not None and not math.isfinite(val):
+        val = None
+    if val is not None and val in INTEGERS:
+        return Node(str(int(val)))
+    return Node(CONST, value=val)
+
+
+def canonicalize(node: Node) -> Node:
+    """A cheap canonical form for de-duplicating skeletons.
+
+    Rules: variable-free subtrees fold into one constant; ``neg(neg(a))`` and ``inv(inv(a))`` cancel;
+    chains of ``add``/``mul`` are flattened, several constants in one chain merge into one, the operands
+    are sorted by their prefix string and the chain is rebuilt left-deep. Equal skeletons are always
+    recognised as equal by their canonical prefix; different canonical prefixes may still be equivalent
+    mathematically (this is not a full simplifier).
+    """
+    if not node.children:
+        return node
+    if not node.has_variable():
+        return _fold_constant(node)
+    kids = tuple(canonicalize(c) for c in node.children)
+    tok = node.token
+    if tok in ("neg", "inv") and kids[0].token == tok:
+        return kids[0].children[0]
+    if tok in ("add", "mul"):
+        terms = [t for k in kids for t in _chain(k, tok)]
+        consts = [t for t in terms if not t.has_variable()]
+        others = sorted((t for t in terms if t.has_variable()), key=lambda t: " ".join(t.prefix()))
+        if len(consts) > 1:
+            consts = [Node(CONST)]
+        terms = consts + others
+        out = terms[0]
+        for t in terms[1:]:
+            out = Node(tok, (out, t))
+        return out
+    return Node(tok, kids)
+
+
+# --------------------------------------------------------------------------------------------------
+# the public expression type
+
+
+@dataclass(frozen=True, eq=True)
+class Expression:
+    """A symbolic expression: an immutable tree plus views of it.
+
+    Build one with :meth:`from_prefix` or :func:`parse`. Constants are ``C`` leaves; ``constants`` lists
+    their values in prefix order (NaN where unfitted).
+
+    Examples
+    --------
+    >>> e = parse("2.5*sin(x0) + x1**2")
+    >>> e.prefix
+    ('add', 'mul', 'C', 'sin', 'x0', 'pow2', 'x1')
+    >>> e.to_infix()
+    '2.5*sin(x0) + x1**2'
+    """
+
+    root: Node
+
+    @classmethod
+    def from_prefix(cls, tokens: Sequence[str], constants: Sequence[float] | None = None) -> Expression:
+        return cls(tree_from_prefix(tokens, constants))
+
+    @cached_property
+    def prefix(self) -> tuple[str, ...]:
+        return tuple(self.root.prefix())
+
+    @cached_property
+    def constants(self) -> np.ndarray:
+        vals = [np.nan if n.value is None else n.value for n in self.root.iter_nodes() if n.token == CONST]
+        return np.asarray(vals, dtype=np.float64)
+
+    @property
+    def n_constants(self) -> int:
+        return sum(t == CONST for t in self.prefix)
+
+    @cached_property
+    def variables(self) -> tuple[int, ...]:
+        """Sorted indices of the variables the expression uses."""
+        return tuple(sorted({int(t[1:]) for t in self.prefix if t in VARIABLES}))
+
+    def with_constants(self, values: Sequence[float]) -> Expression:
+        return Expression.from_prefix(self.prefix, values)
+
+    @property
+    def skeleton(self) -> Expression:
+        """The same expression with every constant value dropped."""
+        return Expression.from_prefix(self.prefix)
+
+    def canonical(self) -> Expression:
+        return Expression(canonicalize(self.root))
+
+    @cached_property
+    def key(self) -> tuple[str, ...]:
+        """Canonical skeleton prefix: equal keys mean the same skeleton up to the canonical rules."""
+        return tuple(canonicalize(self.root).prefix())
+
+    @property
+    def depth(self) -> int:
+        return self.root.depth()
+
+    @property
+    def complexity(self) -> int:
+        """Prefix-node complexity (BENCHMARKS.md §3 (a)): each node counts its operator's cost, leaves 1."""
+        return sum(OPERATORS[t].complexity if t in OPERATORS else 1 for t in self.prefix)
+
+    def srbench_complexity(self, feature_names: Sequence[str] | None = None) -> int:
+        """SRBench's complexity (BENCHMARKS.md §3 (b)): nodes of the rounded, simplified sympy form."""
+        import sympy
+
+        expr = self.to_sympy(feature_names)
+        expr = expr.xreplace({f: (0 if abs(f) < 1e-4 else sympy.Float(round(float(f), 3)))
+                              for f in expr.atoms(sympy.Float)})
+        expr = sympy.simplify(expr, ratio=1)
+        return sum(1 for _ in sympy.preorder_traversal(expr))
+
+    # ---- numeric ---------------------------------------------------------------------------------
+    def evaluate(self, X: Any) -> np.ndarray:
+        """Evaluate on rows of ``X`` (n_rows, n_features); NaN where undefined (never a warning)."""
+        return _eval_guarded(self.root, _as_float_matrix(X))
+
+    def torch_fn(self) -> Callable[[Any, Any], Any]:
+        """A torch callable ``f(X, c) -> y``, differentiable in the constants ``c`` (prefix order)."""
+        return _torch_builder(self.root)
+
+    def torch_evaluate(self, X: Any, constants: Any = None) -> Any:
+        import torch
+
+        X = torch.as_tensor(X)
+        c = torch.as_tensor(self.constants if constants is None else constants, dtype=X.dtype)
+        return self.torch_fn()(X, c)
+
+    # ---- printing --------------------------------------------------------------------------------
+    def to_infix(self, feature_names: Sequence[str] | None = None, precision: int | None = None) -> str:
+        """Infix text that :func:`parse` reads back to the same tree.
+
+        ``precision`` rounds constants to that many significant digits (``None``: exact repr).
+        """
+        return _infix(self.root, _names(feature_names), precision)
+
+    def __str__(self) -> str:
+        return self.to_infix(precision=6)
+
+    def to_sympy(self, feature_names: Sequence[str] | None = None, symbolic_constants: bool = False) -> Any:
+        """A sympy expression. Unfitted constants (or all, if ``symbolic_constants``) become c0, c1, …"""
+        import sympy
+
+        symbols = [sympy.Symbol(n, real=True) for n in _names(feature_names)]
+        counter = 0
+
+        def conv(node: Node) -> Any:
+            nonlocal counter
+            tok = node.token
+            if tok in OPERATORS:
+                return OPERATORS[tok].sympy(*(conv(c) for c in node.children))
+            if tok[0] == "x":
+                return symbols[int(tok[1:])]
+            if tok == CONST:
+                k = counter
+                counter += 1
+                if node.value is None or symbolic_constants:
+                    return sympy.Symbol(f"c{k}", real=True)
+                return sympy.Float(node.value)
+            return sympy.Integer(int(tok))
+
+        return conv(self.root)
+
+    def to_latex(self, feature_names: Sequence[str] | None = None) -> str:
+        import sympy
+
+        return sympy.latex(self.to_sympy(feature_names))
+
+
+def _names(feature_names: Sequence[str] | None) -> Sequence[str]:
+    if feature_names is None:
+        return VARIABLES
+    names = [str(n) for n in feature_names]
+    if len(names) > MAX_VARS:
+        raise ValueError(f"at most {MAX_VARS} feature names are supported, got {len(names)}")
+    return names + list(VARIABLES[len(names):])
+
+
+# --------------------------------------------------------------------------------------------------
+# parsing user formulas
+
+_MAX_TEXT = 10_000  # longer formula strings are rejected before parsing
+_CONSTANT_NAMES = {"pi": math.pi, "e": math.e, "E": math.e}
+_KEYWORD_RE = re.compile(r"\b(" + "|".join(sorted(keyword.kwlist, key=len, reverse=True)) + r")\b")
+_KW_PREFIX = "_gensr_kw_"
+
+
+def parse(text: str, feature_names: Sequence[str] | None = None) -> Expression:
+    """Parse a formula string into an :class:`Expression`, safely.
+
+    The text is read by :func:`ast.parse` (a syntax tree only, nothing is evaluated) and every node is
+    checked against a whitelist: numbers, names, ``+ - * / ** ^``, unary minus and the functions of the
+    operator table (plus aliases such as ``ln``, ``asin``, ``square``).
+
+    Names resolve in this order: ``feature_names`` (so ``I``, ``E``, ``S``, ``N``, ``pi``, ``lambda`` or
+    ``gamma`` are variables when the user lists them); then ``x0``…``x9`` (also ``x_0``) if no feature
+    names are given; then ``pi`` and ``e``/``E`` as numeric constants; then ``C`` as an unfitted constant.
+    Anything else is a ``ValueError`` naming the unknown symbol.
+
+    Normalisations: ``a**2`` → ``pow2(a)``, ``a**3`` → ``pow3(a)``, ``1/a`` → ``inv(a)``, ``-number`` →
+    a negative constant; integer literals 1…5 become integer leaves, other numbers constants.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"formula must be a string, got {type(text).__name__}")
+    if len(text) > _MAX_TEXT:
+        raise ValueError(f"formula longer than {_MAX_TEXT} characters")
+    names = list(feature_names) if feature_names is not None else None
+    if names is not None and len(names) > MAX_VARS:
+        raise ValueError(f"at most {MAX_VARS} features are supported, got {len(names)}")
+    source = _KEYWORD_RE.sub(lambda m: _KW_PREFIX + m.group(1), text.replace("^", "**"))
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
+        raise ValueError(f"cannot parse formula {text!r}: {exc}") from None
+    try:
+        root = _Converter(names).convert(tree.body, 1)
+    except RecursionError:
+        raise ValueError(f"formula {text!r} is nested too deeply") from None
+    expr = Expression(root)
+    if len(expr.prefix) > MAX_NODES:
+        raise ValueError(f"formula has {len(expr.prefix)} nodes, more than MAX_NODES={MAX_NODES}")
+    return expr
+
+
+class _Converter:
+    def __init__(self, feature_names: list[str] | None):
+        self.names = feature_names
+
+    def fail(self, what: str) -> ValueError:
+        return ValueError(f"unsupported formula syntax: {what}")
+
+    def convert(self, node: ast.AST, depth: int) -> Node:
+        if depth > MAX_DEPTH:
+            raise ValueError(f"formula deeper than MAX_DEPTH={MAX_DEPTH}")
+        d = depth + 1
+        if isinstance(node, ast.Constant):
+            return self.number(node.value)
+        if isinstance(node, ast.Name):
+            return self.name(node.id)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.UAdd):
+                return self.convert(node.operand, d)
+            if not isinstance(node.op, ast.USub):
+                raise self.fail(type(node.op).__name__)
+            if isinstance(node.operand, ast.Constant):
+                leaf = self.number(node.operand.value)
+                return Node(CONST, value=-(leaf.value if leaf.token == CONST else float(leaf.token)))
+            return Node("neg", (self.convert(node.operand, d),))
+        if isinstance(node, ast.BinOp):
+            ops = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+            tok = ops.get(type(node.op))
+            if tok is None:
+                raise self.fail(f"operator {type(node.op).__name__}")
+            if tok == "pow" and isinstance(node.right, ast.Constant) and type(node.right.value) is int \
+                    and node.right.value in (2, 3):
+                return Node(f"pow{node.right.value}", (self.convert(node.left, d),))
+            if tok == "div" and isinstance(node.left, ast.Constant) and type(node.left.value) is int \
+                    and node.left.value == 1:
+                return Node("inv", (self.convert(node.right, d),))
+            return Node(tok, (self.convert(node.left, d), self.convert(node.right, d)))
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.keywords:
+                raise self.fail("only plain function calls like sin(x) are allowed")
+            fname = node.func.id
+            if fname == "pow" and len(node.args) == 2:
+                return Node("pow", tuple(self.convert(a, d) for a in node.args))
+            op = _FUNCTIONS.get(fname)
+            if op is None:
+                raise ValueError(f"unknown function {fname!r}; known: {sorted(_FUNCTIONS)}")
+            if len(node.args) != 1:
+                raise ValueError(f"{fname}() takes exactly one argument")
+            return Node(op, (self.convert(node.args[0], d),))
+        raise self.fail(type(node).__name__)
+
+    def number(self, value: Any) -> Node:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(f"literal {value!r}")
+        if type(value) is int and value in INTEGERS:
+            return Node(str(value))
+        if not math.isfinite(float(value)):
+            raise ValueError(f"non-finite number {value!r} in formula")
+        return Node(CONST, value=float(value))
+
+    def name(self, raw: str) -> Node:
+        name = raw[len(_KW_PREFIX):] if raw.startswith(_KW_PREFIX) else raw
+        if self.names is not None:
+            if name in self.names:
+                return Node(f"x{self.names.index(name)}")
+        else:
+            m = re.fullmatch(r"x_?(\d+)", name)
+            if m and int(m.group(1)) < MAX_VARS:
+                return Node(f"x{int(m.group(1))}")
+        if name in _CONSTANT_NAMES:
+            return Node(CONST, value=_CONSTANT_NAMES[name])
+        if name == CONST:
+            return Node(CONST)
+        known = f"; features are {self.names}" if self.names is not None else "; variables are x0…x9"
+        raise ValueError(f"unknown name {name!r} in formula{known}")
+
+
+# --------------------------------------------------------------------------------------------------
+# vocabulary
+
+
+class Vocabulary:
+    """Token ↔ id mapping for the model. Ids 0, 1, 2 are ``<PAD>``, ``<BOS>``, ``<EOS>``."""
+
+    PAD, BOS, EOS = "<PAD>", "<BOS>", "<EOS>"
+
+    def __init__(self) -> None:
+        self.tokens: tuple[str, ...] = (self.PAD, self.BOS, self.EOS, *OPERATORS, *VARIABLES, CONST, *INT_TOKENS)
+        self.index = {t: i for i, t in enumerate(self.tokens)}
+        self.pad_id, self.bos_id, self.eos_id = 0, 1, 2
+        self.arity = tuple(-1 if i < 3 else token_arity(t) for i, t in enumerate(self.tokens))
+        self.variable_ids = tuple(self.index[v] for v in VARIABLES)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def size(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, prefix: Sequence[str], max_len: int | None = None) -> list[int]:
+        """``[BOS, ids…, EOS]``; ``ValueError`` for an unknown token or a sequence over ``max_len``."""
+        try:
+            ids = [self.bos_id, *(self.index[t] for t in prefix), self.eos_id]
+        except KeyError as exc:
+            raise ValueError(f"token {exc.args[0]!r} is not in the vocabulary") from None
+        if max_len is not None and len(ids) > max_len:
+            raise ValueError(f"sequence of {len(ids)} tokens exceeds max_len={max_len}")
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Token ids (special tokens are skipped; stops at EOS after content) → prefix tokens."""
+        out = []
+        for i in ids:
+            i = int(i)
+            if i == self.eos_id and out:
+                break
+            if i < 3:
+                continue
+            out.append(self.tokens[i])
+        return out
+
+    def signature(self) -> str:
+        """Hash of tokens and arities: a checkpoint trained on another vocabulary is refused."""
+        text = "|".join(f"{t}:{a}" for t, a in zip(self.tokens, self.arity))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+VOCAB = Vocabulary()

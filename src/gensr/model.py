@@ -1,0 +1,815 @@
+"""The GenSR conditional VAE over equations, plus LEE's evaluation head (all forward code lives here).
+
+Implements ``GENSR_METHOD.md`` §4 (the dual-branch CVAE) and §4.1 (its loss), and the ``g_eval`` head of
+§9.3 (LEE, our reading). The model only sees token ids: it knows nothing about operators. Equations are
+LongTensor rows ``[BOS, t1 .. tn, EOS, PAD ...]`` with ``PAD_ID = 0, BOS_ID = 1, EOS_ID = 2``.
+
+Architecture (smaller than the released GenSR, see ``CVAE_PRESETS``)::
+
+    X (B, N, Dmax), y (B, N) ─ scale_features ─ PointEmbed ─ set encoder (SAB or ISAB) ─ AttentionPool ─ h_data
+    tokens (B, T) ─ embeddings + positions ─ bidirectional transformer ─ AttentionPool ─ h_eq
+    prior      p(z | data)     = N(mu_p, diag exp(logvar_p)) = MLP(h_data)
+    posterior  q(z | eq, data) = N(mu_q, diag exp(logvar_q)) = MLP([h_eq, h_data])
+    decoder    p(tokens | z)   : causal transformer, cross-attending to ``n_memory`` tokens projected from z
+    g_eval     (z, x_i)        -> standardised y_i (LEE's evaluation decoder; differentiable in z)
+
+Where we depart from the released GenSR: separate encoders for the data and the equation (GenSR shares one
+encoder and concatenates the two sequences); z is projected directly to a few memory tokens instead of
+GenSR's 200-sample "fusion" into a 200 x 512 memory; pre-LayerNorm blocks; free bits on the KL.
+
+Scale robustness
+----------------
+The data arrive at the user's scale (anything from 1e-20 to 1e20, constant columns, zeros). Each column
+(every x_j and y) is summarised by statistics over its real rows only (``point_mask``), computed after
+dividing the column by its largest magnitude so that nothing overflows in float32. Each value is then
+described by three bounded numbers:
+
+* its standardised value ``(v - mean) / std`` clipped to ``[-10, 10]`` (0 for a constant column),
+* ``sign(v)``,
+* ``log10(|v| + 1e-30) / 10`` clipped to ``[-3, 3]``;
+
+and each column by six: ``log10(std) / 10``, ``log10(|mean|) / 10``, ``sign(mean)``, ``log10(max |v|) / 10``,
+a "constant column" flag and a "column present" flag. Per-value features feed a per-point MLP; the column
+statistics are embedded once per example and added to every point. Unused columns (``var_mask`` False) are
+all zeros. The same features (x columns only) feed ``g_eval``, whose target is the standardised y.
+
+References: nanoGPT's ``model.py`` for the layout; Set Transformer (Lee et al. 2019; SAB, ISAB, PMA) for
+the data encoder, as in NeSymReS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["BOS_ID", "CVAE", "CVAE_PRESETS", "EOS_ID", "PAD_ID", "CVAEConfig", "scale_features"]
+
+PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
+LOGVAR_MIN, LOGVAR_MAX = -10.0, 4.0  # sigma in [0.007, 7.4]: keeps exp() and the KL finite
+N_VALUE_FEATURES, N_COLUMN_STATS = 3, 6
+
+
+@dataclass(frozen=True)
+class CVAEConfig:
+    """Hyperparameters of :class:`CVAE`. Build a variant with ``dataclasses.replace``."""
+
+    vocab_size: int = 64  # set from the grammar's vocabulary; ids 0/1/2 are PAD/BOS/EOS
+    max_len: int = 64  # token positions incl. BOS and EOS; training equations average ~16-20 tokens
+    max_vars: int = 10  # Dmax input columns, as in GenSR/E2E
+    d_model: int = 192  # width of every transformer; sized so the default trains ~1M samples in ~2 h on CPU
+    n_heads: int = 6  # head size 32
+    n_data_layers: int = 2  # set-encoder blocks over the points (the prior branch's only input)
+    n_inducing: int = 0  # >0: ISAB with this many inducing points (O(N m) attention); 0: full SAB
+    n_eq_layers: int = 2  # equation-encoder blocks; prefix sequences are short, 2 suffices
+    n_dec_layers: int = 4  # decoder depth; GenSR uses 16 at width 512, far beyond a CPU budget
+    ffn_mult: int = 4  # FFN hidden = ffn_mult * d_model, the usual transformer ratio
+    latent_dim: int = 32  # z size; small enough for CMA-ES to search (GenSR: 512)
+    n_memory: int = 4  # memory tokens z is projected to for cross-attention (GenSR: 200)
+    dropout: float = 0.0  # GenSR trains with dropout 0; data are generated on the fly, no overfitting
+    use_geval: bool = True  # LEE evaluation head g_eval(z, x) -> standardised y
+    geval_hidden: int = 128  # width of the g_eval MLP
+    free_bits: float = 0.1  # nats per latent dim not penalised by the KL, against posterior collapse
+    prior_recon_weight: float = 1.0  # GenSR's extra CE from a prior sample; 0 disables (and saves a pass)
+    geval_weight: float = 0.5  # weight of g_eval's MSE (about 1 at init, like the CE terms' scale)
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        if self.vocab_size <= EOS_ID:
+            raise ValueError(f"vocab_size={self.vocab_size} must exceed the special ids PAD/BOS/EOS")
+        if self.max_len < 3:
+            raise ValueError(f"max_len={self.max_len} leaves no room for BOS, a token and EOS")
+        if min(self.max_vars, self.latent_dim, self.n_memory, self.ffn_mult, self.geval_hidden) < 1:
+            raise ValueError("max_vars, latent_dim, n_memory, ffn_mult and geval_hidden must be >= 1")
+
+
+CVAE_PRESETS: dict[str, CVAEConfig] = {
+    # a test model: trains on a fixed batch in seconds
+    "tiny": CVAEConfig(
+        d_model=32, n_heads=2, n_data_layers=1, n_eq_layers=1, n_dec_layers=1, ffn_mult=2,
+        latent_dim=8, n_memory=2, geval_hidden=32,
+    ),
+    # the shipped size: about 3 M parameters; measured throughput in the README of train.py's caller
+    "default": CVAEConfig(),
+}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# scale-robust features
+
+
+def scale_features(values: Tensor, row_mask: Tensor, col_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Scale-robust per-value features and per-column statistics.
+
+    Parameters
+    ----------
+    values : Tensor, shape (B, N, C)
+        Raw values, one column per variable (and y).
+    row_mask : Tensor of bool, shape (B, N)
+        True for real rows; only these enter the statistics.
+    col_mask : Tensor of bool, shape (B, C)
+        True for real columns; the features of the others are zero.
+
+    Returns
+    -------
+    per_value : Tensor, shape (B, N, C, 3)
+        Clipped standardised value, sign, scaled log-magnitude.
+    stats : Tensor, shape (B, C, 6)
+        log10 std, log10 |mean|, sign(mean), log10 max|v| (each / 10), constant flag, present flag.
+    standardised : Tensor, shape (B, N, C)
+        ``(v - mean) / std`` clipped to [-10, 10]; 0 for constant columns and masked entries.
+    """
+    w = (row_mask[:, :, None] & col_mask[:, None, :]).to(values.dtype)  # (B, N, C)
+    v = torch.nan_to_num(values, nan=0.0, posinf=1e30, neginf=-1e30) * w
+    n = w.sum(1, keepdim=True).clamp_min(1.0)  # (B, 1, C)
+    # divide by the largest magnitude first: squares of 1e20 would overflow float32
+    scale = v.abs().amax(1, keepdim=True).clamp_min(1e-30)  # (B, 1, C)
+    u = v / scale  # in [-1, 1]
+    mean_u = u.sum(1, keepdim=True) / n
+    std_u = (((u - mean_u) * w).square().sum(1, keepdim=True) / n).sqrt()
+    constant = std_u < 1e-6  # relative spread below float32 resolution
+    standardised = ((u - mean_u) / std_u.clamp_min(1e-6)).clamp(-10.0, 10.0)
+    standardised = torch.where(constant, torch.zeros_like(standardised), standardised) * w
+
+    def log10(t: Tensor) -> Tensor:  # log10 of a magnitude, bounded to [-3, 3] after / 10
+        return t.clamp_min(1e-30).log10().clamp(-30.0, 30.0) / 10.0
+
+    log_scale = scale.log10()
+    log_std = (log_scale + std_u.clamp_min(1e-30).log10()).clamp(-30.0, 30.0) / 10.0
+    log_mean = (log_scale + mean_u.abs().clamp_min(1e-30).log10()).clamp(-30.0, 30.0) / 10.0
+    present = col_mask[:, None, :].to(values.dtype)
+    stats = torch.stack(
+        [log_std, log_mean, mean_u.sign(), log10(scale), constant.to(values.dtype), present], dim=-1
+    )  # (B, 1, C, 6)
+    stats = (stats * present[..., None]).squeeze(1)  # (B, C, 6)
+    per_value = torch.stack([standardised, v.sign(), log10(v.abs())], dim=-1) * w[..., None]  # (B, N, C, 3)
+    return per_value, stats, standardised
+
+
+# ----------------------------------------------------------------------------------------------------------
+# building blocks
+
+
+class MLP(nn.Module):
+    """Two-layer GELU feed-forward network."""
+
+    def __init__(self, d_in: int, d_hidden: int, d_out: int, dropout: float = 0.0):
+        super().__init__()
+        self.fc = nn.Linear(d_in, d_hidden)
+        self.proj = nn.Linear(d_hidden, d_out)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(self.proj(F.gelu(self.fc(x))))
+
+
+class Attention(nn.Module):
+    """Multi-head attention: queries from ``x``, keys and values from ``ctx`` (``x`` itself by default).
+
+    ``cache`` (self-attention, one new query at a time) holds preallocated key/value buffers of shape
+    (B, nh, T_max, hs); ``kv`` passes precomputed keys/values (the decoder's fixed memory).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_heads, self.dropout = n_heads, dropout
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+
+    def split_heads(self, t: Tensor) -> Tensor:  # (B, T, D) -> (B, nh, T, hs)
+        B, T, D = t.shape
+        return t.view(B, T, self.n_heads, D // self.n_heads).transpose(1, 2)
+
+    def project_kv(self, ctx: Tensor) -> tuple[Tensor, Tensor]:
+        k, v = self.kv(ctx).chunk(2, dim=-1)
+        return self.split_heads(k), self.split_heads(v)  # each (B, nh, Tk, hs)
+
+    def forward(
+        self,
+        x: Tensor,
+        ctx: Tensor | None = None,
+        *,
+        key_mask: Tensor | None = None,
+        causal: bool = False,
+        kv: tuple[Tensor, Tensor] | None = None,
+        cache: dict[str, Tensor] | None = None,
+        pos: int = 0,
+    ) -> Tensor:
+        B, T, D = x.shape
+        q = self.split_heads(self.q(x))  # (B, nh, T, hs)
+        if kv is not None:
+            k, v = kv
+        else:
+            k, v = self.project_kv(x if ctx is None else ctx)
+        if cache is not None:  # incremental self-attention: append this step, attend to all steps so far
+            assert T == 1, "the KV cache decodes one position at a time"
+            cache["k"][:, :, pos : pos + 1] = k
+            cache["v"][:, :, pos : pos + 1] = v
+            k, v = cache["k"][:, :, : pos + 1], cache["v"][:, :, : pos + 1]
+            causal = False  # the single query may see every cached key
+        mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, Tk), True = attend
+        p = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
+        y = y.transpose(1, 2).reshape(B, T, D)  # (B, T, D)
+        return self.proj(y)
+
+
+class Block(nn.Module):
+    """Pre-LN transformer encoder block (self-attention + MLP); the Set Transformer's SAB."""
+
+    def __init__(self, cfg: CVAEConfig):
+        super().__init__()
+        d = cfg.d_model
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = Attention(d, cfg.n_heads, cfg.dropout)
+        self.mlp = MLP(d, cfg.ffn_mult * d, d, cfg.dropout)
+
+    def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        x = x + self.attn(self.ln1(x), key_mask=key_mask)
+        return x + self.mlp(self.ln2(x))
+
+
+class CrossBlock(nn.Module):
+    """Queries attend to a context, then an MLP: the Set Transformer's MAB (pre-LN)."""
+
+    def __init__(self, cfg: CVAEConfig):
+        super().__init__()
+        d = cfg.d_model
+        self.ln_q, self.ln_ctx, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = Attention(d, cfg.n_heads, cfg.dropout)
+        self.mlp = MLP(d, cfg.ffn_mult * d, d, cfg.dropout)
+
+    def forward(self, q: Tensor, ctx: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        q = q + self.attn(self.ln_q(q), self.ln_ctx(ctx), key_mask=key_mask)
+        return q + self.mlp(self.ln2(q))
+
+
+class InducedBlock(nn.Module):
+    """ISAB: m learned inducing points summarise the set, then every element reads the summary."""
+
+    def __init__(self, cfg: CVAEConfig):
+        super().__init__()
+        self.inducing = nn.Parameter(torch.randn(1, cfg.n_inducing, cfg.d_model) * 0.02)
+        self.summarise, self.broadcast = CrossBlock(cfg), CrossBlock(cfg)
+
+    def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        h = self.summarise(self.inducing.expand(x.shape[0], -1, -1), x, key_mask)  # (B, m, D)
+        return self.broadcast(x, h)  # (B, N, D)
+
+
+class AttentionPool(nn.Module):
+    """Pooling by multihead attention (PMA) with one learned seed: a set or sequence -> one vector."""
+
+    def __init__(self, cfg: CVAEConfig):
+        super().__init__()
+        self.seed = nn.Parameter(torch.randn(1, 1, cfg.d_model) * 0.02)
+        self.block = CrossBlock(cfg)
+        self.ln = nn.LayerNorm(cfg.d_model)
+
+    def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
+        pooled = self.block(self.seed.expand(x.shape[0], -1, -1), x, key_mask)  # (B, 1, D)
+        return self.ln(pooled[:, 0])  # (B, D)
+
+
+class PointEmbed(nn.Module):
+    """Per-point MLP over the scale-robust features of its columns, plus an embedding of the column stats."""
+
+    def __init__(self, n_cols: int, d_out: int, d_hidden: int):
+        super().__init__()
+        self.values = nn.Linear(n_cols * N_VALUE_FEATURES, d_hidden)
+        self.stats = nn.Linear(n_cols * N_COLUMN_STATS, d_hidden)
+        self.out = nn.Linear(d_hidden, d_out)
+
+    def forward(self, per_value: Tensor, stats: Tensor) -> Tensor:
+        B, N = per_value.shape[:2]
+        h = self.values(per_value.reshape(B, N, -1)) + self.stats(stats.reshape(B, 1, -1))  # (B, N, H)
+        return self.out(F.gelu(h))  # (B, N, d_out)
+
+
+class DataEncoder(nn.Module):
+    """(X, y) -> h_data: point embeddings, a row-order-invariant set encoder, attention pooling."""
+
+    def __init__(self, cfg: CVAEConfig):
+        super().__init__()
+        self.embed = PointEmbed(cfg.max_vars + 1, cfg.d_model, cfg.ffn_mult * cfg.d_model)
+        block = InducedBlock if cfg.n_inducing > 0 else Block
+        self.blocks = nn.ModuleList([block(cfg) for _ in range(cfg.n_data_layers)])
+        self.pool = AttentionPool(cfg)
+
+    def forward(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> Tensor:
+        B = X.shape[0]
+        cols = torch.cat([X, y[:, :, None]], dim=2)  # (B, N, Dmax + 1): y is the last column
+        col_mask = torch.cat([var_mask, var_mask.new_ones(B, 1)], dim=1)  # (B, Dmax + 1)
+        per_value, stats, _ = scale_features(cols, point_mask, col_mask)
+        h = self.embed(per_value, stats)  # (B, N, D)
+        for block in self.blocks:
+            h = block(h, point_mask)
+        return self.pool(h, point_mask)  # (B, D)
+
+
+class EquationEncoder(nn.Module):
+    """Token ids -> h_eq: bidirectional transformer with learned positions, attention pooling."""
+
+    def __init__(self, cfg: CVAEConfig):
+        super().__init__()
+        self.wpe = nn.Embedding(cfg.max_len, cfg.d_model)
+        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_eq_layers)])
+        self.pool = AttentionPool(cfg)
+
+    def forward(self, tok_emb: Tensor, key_mask: Tensor) -> Tensor:
+        pos = torch.arange(tok_emb.shape[1], device=tok_emb.device)
+        h = tok_emb + self.wpe(pos)  # (B, T, D)
+        for block in self.blocks:
+            h = block(h, key_mask)
+        return self.pool(h, key_mask)  # (B, D)
+
+
+class DecoderBlock(nn.Module):
+    """Pre-LN decoder block: causal self-attention (KV-cached), cross-attention to the z memory, MLP."""
+
+    def __init__(self, cfg: CVAEConfig):
+        super().__init__()
+        d = cfg.d_model
+        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.self_attn = Attention(d, cfg.n_heads, cfg.dropout)
+        self.cross_attn = Attention(d, cfg.n_heads, cfg.dropout)
+        self.mlp = MLP(d, cfg.ffn_mult * d, d, cfg.dropout)
+
+    def forward(
+        self, x: Tensor, memory_kv: tuple[Tensor, Tensor], cache: dict[str, Tensor] | None = None, pos: int = 0
+    ) -> Tensor:
+        x = x + self.self_attn(self.ln1(x), causal=True, cache=cache, pos=pos)
+        x = x + self.cross_attn(self.ln2(x), kv=memory_kv)
+        return x + self.mlp(self.ln3(x))
+
+
+class GEval(nn.Module):
+    """LEE's evaluation decoder g_eval(z, x) -> standardised y at x."""
+
+    def __init__(self, cfg: CVAEConfig):
+        super().__init__()
+        h = cfg.geval_hidden
+        self.embed = PointEmbed(cfg.max_vars, h, h)
+        self.z = nn.Linear(cfg.latent_dim, h)
+        self.mlp = nn.Sequential(nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, 1))
+
+    def forward(self, z: Tensor, per_value: Tensor, stats: Tensor) -> Tensor:
+        h = self.embed(per_value, stats) + self.z(z)[:, None, :]  # (B, N, H)
+        return self.mlp(h).squeeze(-1)  # (B, N)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the model
+
+
+class CVAE(nn.Module):
+    """Dual-branch conditional VAE over prefix equations (GenSR §4) with LEE's ``g_eval`` head.
+
+    Parameters
+    ----------
+    cfg : CVAEConfig
+        Hyperparameters; ``CVAE_PRESETS["tiny"]`` and ``CVAE_PRESETS["default"]`` are the named sizes.
+
+    Examples
+    --------
+    >>> import dataclasses, torch
+    >>> model = CVAE(dataclasses.replace(CVAE_PRESETS["tiny"], vocab_size=20))
+    >>> X, y = torch.randn(2, 50, 10), torch.randn(2, 50)
+    >>> var_mask = torch.zeros(2, 10, dtype=torch.bool); var_mask[:, :2] = True
+    >>> mu, logvar = model.encode_prior(X, y, var_mask)
+    >>> len(model.decode(mu, method="greedy"))
+    2
+    """
+
+    def __init__(self, cfg: CVAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        d, L = cfg.d_model, cfg.latent_dim
+        self.wte = nn.Embedding(cfg.vocab_size, d)  # tied: encoder input, decoder input and output
+        self.data_encoder = DataEncoder(cfg)
+        self.eq_encoder = EquationEncoder(cfg)
+        self.prior_head = MLP(d, d, 2 * L)
+        self.posterior_head = MLP(2 * d, d, 2 * L)
+        # decoder: z -> n_memory memory tokens, and z -> an offset added to every input embedding
+        self.z_to_memory = nn.Linear(L, cfg.n_memory * d)
+        self.ln_memory = nn.LayerNorm(d)
+        self.z_to_embed = nn.Linear(L, d)
+        self.dec_wpe = nn.Embedding(cfg.max_len, d)
+        self.dec_blocks = nn.ModuleList([DecoderBlock(cfg) for _ in range(cfg.n_dec_layers)])
+        self.ln_f = nn.LayerNorm(d)
+        self.geval = GEval(cfg) if cfg.use_geval else None
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def num_parameters(self) -> int:
+        """Number of parameters (the tied embedding counted once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    # -------------------------------------------------------------------------------- inputs and encoders
+
+    def _prepare(
+        self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Cast, pad X to ``max_vars`` columns and default the masks."""
+        dtype = self.wte.weight.dtype
+        B, N, D = X.shape
+        if D > self.cfg.max_vars:
+            raise ValueError(f"X has {D} columns, the model takes at most max_vars={self.cfg.max_vars}")
+        var_mask = var_mask.to(device=X.device, dtype=torch.bool)
+        if D < self.cfg.max_vars:
+            X = F.pad(X, (0, self.cfg.max_vars - D))
+        if var_mask.shape[1] < self.cfg.max_vars:
+            var_mask = F.pad(var_mask, (0, self.cfg.max_vars - var_mask.shape[1]), value=False)
+        if point_mask is None:
+            point_mask = torch.ones(B, N, dtype=torch.bool, device=X.device)
+        point_mask = point_mask.to(torch.bool)
+        # an example without any real row would give NaN attention; treat all its rows as real instead
+        point_mask = point_mask | ~point_mask.any(1, keepdim=True)
+        return X.to(dtype), y.to(dtype), var_mask, point_mask
+
+    @staticmethod
+    def _split(stats: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = stats.chunk(2, dim=-1)
+        return mu, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
+
+    def _trim(self, tokens: Tensor) -> Tensor:
+        """Drop all-PAD trailing columns (a batch padded to max_len usually has many)."""
+        if tokens.shape[1] > self.cfg.max_len:
+            raise ValueError(f"tokens have {tokens.shape[1]} positions, max_len={self.cfg.max_len}")
+        length = int((tokens != PAD_ID).sum(1).max().clamp_min(2))
+        return tokens[:, :length]
+
+    def encode_prior(
+        self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Prior branch p(z | data).
+
+        Parameters
+        ----------
+        X : Tensor, shape (B, N, D) with D <= max_vars
+            Raw inputs; columns beyond D are treated as absent.
+        y : Tensor, shape (B, N)
+            Raw targets.
+        var_mask : Tensor of bool, shape (B, D) or (B, max_vars)
+            True for real input columns.
+        point_mask : Tensor of bool, shape (B, N), optional
+            True for real rows (default: all).
+
+        Returns
+        -------
+        mu, logvar : Tensor, shape (B, latent_dim)
+        """
+        X, y, var_mask, point_mask = self._prepare(X, y, var_mask, point_mask)
+        h_data = self.data_encoder(X, y, var_mask, point_mask)  # (B, D)
+        return self._split(self.prior_head(h_data))
+
+    def encode_posterior(
+        self, tokens: Tensor, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Posterior branch q(z | equation, data); ``tokens`` (B, T) are ``[BOS .. EOS PAD ..]`` rows.
+
+        Returns ``(mu, logvar)``, each (B, latent_dim); see :meth:`encode_prior` for the data arguments.
+        """
+        X, y, var_mask, point_mask = self._prepare(X, y, var_mask, point_mask)
+        return self._posterior(self._trim(tokens), self.data_encoder(X, y, var_mask, point_mask))
+
+    def _posterior(self, tokens: Tensor, h_data: Tensor) -> tuple[Tensor, Tensor]:
+        h_eq = self.eq_encoder(self.wte(tokens), tokens != PAD_ID)  # (B, D)
+        return self._split(self.posterior_head(torch.cat([h_eq, h_data], dim=-1)))
+
+    @staticmethod
+    def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """A sample ``mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)`` drawn from ``generator``."""
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def g_eval(self, z: Tensor, X: Tensor, var_mask: Tensor, point_mask: Tensor | None = None) -> Tensor:
+        """LEE's evaluation head: predicted **standardised** y at each point, differentiable in ``z``.
+
+        Parameters
+        ----------
+        z : Tensor, shape (B, latent_dim)
+        X : Tensor, shape (B, N, D)
+            Raw inputs (the column statistics come from the rows in ``point_mask``).
+        var_mask : Tensor of bool, shape (B, D) or (B, max_vars)
+        point_mask : Tensor of bool, shape (B, N), optional
+
+        Returns
+        -------
+        Tensor, shape (B, N)
+            Predictions of ``(y - mean(y)) / std(y)``; map back with y's own mean and std.
+        """
+        if self.geval is None:
+            raise RuntimeError("this model was built with use_geval=False")
+        X, _, var_mask, point_mask = self._prepare(X, X[..., 0], var_mask, point_mask)
+        per_value, stats, _ = scale_features(X, point_mask, var_mask)
+        return self.geval(z.to(X.dtype), per_value, stats)
+
+    # ---------------------------------------------------------------------------------------------- decoder
+
+    def _memory_kv(self, z: Tensor) -> list[tuple[Tensor, Tensor]]:
+        memory = self.z_to_memory(z).view(z.shape[0], self.cfg.n_memory, self.cfg.d_model)  # (B, M, D)
+        memory = self.ln_memory(memory)
+        return [block.cross_attn.project_kv(memory) for block in self.dec_blocks]  # each (B, nh, M, hs)
+
+    def logits(self, z: Tensor, tokens: Tensor) -> Tensor:
+        """Teacher-forced next-token logits (B, T, V) for input tokens (B, T) (``[BOS, t1, ...]``) given z."""
+        memory_kv = self._memory_kv(z)
+        pos = torch.arange(tokens.shape[1], device=tokens.device)
+        x = self.wte(tokens) + self.dec_wpe(pos) + self.z_to_embed(z)[:, None, :]  # (B, T, D)
+        for block, kv in zip(self.dec_blocks, memory_kv):
+            x = block(x, kv)
+        return self.ln_f(x) @ self.wte.weight.t()  # (B, T, V)
+
+    def _start(self, z: Tensor, n_positions: int) -> dict:
+        """Decoding state: memory keys/values, z's embedding offset and empty self-attention caches."""
+        B, cfg = z.shape[0], self.cfg
+        hs = cfg.d_model // cfg.n_heads
+        shape = (B, cfg.n_heads, n_positions, hs)
+        caches = [
+            {"k": z.new_zeros(shape), "v": z.new_zeros(shape)} for _ in range(cfg.n_dec_layers)
+        ]  # filled position by position
+        return {"memory_kv": self._memory_kv(z), "z_embed": self.z_to_embed(z), "caches": caches}
+
+    def _step(self, state: dict, token: Tensor, pos: int) -> Tensor:
+        """Logits (B, V) for the next token after feeding ``token`` (B,) at position ``pos``."""
+        x = self.wte(token)[:, None, :] + self.dec_wpe.weight[pos] + state["z_embed"][:, None, :]  # (B, 1, D)
+        for block, kv, cache in zip(self.dec_blocks, state["memory_kv"], state["caches"]):
+            x = block(x, kv, cache=cache, pos=pos)
+        return (self.ln_f(x) @ self.wte.weight.t())[:, 0]  # (B, V)
+
+    @staticmethod
+    def _reorder(state: dict, idx: Tensor) -> None:
+        """Beam search: make row i of the state a copy of row ``idx[i]``."""
+        state["memory_kv"] = [(k[idx], v[idx]) for k, v in state["memory_kv"]]
+        state["z_embed"] = state["z_embed"][idx]
+        for cache in state["caches"]:
+            cache["k"], cache["v"] = cache["k"][idx], cache["v"][idx]
+
+    def _allowed(
+        self, n_out: int, max_out: int, open_slots: Tensor | None, arity: Tensor | None, token_mask: Tensor
+    ) -> Tensor:
+        """Bool (R, V): which tokens may come next, after ``n_out`` of at most ``max_out`` tokens.
+
+        Unconstrained: any allowed non-special token, or EOS; only EOS at the length limit. Constrained by
+        ``arity``: while slots are open, expression tokens whose slots can still be filled by leaves in
+        the remaining budget (``open + arity - 1 <= remaining - 1``); EOS, and only EOS, once none are.
+        """
+        R, V = token_mask.shape
+        eos = torch.zeros(V, dtype=torch.bool, device=token_mask.device)
+        eos[EOS_ID] = True
+        if arity is None:
+            if n_out >= max_out:
+                return eos.expand(R, V)
+            return token_mask | eos
+        remaining = max_out - n_out
+        fits = (arity >= 0)[None, :] & (open_slots[:, None] + arity[None, :] <= remaining)  # (R, V)
+        done = (open_slots == 0)[:, None]
+        return torch.where(done, eos.expand(R, V), fits & token_mask)
+
+    @staticmethod
+    def _slot_change(arity: Tensor, token: Tensor) -> Tensor:
+        """Open-slot change for emitted tokens: arity - 1 for expression tokens, 0 for EOS/PAD."""
+        a = arity[token]
+        return torch.where(a >= 0, a - 1, torch.zeros_like(a))
+
+    @torch.no_grad()
+    def decode(
+        self,
+        z: Tensor,
+        *,
+        method: str = "greedy",
+        temperature: float = 1.0,
+        beam_size: int = 10,
+        max_len: int | None = None,
+        arity: Tensor | None = None,
+        token_mask: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> list[list[int]] | list[list[tuple[list[int], float]]]:
+        """Decode latents into prefix token sequences, batched over all latents, with a KV cache.
+
+        Parameters
+        ----------
+        z : Tensor, shape (B, latent_dim)
+        method : {"greedy", "sample", "beam"}
+        temperature : float
+            Logits are divided by it ("sample"; ``<= 0`` means greedy). Greedy and beam ignore it.
+        beam_size : int
+            Beams per latent for "beam".
+        max_len : int, optional
+            Most expression tokens per output, BOS/EOS excluded; default and cap ``cfg.max_len - 2``.
+        arity : LongTensor, shape (vocab_size,), optional
+            Arity of each token (0 leaf, 1 unary, 2 binary; -1 for PAD/BOS/EOS and other non-expression
+            tokens). If given, decoding is grammar-constrained and every output is a complete prefix
+            expression of at most ``max_len`` tokens.
+        token_mask : Tensor of bool, shape (vocab_size,) or (B, vocab_size), optional
+            Allowed expression tokens (e.g. only the variables the data have). EOS is always allowed.
+        generator : torch.Generator, optional
+            Source of randomness for "sample" (on z's device).
+
+        Returns
+        -------
+        list
+            "greedy"/"sample": B token-id lists (no BOS/EOS). "beam": B lists of ``(token_ids, logprob)``,
+            best first, at most ``beam_size`` long; logprob is the sum over tokens (EOS included) under the
+            constrained, renormalised next-token distributions.
+        """
+        if method not in ("greedy", "sample", "beam"):
+            raise ValueError(f"method must be 'greedy', 'sample' or 'beam', got {method!r}")
+        B, V, device = z.shape[0], self.cfg.vocab_size, z.device
+        z = z.to(self.wte.weight.dtype)
+        cap = self.cfg.max_len - 2
+        max_out = cap if max_len is None else max(1, min(int(max_len), cap))
+        allowed_tok = torch.ones(B, V, dtype=torch.bool, device=device)
+        if token_mask is not None:
+            allowed_tok = allowed_tok & token_mask.to(device=device, dtype=torch.bool).expand(B, V)
+        allowed_tok[:, [PAD_ID, BOS_ID, EOS_ID]] = False  # specials are never emitted mid-expression
+        if arity is not None:
+            arity = arity.to(device=device, dtype=torch.long).clone()
+            if arity.shape != (V,):
+                raise ValueError(f"arity must have shape ({V},), got {tuple(arity.shape)}")
+            arity[[PAD_ID, BOS_ID, EOS_ID]] = -1
+            if not ((arity == 0)[None, :] & allowed_tok).any(1).all():
+                raise ValueError("every row of token_mask must allow at least one leaf (arity 0) token")
+        if method == "beam":
+            return self._beam(z, beam_size, max_out, arity, allowed_tok)
+        greedy = method == "greedy" or temperature <= 0
+
+        state = self._start(z, max_out + 1)
+        token = torch.full((B,), BOS_ID, dtype=torch.long, device=device)
+        open_slots = torch.ones(B, dtype=torch.long, device=device) if arity is not None else None
+        finished = torch.zeros(B, dtype=torch.bool, device=device)
+        out = torch.full((B, max_out + 1), PAD_ID, dtype=torch.long, device=device)
+        for t in range(max_out + 1):
+            logits = self._step(state, token, t)  # (B, V)
+            logits = logits.masked_fill(~self._allowed(t, max_out, open_slots, arity, allowed_tok), -math.inf)
+            if greedy:
+                token = logits.argmax(-1)
+            else:
+                probs = F.softmax(logits / temperature, dim=-1)
+                token = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            token = token.masked_fill(finished, PAD_ID)
+            out[:, t] = token
+            if open_slots is not None:
+                open_slots = open_slots + self._slot_change(arity, token)
+            finished = finished | (token == EOS_ID)
+            if finished.all():
+                break
+        return [[tok for tok in row if tok not in (EOS_ID, PAD_ID)] for row in out.tolist()]
+
+    def _beam(
+        self, z: Tensor, K: int, max_out: int, arity: Tensor | None, allowed_tok: Tensor
+    ) -> list[list[tuple[list[int], float]]]:
+        """Beam search over all latents at once: rows are (latent, beam) pairs, B * K of them."""
+        B, V, device = z.shape[0], self.cfg.vocab_size, z.device
+        state = self._start(z.repeat_interleave(K, 0), max_out + 1)
+        allowed_tok = allowed_tok.repeat_interleave(K, 0)  # (B*K, V)
+        scores = torch.full((B, K), -math.inf, device=device)
+        scores[:, 0] = 0.0  # the K beams start identical: keep one
+        token = torch.full((B * K,), BOS_ID, dtype=torch.long, device=device)
+        open_slots = torch.ones(B * K, dtype=torch.long, device=device) if arity is not None else None
+        finished = torch.zeros(B * K, dtype=torch.bool, device=device)
+        out = torch.full((B * K, max_out + 1), PAD_ID, dtype=torch.long, device=device)
+        pad_only = torch.full((V,), -math.inf, device=device)
+        pad_only[PAD_ID] = 0.0
+        for t in range(max_out + 1):
+            logits = self._step(state, token, t).float()  # (B*K, V)
+            logits = logits.masked_fill(~self._allowed(t, max_out, open_slots, arity, allowed_tok), -math.inf)
+            logp = torch.where(finished[:, None], pad_only, F.log_softmax(logits, dim=-1))  # (B*K, V)
+            cand = (scores.view(-1, 1) + logp).view(B, K * V)
+            scores, idx = cand.topk(K, dim=1)  # (B, K), sorted
+            rows = (torch.arange(B, device=device)[:, None] * K + idx // V).view(-1)  # (B*K,) source rows
+            token = (idx % V).view(-1)
+            self._reorder(state, rows)
+            allowed_tok, out, finished = allowed_tok[rows], out[rows], finished[rows]
+            out[:, t] = token
+            if open_slots is not None:
+                open_slots = open_slots[rows] + self._slot_change(arity, token)
+            finished = finished | (token == EOS_ID)
+            if finished.all():
+                break
+        results: list[list[tuple[list[int], float]]] = []
+        for row_scores, row_out in zip(scores.tolist(), out.view(B, K, -1).tolist()):
+            beams = [
+                ([tok for tok in seq if tok not in (EOS_ID, PAD_ID)], s)
+                for seq, s in zip(row_out, row_scores)
+                if math.isfinite(s)
+            ]
+            results.append(sorted(beams, key=lambda item: -item[1]))
+        return results
+
+    # ------------------------------------------------------------------------------------------------- loss
+
+    def forward(
+        self,
+        tokens: Tensor,
+        X: Tensor,
+        y: Tensor,
+        var_mask: Tensor,
+        point_mask: Tensor | None = None,
+        beta: float = 1.0,
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Both branches, the decoder on posterior (and prior) samples, g_eval, and the loss terms.
+
+        Returns
+        -------
+        outputs : dict
+            ``mu_q, logvar_q, mu_p, logvar_p, z_post`` (B, latent_dim); ``logits_post`` (B, T-1, V), where
+            T is the batch's longest sequence; ``geval`` (B, N) when ``use_geval``.
+        losses : dict
+            See :meth:`loss`.
+        """
+        cfg = self.cfg
+        X, y, var_mask, point_mask = self._prepare(X, y, var_mask, point_mask)
+        tokens = self._trim(tokens)
+        h_data = self.data_encoder(X, y, var_mask, point_mask)  # (B, D)
+        mu_p, logvar_p = self._split(self.prior_head(h_data))
+        mu_q, logvar_q = self._posterior(tokens, h_data)
+        z_post = self.reparameterize(mu_q, logvar_q)
+
+        inp, tgt = tokens[:, :-1], tokens[:, 1:]  # teacher forcing
+        use_prior = cfg.prior_recon_weight > 0
+        if use_prior:  # one decoder pass over [posterior; prior] samples
+            z_prior = self.reparameterize(mu_p, logvar_p)
+            logits = self.logits(torch.cat([z_post, z_prior]), torch.cat([inp, inp]))
+            logits_post, logits_prior = logits.chunk(2, dim=0)
+        else:
+            logits_post = self.logits(z_post, inp)  # (B, T-1, V)
+
+        def ce(lg: Tensor) -> Tensor:  # mean over non-PAD target tokens
+            return F.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1), ignore_index=PAD_ID)
+
+        zero = logits_post.new_zeros(())
+        kl_dims = 0.5 * (
+            logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).square()) / logvar_p.exp() - 1.0
+        )  # (B, L)
+        kl_fb = kl_dims.mean(0).clamp_min(cfg.free_bits).sum()
+        not_pad = tgt != PAD_ID
+        losses = {
+            "recon_post": ce(logits_post),
+            "recon_prior": ce(logits_prior) if use_prior else zero,
+            "kl": kl_dims.sum(1).mean(),
+            "kl_fb": kl_fb,
+            "geval_mse": zero,
+            "token_acc": (logits_post.argmax(-1) == tgt)[not_pad].float().mean().detach(),
+        }
+        outputs = {
+            "mu_q": mu_q, "logvar_q": logvar_q, "mu_p": mu_p, "logvar_p": logvar_p, "z_post": z_post,
+            "logits_post": logits_post,
+        }
+        if self.geval is not None:
+            per_value, stats, _ = scale_features(X, point_mask, var_mask)
+            _, _, y_std = scale_features(y[:, :, None], point_mask, var_mask.new_ones(X.shape[0], 1))
+            pred = self.geval(z_post, per_value, stats)  # (B, N)
+            losses["geval_mse"] = (pred - y_std[..., 0]).square()[point_mask].mean()
+            outputs["geval"] = pred
+        losses["loss"] = (
+            losses["recon_post"]
+            + cfg.prior_recon_weight * losses["recon_prior"]
+            + beta * kl_fb
+            + cfg.geval_weight * losses["geval_mse"]
+        )
+        return outputs, losses
+
+    def loss(
+        self,
+        tokens: Tensor,
+        X: Tensor,
+        y: Tensor,
+        var_mask: Tensor,
+        point_mask: Tensor | None = None,
+        *,
+        beta: float,
+    ) -> dict[str, Tensor]:
+        """Training loss terms for a batch.
+
+        Parameters
+        ----------
+        tokens : LongTensor, shape (B, T)
+            ``[BOS, t1 .. tn, EOS, PAD ...]`` rows, T <= max_len.
+        X, y, var_mask, point_mask
+            As in :meth:`encode_prior`.
+        beta : float
+            KL weight (annealed by the trainer).
+
+        Returns
+        -------
+        dict of scalar Tensors
+            ``recon_post`` (token-mean CE from a posterior sample), ``recon_prior`` (from a prior sample;
+            0 when ``prior_recon_weight`` is 0), ``kl`` (raw KL(q || p), summed over dims, batch mean),
+            ``kl_fb`` (free-bits KL, the optimised one), ``geval_mse`` (0 without g_eval), ``token_acc``
+            (posterior, teacher-forced, non-PAD; detached) and ``loss`` = recon_post
+            + prior_recon_weight * recon_prior + beta * kl_fb + geval_weight * geval_mse.
+        """
+        return self.forward(tokens, X, y, var_mask, point_mask, beta)[1]
