@@ -54,7 +54,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if origin is tuple and args:
             if len(args) != len(value):
                 raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
-            return tuple(_coerce(v, a, where) for v, a in zip(args, value))
+            return tuple(_coerce(v, a, where) for a, v in zip(args, value))
         return tuple(value) if origin is tuple else list(value)
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, where) if isinstance(value, Mapping) else value

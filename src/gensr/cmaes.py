@@ -208,7 +208,8 @@ class LatentCMAES:
         σ   ← σ · exp((c_σ/d_σ)(‖p_σ‖/χ_n − 1))
 
     with c_σ = (μ_eff + 2)/(n + μ_eff + 3), d_σ = 1 + 2 max(0, √(μ_eff/n) − 1) + c_σ, the same c_c and
-    c_1 = max(2/((n + 1.3)² + μ_eff), c1_min); here n is the full dimension d, as in the released code.
+    c_1 = max(2/((n + 1.3)² + μ_eff), c1_min); here n is the full dimension d, as in the released code
+    (with ``top_k`` only k coordinates feed ‖p_σ‖ while χ_n counts d, so σ drifts down: a kept flaw).
 
     In both, the exponent of the σ update is capped at 1 per generation (as in purecma); it never binds
     in normal operation.
@@ -276,9 +277,7 @@ class LatentCMAES:
         n = self._idx.size if config.update == "standard" else d
         self._p = _strategy_params(n, self.mu, config.update, config.c1_min)
         self.max_iter = (
-            config.max_iter
-            if config.max_iter is not None
-            else int(100 + 150 * (n + 3) ** 2 / math.sqrt(self.popsize))
+            config.max_iter if config.max_iter is not None else int(100 + 150 * (n + 3) ** 2 / math.sqrt(self.popsize))
         )
         scale = float(stds.max())
         self.sigma = float(sigma0) * scale
@@ -310,7 +309,9 @@ class LatentCMAES:
         """Update the distribution from candidates ``X`` (n, d) and their losses ``f`` (n,), n >= mu.
 
         NaN losses count as +inf; infinite losses rank last (ties keep their order in ``X``). Only the
-        active coordinates of ``X`` are used; the others of the mean stay where they are.
+        active coordinates of ``X`` are used; the others of the mean stay where they are. ``X`` should
+        come from :meth:`ask`: points from elsewhere (GenSR tells its initial population) enter the
+        "standard" covariance update unclipped.
         """
         X = np.asarray(X, dtype=float)
         f = np.asarray(f, dtype=float)
@@ -346,7 +347,6 @@ class LatentCMAES:
             self._pc = (1 - p.cc) * self._pc + math.sqrt(p.cc * (2 - p.cc) * p.mueff) * y
             self._c = (1 - p.c1) * self._c + p.c1 * self._pc**2
         self.sigma *= math.exp(min(1.0, (p.cs / p.ds) * (np.linalg.norm(self._ps) / p.chi_n - 1)))
-        self._mean = self._mean.copy()
         self._mean[self._idx] = m_new
         self.iterations += 1
 
@@ -379,11 +379,7 @@ class LatentCMAES:
             out["target"] = float(cfg.target)
         if self.iterations == 0:
             return out
-        if (
-            len(self._fhist) >= 10
-            and self._frange < cfg.tolfun
-            and max(self._fhist) - min(self._fhist) < cfg.tolfun
-        ):
+        if len(self._fhist) >= 10 and self._frange < cfg.tolfun and max(self._fhist) - min(self._fhist) < cfg.tolfun:
             out["tolfun"] = cfg.tolfun
         spread = np.maximum(np.sqrt(self._c), np.abs(self._pc))
         if np.all(self.sigma * spread < cfg.tolx):

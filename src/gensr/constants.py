@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -122,6 +123,12 @@ def r2_score(y: np.ndarray, y_pred: np.ndarray) -> float:
     return 1.0 - ss_res / ss_tot
 
 
+def _tensor(a: object) -> torch.Tensor:
+    """float64 tensor sharing memory with a writable array, copying read-only ones (torch warns on those)."""
+    arr = np.asarray(a, dtype=np.float64)
+    return torch.from_numpy(arr if arr.flags.writeable else arr.copy())
+
+
 def _as_output(out: object, n: int) -> torch.Tensor:
     """Coerce ``fn``'s return value to a float64 (n,) tensor; raise ValueError if it cannot be."""
     if not isinstance(out, torch.Tensor):
@@ -136,8 +143,8 @@ def evaluate(fn: ExpressionFn, constants: Sequence[float] | np.ndarray, X: np.nd
 
     Returns an (n,) float64 array; a candidate that raises one of :data:`CANDIDATE_ERRORS` gives all NaN.
     """
-    X_t = torch.as_tensor(np.asarray(X, dtype=np.float64))
-    c_t = torch.as_tensor(np.asarray(constants, dtype=np.float64).reshape(-1))
+    X_t = _tensor(X)
+    c_t = _tensor(np.asarray(constants, dtype=np.float64).reshape(-1))
     n = X_t.shape[0]
     try:
         with torch.no_grad(), np.errstate(all="ignore"):
@@ -168,15 +175,15 @@ class _Objective:
 
     - ``"rowwise"``: call ``fn`` with constants of shape (k, n), one copy per row, and back-propagate
       ``sum(out)``: since row i depends only on column i, the gradient *is* Jᵀ. One forward and one
-      backward pass, ~5× faster than ``jacfwd`` on small problems. Used only if it reproduces the plain
-      forward values and (when ``jacfwd`` works) the ``jacfwd`` Jacobian at the first start;
+      backward pass, ~5× faster than ``jacfwd`` on small problems. Used only if, at the first start, it
+      reproduces the plain forward values and a reverse-mode projection Jᵀv of the true Jacobian;
     - ``"jacfwd"``: ``torch.func.jacfwd`` (forward mode, k tangents vectorised);
     - ``"2-point"``: finite differences by scipy, the last resort when neither works.
     """
 
     def __init__(self, fn: ExpressionFn, X: np.ndarray, y: np.ndarray, k: int, deadline: float | None):
         self.fn = fn
-        self.X = torch.as_tensor(X)
+        self.X = _tensor(X)
         self.y = y
         self.n = len(y)
         self.k = k
@@ -184,7 +191,7 @@ class _Objective:
         self.scale = float(np.var(y)) or float(np.mean(y**2)) or 1.0  # normalises the BFGS loss
         self.deadline = deadline
         self.n_evals = 0
-        self.mode = "jacfwd"
+        self.mode: str | None = None  # "rowwise", "jacfwd" or "2-point", set by select_mode
         self.reset_best()
 
     def reset_best(self) -> None:
@@ -197,17 +204,21 @@ class _Objective:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise _OutOfTime
 
+    def evaluable(self, c: np.ndarray) -> bool:
+        """False if ``fn`` raises one of :data:`CANDIDATE_ERRORS` at ``c`` (non-finite output is fine)."""
+        return self._forward(c) is not None
+
     def _forward(self, c: np.ndarray) -> np.ndarray | None:
         self._tick()
         try:
             with torch.no_grad():
-                return _as_output(self.fn(self.X, torch.as_tensor(c)), self.n).numpy()
+                return _as_output(self.fn(self.X, _tensor(c)), self.n).numpy()
         except CANDIDATE_ERRORS:
             return None
 
     def _rowwise(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._tick()
-        C = torch.as_tensor(c).reshape(self.k, 1).repeat(1, self.n).requires_grad_(True)  # (k, n)
+        C = _tensor(c).reshape(self.k, 1).repeat(1, self.n).requires_grad_(True)  # (k, n)
         with torch.enable_grad():
             out = _as_output(self.fn(self.X, C), self.n)
             if not out.requires_grad:  # fn ignores its constants
@@ -224,78 +235,112 @@ class _Objective:
             out = _as_output(self.fn(self.X, cc), n)
             return out, out
 
-        jac, out = torch.func.jacfwd(f, has_aux=True)(torch.as_tensor(c))
+        jac, out = torch.func.jacfwd(f, has_aux=True)(_tensor(c))
         return out.detach().numpy(), torch.broadcast_to(jac, (n, self.k)).detach().numpy()
 
     def _out_and_jac(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         try:
-            return self._rowwise(c) if self.mode == "rowwise" else self._jacfwd(c)
+            return self._rowwise(c) if self.mode == "rowwise" else self._jacfwd_quiet(c)
         except CANDIDATE_ERRORS:
             return None
 
+    def _jacfwd_quiet(self, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The first forward-mode call in a process makes torch script its jvp decompositions, which emits
+        # a DeprecationWarning from torch internals; keep it from reaching callers that treat warnings as
+        # errors. Scoped, restored on exit.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self._jacfwd(c)
+
+    def _projected_jacobian(self, c: np.ndarray, plain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(Jᵀv, v, rows): one reverse-mode pass on the plain call, over the ``rows`` where ``plain`` is finite.
+
+        ``v`` is a fixed non-uniform weight vector, so a Jacobian that mixes rows (e.g. ``fn`` averaging
+        its constants) does not pass the check by symmetry.
+        """
+        self._tick()
+        rows = np.isfinite(plain)
+        v = torch.as_tensor(1.5 + np.cos(1.618 * np.arange(self.n))[rows])
+        c_t = _tensor(c).clone().requires_grad_(True)
+        with torch.enable_grad():
+            out = _as_output(self.fn(self.X[torch.as_tensor(rows)], c_t), int(rows.sum()))
+            g = None
+            if out.requires_grad:
+                (g,) = torch.autograd.grad((out * v).sum(), c_t, allow_unused=True)
+        return (np.zeros(self.k) if g is None else g.numpy()), v.numpy(), rows
+
     def select_mode(self, c0: np.ndarray) -> None:
-        """Pick the Jacobian mode at the first start ``c0`` (see the class docstring)."""
+        """Pick the Jacobian mode at the first start ``c0`` (see the class docstring).
+
+        ``"rowwise"`` is accepted when it reproduces the plain forward values and one reverse-mode
+        projection Jᵀv of the true Jacobian; otherwise ``"jacfwd"`` is used, or ``"2-point"`` if that
+        fails too.
+        """
         if self.k == 0:
             return
         plain = self._forward(c0)
+        if plain is None:  # cannot validate anything here; jacfwd is the safe default
+            self.mode = "jacfwd"
+            return
         try:
             out_rw, jac_rw = self._rowwise(c0)
+            if _same(plain, out_rw, rtol=1e-12):
+                proj, v, rows = self._projected_jacobian(c0, plain)
+                if _same(proj, jac_rw[rows].T @ v, rtol=1e-8):
+                    self.mode = "rowwise"
+                    return
         except CANDIDATE_ERRORS:
-            out_rw = jac_rw = None
+            pass
         try:
-            jac_fw: np.ndarray | None = self._jacfwd(c0)[1]
-        except CANDIDATE_ERRORS:
-            jac_fw = None
-        rowwise_ok = plain is not None and out_rw is not None and _same(plain, out_rw, rtol=1e-12)
-        if rowwise_ok and (jac_fw is None or _same(jac_rw, jac_fw, rtol=1e-8)):
-            self.mode = "rowwise"
-        elif jac_fw is not None:
+            self._jacfwd_quiet(c0)
             self.mode = "jacfwd"
-        else:
+        except CANDIDATE_ERRORS:
             self.mode = "2-point"
 
     # -- what the optimisers call -----------------------------------------------------------------------
-    def _guard(self, out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Clipped residuals and the mask of rows that were kept as they are."""
+    def _guard(self, c: np.ndarray, out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Clipped residuals and the mask of rows kept as they are; records ``c`` if it is the best yet.
+
+        "Best" compares the true (unclipped) MSE of points whose residuals are all finite, so a finite but
+        poor candidate is still reported with its real loss.
+        """
         if out is None:
             return np.full(self.n, self.big), np.zeros(self.n, dtype=bool)
         r = out - self.y
-        ok = np.isfinite(r) & (np.abs(r) <= self.big)
+        finite = np.isfinite(r)
+        if finite.all():
+            mse = float(np.mean(r**2))
+            if mse < self.best_loss:
+                self.best_loss, self.best_c = mse, np.array(c, dtype=np.float64)
+        ok = finite & (np.abs(r) <= self.big)
         return np.where(ok, r, self.big), ok
 
-    def _record(self, c: np.ndarray, r: np.ndarray, ok: np.ndarray) -> float:
-        mse = float(np.mean(r**2))
-        if ok.all() and mse < self.best_loss:
-            self.best_loss, self.best_c = mse, np.array(c, dtype=np.float64)
-        return mse
-
     def residuals(self, c: np.ndarray) -> np.ndarray:
-        r, ok = self._guard(self._forward(c))
-        self._record(c, r, ok)
-        return r
+        return self._guard(c, self._forward(c))[0]
 
     def jacobian(self, c: np.ndarray) -> np.ndarray:
         res = self._out_and_jac(c)
         if res is None:
             return np.zeros((self.n, self.k))
-        r, ok = self._guard(res[0])
-        self._record(c, r, ok)
+        _, ok = self._guard(c, res[0])
         jac = np.where(ok[:, None], res[1], 0.0)
         return np.where(np.isfinite(jac), jac, 0.0)
 
     def loss(self, c: np.ndarray) -> float:
-        """Normalised MSE (mse / var(y)) for BFGS with finite-difference gradients."""
-        return self._record(c, *self._guard(self._forward(c))) / self.scale
+        """MSE / var(y) of the clipped residuals, for BFGS with finite-difference gradients."""
+        r, _ = self._guard(c, self._forward(c))
+        return float(np.mean(r**2)) / self.scale
 
     def loss_and_grad(self, c: np.ndarray) -> tuple[float, np.ndarray]:
+        """MSE / var(y) of the clipped residuals and its exact gradient (zero on clipped rows)."""
         res = self._out_and_jac(c)
-        r, ok = self._guard(None if res is None else res[0])
-        mse = self._record(c, r, ok)
+        r, ok = self._guard(c, None if res is None else res[0])
+        loss = float(np.mean(r**2)) / self.scale
         if res is None:
-            return mse / self.scale, np.zeros(self.k)
+            return loss, np.zeros(self.k)
         jac = np.where(ok[:, None] & np.isfinite(res[1]), res[1], 0.0)
         grad = (2.0 / (self.n * self.scale)) * (jac.T @ np.where(ok, r, 0.0))
-        return mse / self.scale, grad
+        return loss, grad
 
 
 def _same(a: np.ndarray, b: np.ndarray, *, rtol: float) -> bool:
@@ -450,10 +495,13 @@ def fit_constants(
         else:
             starts = _starts(k, init, n_starts, gen)
             try:
-                obj.select_mode(starts[0])
                 for c0 in starts:
                     n_run += 1
                     obj.reset_best()
+                    if not obj.evaluable(c0):  # raises at c0: constant residuals, nothing to descend
+                        continue
+                    if obj.mode is None:
+                        obj.select_mode(c0)
                     try:
                         _run_start(obj, c0, method, max_iter)
                     except CANDIDATE_ERRORS:  # e.g. scipy rejecting a degenerate problem; keep the best seen
@@ -463,9 +511,8 @@ def fit_constants(
                             candidates.append((obj.best_loss, obj.best_c))
                     if obj.best_loss <= _PERFECT_REL_MSE * float(np.mean(obj.y**2)):
                         break
-            except _OutOfTime:
-                if obj.best_c is not None:
-                    candidates.append((obj.best_loss, obj.best_c))
+            except _OutOfTime:  # the interrupted start's best point was kept by the `finally` above
+                pass
             if not candidates:  # never valid on the fitting rows: report the first start
                 candidates.append((math.inf, starts[0]))
         return _final(fn, X, y, candidates, obj.n_evals, n_run, len(rows))

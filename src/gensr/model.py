@@ -60,9 +60,9 @@ class CVAEConfig:
     vocab_size: int = 64  # set from the grammar's vocabulary; ids 0/1/2 are PAD/BOS/EOS
     max_len: int = 64  # token positions incl. BOS and EOS; training equations average ~16-20 tokens
     max_vars: int = 10  # Dmax input columns, as in GenSR/E2E
-    d_model: int = 192  # width of every transformer; sized so the default trains ~1M samples in ~2 h on CPU
-    n_heads: int = 6  # head size 32
-    n_data_layers: int = 2  # set-encoder blocks over the points (the prior branch's only input)
+    d_model: int = 128  # width everywhere; 192 halves CPU throughput (the default must train ~1M samples/2 h)
+    n_heads: int = 4  # head size 32
+    n_data_layers: int = 1  # set-encoder blocks over the points; costly (N ~ 128-200 rows vs ~20 tokens)
     n_inducing: int = 0  # >0: ISAB with this many inducing points (O(N m) attention); 0: full SAB
     n_eq_layers: int = 2  # equation-encoder blocks; prefix sequences are short, 2 suffices
     n_dec_layers: int = 4  # decoder depth; GenSR uses 16 at width 512, far beyond a CPU budget
@@ -79,8 +79,8 @@ class CVAEConfig:
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
-        if self.vocab_size <= EOS_ID:
-            raise ValueError(f"vocab_size={self.vocab_size} must exceed the special ids PAD/BOS/EOS")
+        if self.vocab_size <= EOS_ID + 1:
+            raise ValueError(f"vocab_size={self.vocab_size} leaves no token besides PAD/BOS/EOS")
         if self.max_len < 3:
             raise ValueError(f"max_len={self.max_len} leaves no room for BOS, a token and EOS")
         if min(self.max_vars, self.latent_dim, self.n_memory, self.ffn_mult, self.geval_hidden) < 1:
@@ -90,8 +90,15 @@ class CVAEConfig:
 CVAE_PRESETS: dict[str, CVAEConfig] = {
     # a test model: trains on a fixed batch in seconds
     "tiny": CVAEConfig(
-        d_model=32, n_heads=2, n_data_layers=1, n_eq_layers=1, n_dec_layers=1, ffn_mult=2,
-        latent_dim=8, n_memory=2, geval_hidden=32,
+        d_model=32,
+        n_heads=2,
+        n_data_layers=1,
+        n_eq_layers=1,
+        n_dec_layers=1,
+        ffn_mult=2,
+        latent_dim=8,
+        n_memory=2,
+        geval_hidden=32,
     ),
     # the shipped size: about 3 M parameters; measured throughput in the README of train.py's caller
     "default": CVAEConfig(),
@@ -129,11 +136,16 @@ def scale_features(values: Tensor, row_mask: Tensor, col_mask: Tensor) -> tuple[
     # divide by the largest magnitude first: squares of 1e20 would overflow float32
     scale = v.abs().amax(1, keepdim=True).clamp_min(1e-30)  # (B, 1, C)
     u = v / scale  # in [-1, 1]
-    mean_u = u.sum(1, keepdim=True) / n
-    std_u = (((u - mean_u) * w).square().sum(1, keepdim=True) / n).sqrt()
-    constant = std_u < 1e-6  # relative spread below float32 resolution
-    standardised = ((u - mean_u) / std_u.clamp_min(1e-6)).clamp(-10.0, 10.0)
-    standardised = torch.where(constant, torch.zeros_like(standardised), standardised) * w
+    # centre on one real row first, so that a small spread around a large offset survives float32 sums
+    first = row_mask.to(torch.uint8).argmax(1)[:, None, None].expand(-1, 1, u.shape[2])  # (B, 1, C)
+    d = (u - u.gather(1, first)) * w
+    mean_d = d.sum(1, keepdim=True) / n
+    centred = (d - mean_d) * w
+    mean_u = u.gather(1, first) + mean_d
+    std_u = (centred.square().sum(1, keepdim=True) / n).sqrt()
+    constant = std_u < 1e-7  # relative spread below float32 resolution
+    standardised = (centred / std_u.clamp_min(1e-7)).clamp(-10.0, 10.0)
+    standardised = torch.where(constant, torch.zeros_like(standardised), standardised)
 
     def log10(t: Tensor) -> Tensor:  # log10 of a magnitude, bounded to [-3, 3] after / 10
         return t.clamp_min(1e-30).log10().clamp(-30.0, 30.0) / 10.0
@@ -214,7 +226,12 @@ class Attention(nn.Module):
             causal = False  # the single query may see every cached key
         mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, Tk), True = attend
         p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
+        if T == 1 and mask is None and p == 0.0:
+            # one query (incremental decoding, pooling seeds): plain matmuls beat the CPU flash kernel
+            att = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)  # (B, nh, 1, Tk)
+            y = att.softmax(dim=-1) @ v  # (B, nh, 1, hs)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
         y = y.transpose(1, 2).reshape(B, T, D)  # (B, T, D)
         return self.proj(y)
 
@@ -296,7 +313,7 @@ class DataEncoder(nn.Module):
 
     def __init__(self, cfg: CVAEConfig):
         super().__init__()
-        self.embed = PointEmbed(cfg.max_vars + 1, cfg.d_model, cfg.ffn_mult * cfg.d_model)
+        self.embed = PointEmbed(cfg.max_vars + 1, cfg.d_model, cfg.d_model)
         block = InducedBlock if cfg.n_inducing > 0 else Block
         self.blocks = nn.ModuleList([block(cfg) for _ in range(cfg.n_data_layers)])
         self.pool = AttentionPool(cfg)
@@ -538,8 +555,8 @@ class CVAE(nn.Module):
         hs = cfg.d_model // cfg.n_heads
         shape = (B, cfg.n_heads, n_positions, hs)
         caches = [
-            {"k": z.new_zeros(shape), "v": z.new_zeros(shape)} for _ in range(cfg.n_dec_layers)
-        ]  # filled position by position
+            {"k": z.new_empty(shape), "v": z.new_empty(shape)} for _ in range(cfg.n_dec_layers)
+        ]  # filled position by position; unwritten positions are never read
         return {"memory_kv": self._memory_kv(z), "z_embed": self.z_to_embed(z), "caches": caches}
 
     def _step(self, state: dict, token: Tensor, pos: int) -> Tensor:
@@ -765,7 +782,11 @@ class CVAE(nn.Module):
             "token_acc": (logits_post.argmax(-1) == tgt)[not_pad].float().mean().detach(),
         }
         outputs = {
-            "mu_q": mu_q, "logvar_q": logvar_q, "mu_p": mu_p, "logvar_p": logvar_p, "z_post": z_post,
+            "mu_q": mu_q,
+            "logvar_q": logvar_q,
+            "mu_p": mu_p,
+            "logvar_p": logvar_p,
+            "z_post": z_post,
             "logits_post": logits_post,
         }
         if self.geval is not None:

@@ -1,0 +1,190 @@
+"""Accuracy–complexity Pareto fronts, model selection rules and the GenSR fitness.
+
+- :func:`pareto_front`: the non-dominated candidates in (complexity, loss), both minimised.
+- :func:`front_scores` and :func:`select_model`: PySR-style ``model_selection`` ("accuracy", "best",
+  "simplest") over arrays of complexities, losses and R².
+- :func:`score`: GenSR's fitness R² − parsimony·complexity (``GENSR_METHOD.md`` §6.4, item 6), with the
+  released code's R² < 0.5 switch as an option.
+
+Everything works on plain arrays, one entry per candidate; the caller keeps the candidates themselves
+(expressions, constants) and indexes them with the returned indices. The module is independent of the
+grammar and of the search.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["RULES", "front_scores", "pareto_front", "score", "select_model"]
+
+RULES = ("accuracy", "best", "simplest")
+"""Names accepted by :func:`select_model`."""
+
+
+def _as_1d(name: str, a: object) -> np.ndarray:
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    return arr
+
+
+def _check_lengths(**arrays: np.ndarray) -> None:
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"arrays must have the same length, got {lengths}")
+
+
+def pareto_front(complexity: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    """Indices of the non-dominated candidates, sorted by increasing complexity.
+
+    A candidate is kept iff no other candidate has complexity ``<=`` and loss ``<`` its own, or
+    complexity ``<`` and loss ``<=``. Among equal (complexity, loss) duplicates the first index is kept;
+    at equal complexity only the lowest loss survives; a more complex candidate with the same loss as a
+    simpler one is dropped. Candidates with a non-finite loss or complexity are ignored. Along the
+    returned front, complexity strictly increases and loss strictly decreases.
+
+    Parameters
+    ----------
+    complexity, loss : array-like of shape (n,)
+
+    Returns
+    -------
+    np.ndarray of int64, shape (m,), m <= n (m = 0 if no candidate is finite).
+
+    >>> pareto_front([1, 2, 2, 3, 5], [4.0, 3.0, 2.0, 2.0, 0.5]).tolist()
+    [0, 2, 4]
+    """
+    c = _as_1d("complexity", complexity)
+    l = _as_1d("loss", loss)
+    _check_lengths(complexity=c, loss=l)
+    idx = np.flatnonzero(np.isfinite(c) & np.isfinite(l))
+    if idx.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    idx = idx[np.lexsort((idx, l[idx], c[idx]))]  # by complexity, then loss, then index
+    ls = l[idx]
+    best_before = np.minimum.accumulate(np.concatenate(([np.inf], ls[:-1])))
+    return idx[ls < best_before].astype(np.int64)
+
+
+def front_scores(complexity: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    """PySR's score along a front: ``-Δlog(loss)/Δcomplexity`` relative to the previous member.
+
+    ``complexity`` and ``loss`` describe the front members in order (as returned by :func:`pareto_front`):
+    complexity strictly increasing, loss decreasing and ``>= 0``. The first member scores 0; a member
+    with loss 0 scores ``inf`` (as in PySR).
+    """
+    c = _as_1d("complexity", complexity)
+    l = _as_1d("loss", loss)
+    _check_lengths(complexity=c, loss=l)
+    if np.any(l < 0):
+        raise ValueError("front_scores needs non-negative losses (the log-loss ratio is undefined otherwise)")
+    scores = np.zeros(len(l))
+    if len(l) > 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.log(l[1:]) - np.log(l[:-1])
+            scores[1:] = np.where(l[1:] == 0, np.inf, -ratio / np.diff(c))
+    return scores
+
+
+def select_model(
+    complexity: np.ndarray,
+    loss: np.ndarray,
+    r2: np.ndarray | None = None,
+    *,
+    rule: str = "best",
+    r2_floor: float = 0.99,
+    loss_factor: float = 1.5,
+) -> int:
+    """Index of the candidate chosen by ``rule``, PySR's ``model_selection`` on arrays.
+
+    Rules
+    -----
+    ``"accuracy"``
+        The lowest finite loss; ties go to the lower complexity, then the lower index.
+    ``"best"``
+        PySR's default. Among the :func:`pareto_front` members whose loss is ``<= loss_factor × min loss``
+        (PySR: 1.5), the one with the largest :func:`front_scores` score, i.e. the largest drop in
+        log-loss per unit of complexity relative to the *previous front member* (which may itself be
+        outside the loss filter). Ties go to the simpler member. Losses must be ``>= 0``.
+    ``"simplest"``
+        The lowest complexity among candidates with a finite loss and ``r2 >= r2_floor`` (ties: lower
+        loss); if none reaches the floor, falls back to ``"accuracy"``. Needs ``r2``. The default floor
+        0.99 is GenSR's success threshold.
+
+    Parameters
+    ----------
+    complexity, loss : array-like of shape (n,)
+        Non-finite losses mark invalid candidates, never selected.
+    r2 : array-like of shape (n,), optional
+        Only used (and then required) by ``"simplest"``.
+
+    Returns
+    -------
+    int
+        Index into the input arrays.
+
+    Raises
+    ------
+    ValueError
+        Unknown rule, mismatched lengths, or no candidate with a finite loss and complexity.
+
+    >>> c, l = [1, 3, 5, 9], [10.0, 1.0, 0.9, 0.8]
+    >>> select_model(c, l, rule="accuracy"), select_model(c, l, rule="best")
+    (3, 1)
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(map(repr, RULES))}")
+    c = _as_1d("complexity", complexity)
+    l = _as_1d("loss", loss)
+    _check_lengths(complexity=c, loss=l)
+    valid = np.isfinite(c) & np.isfinite(l)
+    if not valid.any():
+        raise ValueError("no candidate has a finite loss and complexity")
+    idx = np.flatnonzero(valid)
+
+    if rule == "simplest":
+        if r2 is None:
+            raise ValueError("rule='simplest' needs r2")
+        r = _as_1d("r2", r2)
+        _check_lengths(complexity=c, r2=r)
+        with np.errstate(invalid="ignore"):
+            ok = idx[r[idx] >= r2_floor]
+        if ok.size:
+            return int(ok[np.lexsort((ok, l[ok], c[ok]))[0]])
+        rule = "accuracy"
+
+    if rule == "accuracy":
+        return int(idx[np.lexsort((idx, c[idx], l[idx]))[0]])
+
+    front = pareto_front(c, l)
+    scores = front_scores(c[front], l[front])
+    keep = l[front] <= loss_factor * l[front].min()
+    candidates = front[keep]
+    return int(candidates[np.argmax(scores[keep])])  # argmax takes the first (simplest) among ties
+
+
+def score(
+    r2: float | np.ndarray,
+    complexity: float | np.ndarray,
+    parsimony: float,
+    *,
+    gensr_switch: bool = False,
+    switch_r2: float = 0.5,
+) -> float | np.ndarray:
+    """GenSR fitness: ``R² − parsimony·complexity`` (higher is better).
+
+    With ``gensr_switch=True``, candidates with ``R² < switch_r2`` (0.5 in the released code) score their
+    bare R², without the complexity penalty (``GENSR_METHOD.md`` §6.4, item 6). The released code uses
+    ``parsimony = 1/400`` and clips R² at 0 before scoring; pass ``np.maximum(r2, 0)`` to reproduce that.
+    Non-finite (NaN or −inf) R² scores ``-inf``. Scalars in, float out; arrays in, array out.
+
+    >>> score(0.9, 10, 0.0025), score(0.3, 10, 0.0025, gensr_switch=True)
+    (0.875, 0.3)
+    """
+    r = np.asarray(r2, dtype=np.float64)
+    comp = np.asarray(complexity, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        penalised = r - parsimony * comp
+        out = np.where(r < switch_r2, r, penalised) if gensr_switch else penalised
+        out = np.where(np.isfinite(r), out, -np.inf)
+    return float(out) if out.ndim == 0 else out

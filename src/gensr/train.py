@@ -1,0 +1,494 @@
+"""Training the CVAE: configs, presets, the data stream, the loop, validation metrics (GENSR_METHOD.md §4-5).
+
+``gensr train --config FILE [--preset tiny|default] [--resume]`` calls :func:`train`. A run directory holds
+the resolved ``config.json``, ``argv.txt``, ``env.json``, ``log.csv`` (every metric, one row per logged
+step), ``checkpoint/`` (safetensors + JSON, see :mod:`gensr.checkpoint`) and ``state.pt`` (optimizer and
+counters for ``--resume``; loaded with ``weights_only=True`` and never shipped).
+
+Data stream from the generator: batch ``b`` is made of problems ``b*B … b*B+B-1`` of the generator seeded
+by ``(seed, index)``, so the data are the same for any number of data workers and a resumed run continues
+with the batches it has not seen. Under ``torchrun`` each rank takes every ``world_size``-th batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import logging
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gensr._config import apply_overrides, from_dict, load_json, to_dict
+from gensr.checkpoint import save_checkpoint
+from gensr.generator import GeneratorConfig, problem_rng, sample_problem
+from gensr.grammar import MAX_VARS, VOCAB, Expression
+from gensr.model import CVAE, CVAE_PRESETS, CVAEConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PRESETS", "RunConfig", "TrainConfig", "evaluate", "get_beta", "get_lr", "train"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping for :func:`train`."""
+
+    seed: int = 0  # seeds the data stream (problem i uses (seed, i)) and torch
+    batch_size: int = 64  # equations per optimiser step (per process under DDP)
+    max_steps: int = 20_000  # optimiser steps
+    time_limit: float = 0.0  # seconds; > 0 stops cleanly (checkpoint + state) when reached, for chained runs
+    lr: float = 1e-3  # peak AdamW learning rate; small transformers tolerate GenSR's 1e-3
+    min_lr: float = 1e-4  # cosine decay floor
+    warmup_steps: int = 500  # linear warm-up from 0 (GenSR: 10k at batch 128 for a 168M model)
+    weight_decay: float = 0.01  # AdamW decay on matrices only
+    grad_clip: float = 1.0  # L2 norm clip (GenSR 0.5)
+    beta_max: float = 0.5  # final KL weight; <1 keeps reconstructions sharp, free bits guard collapse
+    beta_warmup_steps: int = 4_000  # linear KL annealing 0 → beta_max
+    eval_every: int = 1_000  # steps between validations
+    eval_size: int = 256  # held-out problems for validation (generated with eval_seed)
+    eval_seed: int = 1_000_003  # a different seed from training: the validation set is never trained on
+    log_every: int = 50  # steps between rows of log.csv
+    save_every: int = 1_000  # steps between checkpoints (also at the end and on time_limit)
+    data_workers: int = 1  # generator processes feeding the loop (0: generate in the main process)
+    device: str = "cpu"  # "cpu", "cuda" or "auto"; CPU is the default (STYLE.md habit 5)
+    bf16: bool = True  # bf16 autocast when on CUDA; CPU always trains in fp32
+    threads: int = 0  # torch intra-op threads (0: torch's default)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a training run needs: model, data generator and optimisation."""
+
+    model: CVAEConfig = field(default_factory=CVAEConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _tiny() -> RunConfig:
+    gen = GeneratorConfig(max_vars=3, max_points=32, min_points=16)
+    return RunConfig(
+        model=dataclasses.replace(CVAE_PRESETS["tiny"], vocab_size=VOCAB.size, max_len=gen.max_len + 2),
+        generator=gen,
+        train=TrainConfig(batch_size=16, max_steps=40, warmup_steps=5, beta_warmup_steps=20, eval_every=20,
+                          eval_size=16, log_every=5, save_every=40, data_workers=0),
+    )
+
+
+def _default() -> RunConfig:
+    gen = GeneratorConfig()
+    return RunConfig(
+        model=dataclasses.replace(CVAE_PRESETS["default"], vocab_size=VOCAB.size, max_len=gen.max_len + 2),
+        generator=gen,
+        train=TrainConfig(),
+    )
+
+
+PRESETS = {"tiny": _tiny, "default": _default}
+
+
+def resolve_config(preset: str = "default", config_file: str | Path | None = None,
+                   overrides: Sequence[str] = ()) -> RunConfig:
+    """Preset, then the JSON file's keys on top, then ``section.key=value`` overrides."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    cfg = PRESETS[preset]()
+    if config_file is not None:
+        data = load_json(config_file)
+        data.pop("preset", None)
+        merged = to_dict(cfg)
+        for section, values in data.items():
+            if section not in merged or not isinstance(values, dict):
+                raise ValueError(f"{config_file}: unknown section {section!r}; expected model, generator, train")
+            merged[section].update(values)
+        cfg = from_dict(RunConfig, merged)
+    cfg = apply_overrides(cfg, overrides)
+    if cfg.model.vocab_size != VOCAB.size:
+        raise ValueError(f"model.vocab_size={cfg.model.vocab_size} but the grammar has {VOCAB.size} tokens")
+    if cfg.model.max_len < cfg.generator.max_len + 2:
+        raise ValueError(f"model.max_len={cfg.model.max_len} < generator.max_len + 2 (BOS/EOS)")
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------------
+# schedules
+
+
+def get_lr(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``min_lr`` at ``max_steps``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def get_beta(step: int, cfg: TrainConfig) -> float:
+    """KL annealing: β grows linearly from 0 to ``beta_max`` over ``beta_warmup_steps``."""
+    if cfg.beta_warmup_steps <= 0:
+        return cfg.beta_max
+    return cfg.beta_max * min(1.0, step / cfg.beta_warmup_steps)
+
+
+# --------------------------------------------------------------------------------------------------
+# data
+
+
+def make_problems(seed: int, start: int, count: int, gen: GeneratorConfig) -> list[Any]:
+    return [sample_problem(problem_rng(seed, i), gen) for i in range(start, start + count)]
+
+
+def collate(problems: Sequence[Any], max_len: int) -> dict[str, torch.Tensor]:
+    """Pad a list of problems into model tensors: tokens (B, T), X (B, N, 10), y, var_mask, point_mask."""
+    B = len(problems)
+    seqs = [VOCAB.encode(p.prefix) for p in problems]
+    T = max(len(s) for s in seqs)
+    if T > max_len:
+        raise ValueError(f"a generated equation has {T} tokens, more than model.max_len={max_len}")
+    N = max(len(p.y) for p in problems)
+    tokens = torch.zeros(B, T, dtype=torch.long)
+    X = torch.zeros(B, N, MAX_VARS)
+    y = torch.zeros(B, N)
+    var_mask = torch.zeros(B, MAX_VARS, dtype=torch.bool)
+    point_mask = torch.zeros(B, N, dtype=torch.bool)
+    for b, (p, s) in enumerate(zip(problems, seqs)):
+        tokens[b, : len(s)] = torch.tensor(s)
+        n, d = p.X.shape
+        X[b, :n, :d] = torch.from_numpy(np.asarray(p.X, dtype=np.float32))
+        y[b, :n] = torch.from_numpy(np.asarray(p.y, dtype=np.float32))
+        var_mask[b, :d] = True
+        point_mask[b, :n] = True
+    return {"tokens": tokens, "X": X, "y": y, "var_mask": var_mask, "point_mask": point_mask}
+
+
+class GeneratedBatches(torch.utils.data.IterableDataset):
+    """Endless batches from the generator; batch ``b`` depends only on ``(seed, b)``."""
+
+    def __init__(self, gen: GeneratorConfig, seed: int, batch_size: int, max_len: int, start_batch: int,
+                 rank: int = 0, world: int = 1):
+        self.gen, self.seed, self.batch_size, self.max_len = gen, seed, batch_size, max_len
+        self.start_batch, self.rank, self.world = start_batch, rank, world
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        info = torch.utils.data.get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        b = self.start_batch + wid
+        while True:
+            index = b * self.world + self.rank
+            yield collate(make_problems(self.seed, index * self.batch_size, self.batch_size, self.gen),
+                          self.max_len)
+            b += nw
+
+
+# --------------------------------------------------------------------------------------------------
+# validation
+
+
+def decoded_expression(ids: Sequence[int]) -> Expression | None:
+    try:
+        return Expression.from_prefix(VOCAB.decode(ids))
+    except ValueError:
+        return None
+
+
+def is_valid_decode(expr: Expression | None, X: np.ndarray) -> bool:
+    """Valid = a complete expression over the data's variables that is finite on the data (constants = 1)."""
+    if expr is None or any(v >= X.shape[1] for v in expr.variables):
+        return False
+    filled = expr.with_constants(np.ones(expr.n_constants)) if expr.n_constants else expr
+    return bool(np.isfinite(filled.evaluate(X)).all())
+
+
+def token_mask_for(n_vars: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """(B, V) allowed tokens: no variable beyond each problem's input dimension."""
+    mask = torch.ones(len(n_vars), VOCAB.size, dtype=torch.bool, device=device)
+    for b, d in enumerate(n_vars):
+        for j in range(d, MAX_VARS):
+            mask[b, VOCAB.variable_ids[j]] = False
+    return mask
+
+
+def arity_tensor(device: torch.device | str = "cpu") -> torch.Tensor:
+    return torch.tensor(VOCAB.arity, dtype=torch.long, device=device)
+
+
+@torch.no_grad()
+def evaluate(model: CVAE, problems: Sequence[Any], *, batch_size: int = 128, beam_size: int = 0,
+             n_interp_pairs: int = 32, seed: int = 0) -> dict[str, float]:
+    """Validation metrics on held-out problems.
+
+    Returns token accuracy, the loss terms (β = 1), skeleton recovery from the prior mean (overall, and by
+    number of variables 1-3 / 4-6 / 7-10), posterior reconstruction (decode the posterior mean), the
+    valid-decode rate of z ~ p(z|data), the valid-decode rate at 5 interior points of straight lines
+    between posterior means of random pairs, and, if ``beam_size`` > 0, top-``beam_size`` recovery.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    arity = arity_tensor(device)
+    sums: dict[str, float] = {}
+    hits_prior, hits_post, hits_beam, valid_sample = [], [], [], []
+    post_mus: list[torch.Tensor] = []
+    for s in range(0, len(problems), batch_size):
+        chunk = problems[s : s + batch_size]
+        batch = {k: v.to(device) for k, v in collate(chunk, model.cfg.max_len).items()}
+        terms = model.loss(batch["tokens"], batch["X"], batch["y"], batch["var_mask"], batch["point_mask"],
+                           beta=1.0)
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(chunk)
+        mask = token_mask_for([p.n_vars for p in chunk], device)
+        mu_p, logvar_p = model.encode_prior(batch["X"], batch["y"], batch["var_mask"], batch["point_mask"])
+        mu_q, _ = model.encode_posterior(batch["tokens"], batch["X"], batch["y"], batch["var_mask"],
+                                         batch["point_mask"])
+        post_mus.append(mu_q.cpu())
+        truth = [p.expr.key for p in chunk]
+        for ids, key in zip(model.decode(mu_p, arity=arity, token_mask=mask), truth):
+            e = decoded_expression(ids)
+            hits_prior.append(e is not None and e.key == key)
+        for ids, key in zip(model.decode(mu_q, arity=arity, token_mask=mask), truth):
+            e = decoded_expression(ids)
+            hits_post.append(e is not None and e.key == key)
+        z = mu_p + torch.randn(mu_p.shape, generator=gen).to(device) * (0.5 * logvar_p).exp()
+        for ids, p in zip(model.decode(z, arity=arity, token_mask=mask), chunk):
+            valid_sample.append(is_valid_decode(decoded_expression(ids), p.X))
+        if beam_size:
+            for beams, key in zip(model.decode(mu_p, method="beam", beam_size=beam_size, arity=arity,
+                                               token_mask=mask), truth):
+                keys = {e.key for e in (decoded_expression(ids) for ids, _ in beams) if e is not None}
+                hits_beam.append(key in keys)
+    n = len(problems)
+    out = {f"val_{k}": v / n for k, v in sums.items()}
+    out["val_recovery_prior"] = float(np.mean(hits_prior))
+    out["val_recovery_post"] = float(np.mean(hits_post))
+    out["val_valid_prior_sample"] = float(np.mean(valid_sample))
+    nv = np.array([p.n_vars for p in problems])
+    for lo, hi in ((1, 3), (4, 6), (7, 10)):
+        sel = (nv >= lo) & (nv <= hi)
+        out[f"val_recovery_prior_{lo}_{hi}"] = float(np.mean(np.asarray(hits_prior)[sel])) if sel.any() else math.nan
+    if beam_size:
+        out[f"val_recovery_beam{beam_size}"] = float(np.mean(hits_beam))
+        sel = nv <= 3
+        out[f"val_recovery_beam{beam_size}_1_3"] = float(np.mean(np.asarray(hits_beam)[sel])) if sel.any() else math.nan
+    out["val_valid_interp"] = _interpolation_validity(model, problems, torch.cat(post_mus), n_interp_pairs, seed)
+    return out
+
+
+def _interpolation_validity(model: CVAE, problems: Sequence[Any], mus: torch.Tensor, n_pairs: int,
+                            seed: int) -> float:
+    """Share of valid decodes at 5 interior points of lines between two problems' posterior means.
+
+    Pairs share the input dimension so both endpoints are defined on the same data; validity is judged
+    on the first problem's rows.
+    """
+    rng = np.random.default_rng(seed)
+    by_dim: dict[int, list[int]] = {}
+    for i, p in enumerate(problems):
+        by_dim.setdefault(p.n_vars, []).append(i)
+    pools = [idx for idx in by_dim.values() if len(idx) >= 2]
+    if not pools:
+        return math.nan
+    device = next(model.parameters()).device
+    ts = torch.linspace(0, 1, 7)[1:-1]
+    zs, owners = [], []
+    for _ in range(n_pairs):
+        pool = pools[rng.integers(len(pools))]
+        a, b = rng.choice(pool, size=2, replace=False)
+        zs.append(mus[a][None] * (1 - ts[:, None]) + mus[b][None] * ts[:, None])
+        owners += [int(a)] * len(ts)
+    z = torch.cat(zs).to(device)
+    mask = token_mask_for([problems[i].n_vars for i in owners], device)
+    decoded = model.decode(z, arity=arity_tensor(device), token_mask=mask)
+    return float(np.mean([is_valid_decode(decoded_expression(ids), problems[i].X)
+                          for ids, i in zip(decoded, owners)]))
+
+
+# --------------------------------------------------------------------------------------------------
+# the loop
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("train.device is 'cuda' but CUDA is not available; use 'cpu' or 'auto'")
+    return torch.device(name)
+
+
+def _git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _environment(device: torch.device) -> dict[str, Any]:
+    from gensr import __version__
+
+    return {"gensr": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": sys.version.split()[0], "platform": platform.platform(), "device": str(device),
+            "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "git_sha": _git_sha()}
+
+
+_LOG_FIELDS = ["step", "elapsed_s", "samples", "samples_per_s", "lr", "beta", "loss", "recon_post", "recon_prior",
+               "kl", "kl_fb", "geval_mse", "token_acc", "grad_norm"]
+
+
+def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: bool = False,
+          argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Train a CVAE into ``out_dir``; returns the last validation metrics.
+
+    Works unchanged under ``torchrun`` (DDP: gloo on CPU, nccl on CUDA); rank 0 validates, logs and saves.
+    """
+    from tqdm.auto import tqdm
+
+    tc = cfg.train
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = _device(tc.device)
+    if world > 1:
+        import torch.distributed as dist
+
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if tc.threads > 0:
+        torch.set_num_threads(tc.threads)
+    out = Path(out_dir)
+    ckpt_dir, state_path, log_path = out / "checkpoint", out / "state.pt", out / "log.csv"
+    torch.manual_seed(tc.seed)
+    model = CVAE(cfg.model).to(device)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=(0.9, 0.98))
+    step, samples, elapsed_before, best = 0, 0, 0.0, -math.inf
+    if resume:
+        if not state_path.is_file():
+            raise FileNotFoundError(f"{state_path}: nothing to resume (no state.pt in the run directory)")
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, samples = int(state["step"]), int(state["samples"])
+        elapsed_before, best = float(state["elapsed"]), float(state["best"])
+    elif rank == 0 and state_path.exists():
+        raise FileExistsError(f"{out}: run directory already holds a run; pass --resume or choose another --out")
+    is_main = rank == 0
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+        (out / "argv.txt").write_text(" ".join(argv if argv is not None else sys.argv) + "\n")
+        (out / "env.json").write_text(json.dumps(_environment(device), indent=2))
+    ddp_model: torch.nn.Module = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    val_problems = make_problems(tc.eval_seed, 0, tc.eval_size, cfg.generator) if is_main else []
+    data = GeneratedBatches(cfg.generator, tc.seed, tc.batch_size, cfg.model.max_len, start_batch=step,
+                            rank=rank, world=world)
+    loader = torch.utils.data.DataLoader(data, batch_size=None, num_workers=tc.data_workers,
+                                         persistent_workers=False, prefetch_factor=4 if tc.data_workers else None)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and tc.bf16
+                else contextlib.nullcontext())
+    new_log = not log_path.exists()
+    log_file = open(log_path, "a", newline="") if is_main else None  # noqa: SIM115
+    val_fields: list[str] = []
+    writer = csv.DictWriter(log_file, fieldnames=_LOG_FIELDS, extrasaction="ignore") if log_file else None
+    if writer is not None and new_log:
+        writer.writeheader()
+    metrics: dict[str, float] = {}
+    start = time.perf_counter()
+    bar = tqdm(total=tc.max_steps, initial=step, disable=quiet or not is_main, desc="train", unit="step")
+    t_window, n_window = time.perf_counter(), 0
+
+    def checkpoint() -> None:
+        if not is_main:
+            return
+        meta = {"generator": to_dict(cfg.generator), "train": to_dict(cfg.train), "step": step,
+                "samples": samples, "git_sha": _git_sha(), "command": " ".join(argv or sys.argv),
+                "seed": tc.seed, "metrics": metrics}
+        save_checkpoint(ckpt_dir, model, meta)
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "samples": samples,
+                    "elapsed": elapsed_before + time.perf_counter() - start, "best": best}, state_path)
+
+    try:
+        for batch in loader:
+            if step >= tc.max_steps:
+                break
+            model.train()
+            lr = get_lr(step, tc)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            beta = get_beta(step, tc)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            with autocast:
+                _, terms = ddp_model(batch["tokens"], batch["X"], batch["y"], batch["var_mask"],
+                                     batch["point_mask"], beta=beta)
+            opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip))
+            opt.step()
+            step += 1
+            samples += tc.batch_size * world
+            n_window += tc.batch_size * world
+            bar.update(1)
+            if is_main and (step % tc.log_every == 0 or step == tc.max_steps):
+                now = time.perf_counter()
+                row = {"step": step, "elapsed_s": round(elapsed_before + now - start, 2), "samples": samples,
+                       "samples_per_s": round(n_window / max(now - t_window, 1e-9), 1), "lr": lr, "beta": beta,
+                       "grad_norm": grad_norm, **{k: float(v) for k, v in terms.items()}}
+                t_window, n_window = now, 0
+                writer.writerow(row)  # type: ignore[union-attr]
+                log_file.flush()  # type: ignore[union-attr]
+                bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['token_acc']:.3f}", kl=f"{row['kl']:.2f}")
+            if is_main and (step % tc.eval_every == 0 or step == tc.max_steps):
+                metrics = evaluate(model, val_problems, seed=tc.eval_seed)
+                metrics["step"] = step
+                _append_val(out / "val_log.csv", metrics, val_fields)
+                best = max(best, metrics["val_recovery_prior"])
+                if not quiet:
+                    bar.write(f"step {step}: " + ", ".join(f"{k[4:]}={v:.3f}" for k, v in metrics.items()
+                                                           if k.startswith("val_") and not math.isnan(v)))
+            if step % tc.save_every == 0 or step == tc.max_steps:
+                checkpoint()
+            if tc.time_limit > 0 and time.perf_counter() - start >= tc.time_limit:
+                log.info("time limit reached at step %d", step)
+                break
+    finally:
+        bar.close()
+        if log_file is not None:
+            log_file.close()
+    if is_main and (step % tc.save_every != 0):
+        checkpoint()
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return metrics
+
+
+def _append_val(path: Path, metrics: dict[str, float], fields: list[str]) -> None:
+    """Validation rows go to ``val_log.csv`` (their columns differ from the per-step training log)."""
+    new = not path.exists()
+    if not fields:
+        fields.extend(["step", *sorted(k for k in metrics if k != "step")])
+    with open(path, "a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerow(metrics)

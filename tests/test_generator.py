@@ -1,0 +1,425 @@
+"""Tests for gensr.generator: determinism, validity, E2E distributions, numeric round trips, corpus files."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from gensr.generator import (
+    FAMILIES,
+    GeneratorConfig,
+    config_from_dict,
+    config_to_dict,
+    iter_corpus,
+    iter_problems,
+    load_corpus,
+    problem_rng,
+    sample_expression,
+    sample_inputs,
+    sample_problem,
+    write_corpus,
+)
+from gensr.grammar import BINARY, CONST, INT_TOKENS, UNARY, VARIABLES, VOCAB
+
+SMALL = GeneratorConfig(min_points=40, max_points=40)  # fast problems for the per-problem checks
+
+
+def _same(a, b) -> bool:
+    return (a.prefix == b.prefix and np.array_equal(a.constants, b.constants) and np.array_equal(a.X, b.X)
+            and np.array_equal(a.y, b.y) and a.n_vars == b.n_vars and a.family == b.family)
+
+
+# --------------------------------------------------------------------------------------------------
+# determinism
+
+
+def test_same_seed_same_problem():
+    for seed in (0, 1, 12345):
+        assert _same(sample_problem(np.random.default_rng(seed)), sample_problem(np.random.default_rng(seed)))
+    a = sample_problem(np.random.default_rng(0))
+    b = sample_problem(np.random.default_rng(1))
+    assert not _same(a, b)
+
+
+def test_iter_problems_uses_per_index_generators():
+    whole = list(iter_problems(12, 5, SMALL))
+    tail = list(iter_problems(4, 5, SMALL, start=8))
+    assert all(_same(x, y) for x, y in zip(whole[8:], tail))
+    assert _same(whole[3], sample_problem(problem_rng(5, 3), SMALL))
+    other = list(iter_problems(3, 6, SMALL))
+    assert not any(_same(x, y) for x, y in zip(whole, other))
+
+
+def test_write_corpus_independent_of_workers(tmp_path):
+    cfg = GeneratorConfig(max_points=30)
+    one = write_corpus(tmp_path / "w1", 300, seed=3, config=cfg, workers=1, shard_size=100, progress=False)
+    two = write_corpus(tmp_path / "w2", 300, seed=3, config=cfg, workers=2, shard_size=100, progress=False)
+    shards1, shards2 = list(iter_corpus(one)), list(iter_corpus(two))
+    assert len(shards1) == len(shards2) == 3
+    for s1, s2 in zip(shards1, shards2):
+        assert s1.keys() == s2.keys()
+        for k in s1:
+            assert s1[k].dtype == s2[k].dtype and s1[k].shape == s2[k].shape
+            assert s1[k].tobytes() == s2[k].tobytes(), k
+
+
+# --------------------------------------------------------------------------------------------------
+# validity of problems
+
+
+def test_problems_are_valid():
+    cfg = SMALL
+    for p in iter_problems(300, 11, cfg):
+        d = p.n_vars
+        assert cfg.min_vars <= d <= cfg.max_vars
+        used = sorted({int(t[1:]) for t in p.prefix if t in VARIABLES})
+        assert used == list(range(d))
+        assert p.X.shape == (len(p.y), d) and p.X.dtype == np.float64 and p.y.dtype == np.float64
+        assert len(p.y) == 40
+        assert np.all(np.isfinite(p.y)) and np.all(np.abs(p.y) < cfg.max_abs_y)
+        assert np.ptp(p.y) > 0
+        assert np.array_equal(p.X, p.X.astype(np.float32))  # stored X is exact
+        assert len(p.prefix) <= cfg.max_len
+        assert p.family in FAMILIES
+
+
+def test_point_counts_follow_e2e_range():
+    cfg = GeneratorConfig(max_points=60, min_points_per_dim=5)
+    for p in iter_problems(200, 2, cfg):
+        assert min(5 * p.n_vars, 60) <= len(p.y) <= 60
+    fixed = GeneratorConfig(min_points=30, max_points=30)
+    assert {len(p.y) for p in iter_problems(20, 2, fixed)} == {30}
+
+
+def test_max_len_and_small_dimensions():
+    cfg = GeneratorConfig(max_len=20, min_vars=1, max_vars=3)
+    for e in (sample_expression(np.random.default_rng(i), cfg) for i in range(300)):
+        assert len(e.prefix) <= 20
+        assert 1 <= len(e.variables) <= 3
+    with pytest.raises(RuntimeError, match="max_len"):
+        sample_expression(np.random.default_rng(0), GeneratorConfig(max_len=3, max_attempts=20), n_vars=5)
+
+
+def test_integer_leaves_and_noise():
+    cfg = GeneratorConfig(prob_int_leaf=0.5, min_points=30, max_points=30, max_extra_binary=3, min_vars=1,
+                          max_vars=2)
+    probs = list(iter_problems(100, 4, cfg))
+    assert any(t in INT_TOKENS for p in probs for t in p.prefix)
+    noisy = GeneratorConfig(noise_gamma=0.1, min_points=30, max_points=30)
+    for i in range(20):
+        p = sample_problem(problem_rng(9, i), noisy)
+        clean = p.expr.evaluate(p.X)
+        assert np.all(np.isfinite(p.y))
+        assert not np.array_equal(clean, p.y)
+        rms = np.sqrt(np.mean(clean**2))
+        assert np.std(p.y - clean) < 0.1 * rms * 1.5
+
+
+# --------------------------------------------------------------------------------------------------
+# numeric round trips: prefix → tree → sympy → numpy, and torch
+
+
+def _comparable_rows(expr, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Rows where y is finite and well conditioned: a 1e-11 relative nudge of X moves y by < 1e-7 relative.
+
+    E2E-style sampling occasionally makes numerically chaotic targets (sin of exp(57 + x) ≈ 1e25), whose
+    values depend on the last bits of every intermediate; two correct evaluators cannot agree there.
+    """
+    nudged = expr.evaluate(X * (1 + 1e-11))
+    scale = 1.0 + np.max(np.abs(y[np.isfinite(y)]), initial=0.0)
+    return np.isfinite(y) & np.isfinite(nudged) & (np.abs(nudged - y) <= 1e-7 * (np.abs(y) + 1e-3 * scale))
+
+
+def _assert_agree(actual: np.ndarray, expected: np.ndarray, rows: np.ndarray) -> None:
+    ok = rows & np.isfinite(actual)
+    scale = 1e-9 * (1.0 + np.max(np.abs(expected[ok]), initial=0.0))
+    np.testing.assert_allclose(actual[ok], expected[ok], rtol=1e-6, atol=scale)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_sympy_numpy_agree(seed):
+    import sympy
+
+    p = sample_problem(np.random.default_rng(seed), SMALL)
+    expr = p.expr
+    assert expr.prefix == p.prefix
+    y_np = expr.evaluate(p.X)
+    np.testing.assert_allclose(y_np, p.y, rtol=1e-12, atol=0)  # the generator's y is the expression's
+    symbols = sympy.symbols(" ".join(VARIABLES[: p.n_vars]), real=True, seq=True)
+    f = sympy.lambdify(symbols, expr.to_sympy(), "numpy")
+    with np.errstate(all="ignore"):
+        y_sym = np.broadcast_to(np.asarray(f(*p.X.T), dtype=np.float64), y_np.shape)
+    _assert_agree(y_sym, y_np, _comparable_rows(expr, p.X, y_np))
+
+
+def test_torch_agrees_with_numpy():
+    torch = pytest.importorskip("torch")
+    for p in iter_problems(60, 21, SMALL):
+        y_np = p.expr.evaluate(p.X)
+        y_t = p.expr.torch_evaluate(torch.from_numpy(p.X)).numpy()
+        rows = _comparable_rows(p.expr, p.X, y_np)
+        assert (rows & np.isfinite(y_t)).mean() > 0.9
+        _assert_agree(y_t, y_np, rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# distributions (expressions only: 20k samples)
+
+
+@pytest.fixture(scope="module")
+def skeletons():
+    cfg = GeneratorConfig(constants="none")
+    rng = np.random.default_rng(2024)
+    return cfg, [sample_expression(rng, cfg) for _ in range(20_000)]
+
+
+def _chi2_p(observed: dict[str, int], weights: dict[str, float]) -> float:
+    names = [k for k, w in weights.items() if w > 0]
+    obs = np.array([observed.get(k, 0) for k in names], dtype=float)
+    exp = np.array([weights[k] for k in names], dtype=float)
+    exp = exp / exp.sum() * obs.sum()
+    return float(stats.chisquare(obs, exp).pvalue)
+
+
+def test_operator_frequencies_match_weights(skeletons):
+    cfg, exprs = skeletons
+    counts = Counter(t for e in exprs for t in e.prefix)
+    unary_w, binary_w = dict(cfg.unary_weights), dict(cfg.binary_weights)
+    for name in UNARY:  # zero weight: never sampled
+        if unary_w.get(name, 0.0) == 0.0:
+            assert counts[name] == 0, name
+    for name in BINARY:
+        if binary_w.get(name, 0.0) == 0.0:
+            assert counts[name] == 0, name
+    assert _chi2_p(counts, unary_w) > 1e-4
+    assert _chi2_p(counts, binary_w) > 1e-4
+    total_unary = sum(counts[k] for k in UNARY)
+    assert abs(counts["sqrt"] / total_unary - 5 / 17.4) < 0.02  # E2E: sqrt 0.287
+
+
+def test_structure_statistics(skeletons):
+    cfg, exprs = skeletons
+    dims = np.array([len(e.variables) for e in exprs])
+    assert stats.chisquare(np.bincount(dims, minlength=11)[1:]).pvalue > 1e-4  # D ~ U{1…10}
+    lengths = []
+    for e in exprs:
+        d = len(e.variables)
+        assert e.variables == tuple(range(d))
+        n_bin = sum(t in BINARY for t in e.prefix)
+        n_un = sum(t in UNARY for t in e.prefix)
+        assert d - 1 <= n_bin <= d + cfg.max_extra_binary
+        assert n_un <= cfg.max_unary
+        assert CONST not in e.prefix
+        lengths.append(len(e.prefix))
+    assert max(lengths) <= cfg.max_len
+    assert 13 < np.mean(lengths) < 19  # GenSR as released (no constants): mean 16.3, max 31 (measured)
+    assert max(lengths) <= 31
+
+
+def test_tree_shapes_are_uniform():
+    # D = 5, b ∈ {4, 5}: the 14 (Catalan) shapes with b = 4 must be equally likely
+    cfg = GeneratorConfig(constants="none", max_unary=0, max_extra_binary=0)
+    rng = np.random.default_rng(7)
+    shapes = Counter()
+    for _ in range(8000):
+        shape = "".join("o" if t in BINARY else "." for t in sample_expression(rng, cfg, n_vars=5).prefix)
+        if shape.count("o") == 4:
+            shapes[shape] += 1
+    assert len(shapes) == 14
+    assert sum(shapes.values()) > 3000
+    assert stats.chisquare(list(shapes.values())).pvalue > 1e-4
+
+
+def test_unary_placement_follows_e2e():
+    # every unary sits above a child subtree (never the root) of fewer than 6 tokens, counted before
+    # unaries were added
+    cfg = GeneratorConfig(constants="none")
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        prefix = sample_expression(rng, cfg).prefix
+        assert prefix[0] not in UNARY or len(prefix) == 1
+        for i, t in enumerate(prefix):
+            if t in UNARY:
+                sub = prefix[i + 1 : i + 1 + _subtree_len(prefix, i + 1)]
+                assert sum(u not in UNARY for u in sub) < 6
+
+
+def _subtree_len(prefix, start: int) -> int:
+    need, i = 1, start
+    while need:
+        t = prefix[i]
+        need += (2 if t in BINARY else 1 if t in UNARY else 0) - 1
+        i += 1
+    return i - start
+
+
+# --------------------------------------------------------------------------------------------------
+# constants
+
+
+def test_constants_modes():
+    rng = np.random.default_rng(5)
+    none = GeneratorConfig(constants="none")
+    assert all(CONST not in sample_expression(rng, none).prefix for _ in range(300))
+    affine = GeneratorConfig()
+    for _ in range(300):
+        e = sample_expression(rng, affine)
+        assert e.prefix[:2] == ("add", CONST)  # the outer additive constant
+        assert e.n_constants >= 2
+        c = e.constants
+        assert np.all(np.isfinite(c)) and len(c) == e.n_constants
+        assert np.all((np.abs(c) >= 1e-3 - 1e-12) & (np.abs(c) <= 99.9 + 1e-9))
+    p = sample_problem(np.random.default_rng(8), SMALL)
+    np.testing.assert_array_equal(p.expr.constants, p.constants)
+
+
+def test_affine_prefactor_rules():
+    # E2E add_prefactors: a + b·arg inside unaries (unless arg is add/sub), a factor on each non-add/sub
+    # child of add/sub
+    cfg = GeneratorConfig(max_len=200)
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        pre = sample_expression(rng, cfg).prefix
+        for i, t in enumerate(pre):
+            if t in UNARY:
+                assert pre[i + 1] in ("add", "sub")
+                if pre[i + 2] == CONST:
+                    assert pre[i + 1 : i + 5] == ("add", CONST, "mul", CONST)
+            if t in ("add", "sub") and pre[i + 1] != CONST:  # an original add/sub node
+                first = i + 1
+                second = first + _subtree_len(pre, first)
+                for child in (first, second):
+                    assert pre[child] in ("add", "sub") or pre[child : child + 2] == ("mul", CONST)
+
+
+# --------------------------------------------------------------------------------------------------
+# inputs
+
+
+def test_physical_family():
+    cfg = GeneratorConfig(input_families=(("physical", 1.0),), min_points=50, max_points=50)
+    for p in iter_problems(40, 13, cfg):
+        assert p.family == "physical"
+        assert np.all(p.X > 0)
+        assert p.X.min() >= 0.1 * (1 - 1e-6) and p.X.max() <= 100.0 * (1 + 1e-6)
+        assert np.all(p.X.max(axis=0) / p.X.min(axis=0) <= 10.0 * (1 + 1e-6))
+    X = sample_inputs(4, 500, np.random.default_rng(0), cfg, family="physical")
+    assert X.shape == (500, 4) and np.all(X > 0)
+
+
+def test_cluster_family_standardised():
+    rng = np.random.default_rng(1)
+    for d in (1, 3, 10):
+        X = sample_inputs(d, 200, rng, family="cluster")
+        assert X.shape == (200, d)
+        np.testing.assert_allclose(X.mean(axis=0), 0.0, atol=1e-9)
+        np.testing.assert_allclose(X.std(axis=0), 1.0, rtol=1e-9)
+    # problems: invalid rows are dropped and refilled, so close to (not exactly) standardised
+    means, stds = [], []
+    for p in iter_problems(100, 17, GeneratorConfig(min_points=200)):
+        assert p.family == "cluster"
+        means.append(p.X.mean(axis=0))
+        stds.append(p.X.std(axis=0))
+    assert abs(np.median(np.concatenate(means))) < 0.05
+    assert abs(np.median(np.concatenate(stds)) - 1.0) < 0.05
+    with pytest.raises(ValueError, match="family"):
+        sample_inputs(2, 10, rng, family="nope")
+
+
+def test_family_mixture():
+    cfg = GeneratorConfig(input_families=(("cluster", 1.0), ("physical", 1.0)), min_points=20, max_points=20)
+    fams = Counter(p.family for p in iter_problems(200, 1, cfg))
+    assert 60 < fams["physical"] < 140 and fams["cluster"] + fams["physical"] == 200
+
+
+# --------------------------------------------------------------------------------------------------
+# config
+
+
+def test_config_json_round_trip():
+    cfg = GeneratorConfig(constants="none", unary_weights=[["sin", 2.0], ["exp", 1]], max_vars=4)
+    assert cfg.unary_weights == (("sin", 2.0), ("exp", 1.0))
+    back = config_from_dict(json.loads(json.dumps(config_to_dict(cfg))))
+    assert back == cfg and hash(back) == hash(cfg)
+    assert config_from_dict({}) == GeneratorConfig()
+    with pytest.raises(ValueError, match="max_vars"):
+        config_from_dict({"max_var": 3})
+    with pytest.raises(ValueError, match="unknown names"):
+        GeneratorConfig(unary_weights=(("sinh", 1.0),))
+    with pytest.raises(ValueError, match="constants"):
+        GeneratorConfig(constants="linear")
+    with pytest.raises(ValueError):
+        GeneratorConfig(min_vars=3, max_vars=2)
+    with pytest.raises(ValueError):
+        GeneratorConfig(max_abs_y=1e100)
+
+
+def test_defaults_follow_e2e():
+    cfg = GeneratorConfig()
+    u = dict(cfg.unary_weights)
+    assert (u["sqrt"], u["inv"], u["pow2"], u["tan"], u["arcsin"], u["neg"]) == (5, 3, 3, 0.2, 0, 0)
+    assert dict(cfg.binary_weights) == {"add": 1, "sub": 1, "mul": 1, "div": 0, "pow": 0}
+    assert (cfg.min_vars, cfg.max_vars, cfg.max_unary, cfg.max_extra_binary) == (1, 10, 4, 3)
+    assert cfg.max_len + 2 <= 64
+
+
+# --------------------------------------------------------------------------------------------------
+# corpus files
+
+
+def test_corpus_round_trip(tmp_path):
+    cfg = GeneratorConfig(max_points=25)
+    out = write_corpus(tmp_path / "c", 50, seed=9, config=cfg, shard_size=20, progress=False)
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["n"] == 50 and meta["seed"] == 9 and meta["n_shards"] == 3
+    assert meta["vocab_signature"] == VOCAB.signature() and meta["gensr_version"]
+    assert config_from_dict(meta["config"]) == cfg
+    assert sorted(f.name for f in out.glob("shard-*.npz")) == [f"shard-{i:05d}.npz" for i in range(3)]
+
+    data = load_corpus(out)
+    assert data["tokens"].shape == (50, cfg.max_len + 2) and data["tokens"].dtype == np.int16
+    assert data["X"].shape == (50, 25, 10) and data["X"].dtype == np.float32
+    assert data["y"].shape == (50, 25) and data["y"].dtype == np.float32
+    assert data["n_points"].dtype == np.int16 and data["n_vars"].dtype == np.int8
+    assert data["const_offsets"].shape == (51,)
+    for i, p in enumerate(iter_problems(50, 9, cfg)):
+        assert VOCAB.decode(data["tokens"][i]) == list(p.prefix)
+        assert data["tokens"][i, 0] == VOCAB.bos_id
+        n, d = p.X.shape
+        assert (data["n_points"][i], data["n_vars"][i]) == (n, d)
+        np.testing.assert_array_equal(data["X"][i, :n, :d], p.X.astype(np.float32))
+        assert not data["X"][i, n:].any() and not data["X"][i, :, d:].any()
+        np.testing.assert_array_equal(data["y"][i, :n], p.y.astype(np.float32))
+        lo, hi = data["const_offsets"][i : i + 2]
+        np.testing.assert_array_equal(data["constants"][lo:hi], p.constants)
+        assert FAMILIES[data["family"][i]] == p.family
+    with pytest.raises(FileExistsError):
+        write_corpus(out, 5, seed=9, config=cfg, progress=False)
+    write_corpus(out, 5, seed=9, config=cfg, progress=False, overwrite=True)
+    assert load_corpus(out)["tokens"].shape[0] == 5
+
+
+def test_corpus_errors(tmp_path):
+    out = write_corpus(tmp_path / "c", 30, seed=1, config=GeneratorConfig(max_points=10), shard_size=10,
+                       progress=False, compress=False)
+    shard = out / "shard-00001.npz"
+    shard.write_bytes(shard.read_bytes()[:200])  # truncated
+    with pytest.raises(ValueError, match=r"corrupt corpus shard .*shard-00001"):
+        load_corpus(out)
+    shard.unlink()
+    with pytest.raises(ValueError, match=r"missing.*shard-00001"):
+        load_corpus(out)
+    meta = json.loads((out / "config.json").read_text())
+    meta["vocab_signature"] = "0" * 16
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="vocabulary"):
+        load_corpus(out)
+    with pytest.raises(ValueError, match=r"config\.json"):
+        load_corpus(tmp_path)
