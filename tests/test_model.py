@@ -133,7 +133,10 @@ def test_optional_terms_off():
 # ------------------------------------------------------------------------------- invariances and scales
 
 
-def test_prior_invariant_to_row_order_and_padding(model):
+@pytest.mark.parametrize("n_inducing", [0, 4])
+def test_prior_invariant_to_row_order_and_padding(n_inducing):
+    torch.manual_seed(0)
+    model = CVAE(tiny_config(n_inducing=n_inducing)).eval()
     _, X, y, var_mask = make_batch()
     mu, logvar = model.encode_prior(X, y, var_mask)
     perm = torch.randperm(X.shape[1], generator=torch.Generator().manual_seed(1))

@@ -1,4 +1,4 @@
-"""The ``gensr`` command line: ``generate`` and ``train`` (more subcommands arrive with the search).
+"""The ``gensr`` command line: ``generate``, ``train`` and ``fit``.
 
 Each subcommand is a thin call into one library function. ``main(argv)`` returns the exit code: 0 on
 success, 2 on bad input (a clear one-line message, never a traceback), 130 on Ctrl-C.
@@ -11,6 +11,10 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +45,22 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.max_steps=100")
 
 
+def _add_fit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit", help="find equations for a column of a CSV/TSV/Parquet table",
+                       description="Fit GenSRRegressor to a table and print the Pareto front of equations.")
+    p.add_argument("data", help="CSV, TSV (.tsv, .tsv.gz, PMLB) or Parquet file")
+    p.add_argument("--target", required=True, help="name of the column to explain")
+    p.add_argument("--features", nargs="+", help="feature columns (default: every other column)")
+    p.add_argument("--max-time", type=float, default=60.0, help="wall-clock budget in seconds (default 60)")
+    p.add_argument("--max-generations", type=int, default=200, help="CMA-ES generations (default 200)")
+    p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
+    p.add_argument("--model-selection", choices=["best", "accuracy", "simplest"], default="best")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/inf instead of failing")
+    p.add_argument("--output", help="write the whole front and the chosen equation as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from gensr import __version__
 
@@ -50,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_generate(sub)
     _add_train(sub)
+    _add_fit(sub)
     return parser
 
 
@@ -96,7 +117,77 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"generate": _cmd_generate, "train": _cmd_train}
+def read_table(path: str) -> pandas.DataFrame:
+    """Read CSV, TSV (optionally gzipped, as PMLB ships them) or Parquet into a DataFrame."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such data file")
+    name = p.name.lower()
+    try:
+        if name.endswith((".parquet", ".pq")):
+            try:
+                return pd.read_parquet(p)
+            except ImportError:
+                raise ValueError("reading Parquet needs pyarrow: pip install pyarrow") from None
+        sep = "\t" if name.endswith((".tsv", ".tsv.gz", ".tab")) else ","
+        return pd.read_csv(p, sep=sep)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{p}: cannot read table ({str(exc).splitlines()[0]})") from None
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    import json
+
+    from gensr.estimator import GenSRRegressor
+
+    table = read_table(args.data)
+    if args.target not in table.columns:
+        raise ValueError(f"target column {args.target!r} not in {args.data}; columns: {list(table.columns)}")
+    features = args.features or [c for c in table.columns if c != args.target]
+    missing = [c for c in features if c not in table.columns]
+    if missing:
+        raise ValueError(f"feature columns {missing} not in {args.data}")
+    if not features:
+        raise ValueError(f"{args.data} has no feature columns besides the target")
+    y = table[args.target]
+    if y.dtype.kind not in "fiub":
+        raise ValueError(f"target column {args.target!r} is not numeric (dtype {y.dtype})")
+    model = GenSRRegressor(checkpoint=args.checkpoint, max_time=args.max_time,
+                           max_generations=args.max_generations, model_selection=args.model_selection,
+                           nan_policy="drop" if args.drop_nan else "raise", random_state=args.seed,
+                           verbose=0 if args.quiet else 1)
+    model.fit(table[features], y.to_numpy())
+    front = model.equations_
+    print(f"Pareto front ({len(front)} equations, {model.search_result_.evaluations} latents decoded, "
+          f"{model.search_result_.timings.get('total', float('nan')):.1f} s):")
+    print(front[["complexity", "loss", "r2", "equation"]].to_string(index=True))
+    print(f"\nchosen ({args.model_selection}): {args.target} = {front.iloc[model.best_index_]['equation']}")
+    if len(model.selected_features_) < len(features):
+        print(f"note: only these features were used: {[features[i] for i in model.selected_features_]}")
+    if args.output:
+        payload = {"target": args.target, "features": list(features), "model_selection": args.model_selection,
+                   "chosen": int(model.best_index_),
+                   "selected_features": [features[i] for i in model.selected_features_],
+                   "front": [{"complexity": int(r.complexity), "loss": float(r.loss), "r2": float(r.r2),
+                              "score": float(r.score), "equation": r.equation,
+                              "sympy": str(r.sympy_format), "latex": _latex(r.sympy_format),
+                              "prefix": list(r.expression.prefix),
+                              "constants": [float(c) for c in r.expression.constants]}
+                             for r in front.itertuples()]}
+        Path(args.output).write_text(json.dumps(payload, indent=2))
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _latex(expr: object) -> str:
+    import sympy
+
+    return sympy.latex(expr)
+
+
+_COMMANDS = {"generate": _cmd_generate, "train": _cmd_train, "fit": _cmd_fit}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -116,6 +116,7 @@ class GeneratorConfig:
     prob_int_leaf: float = 0.0  # a non-forced leaf is an integer 1…5 with this probability (E2E prob_const 0)
     # ---- constants
     constants: str = "affine"  # "affine": E2E prefactors as C leaves; "none": GenSR as released (no constants)
+    constant_prob: float = 1.0  # each E2E prefactor slot is kept with this probability (1.0 = E2E: all)
     constant_mantissa_max: int = 999  # |value| = m·10^e with m ~ U{1…999} (E2E float_precision 3)
     constant_exponents: tuple[int, ...] = (-3, -2, -1)  # e ~ U(this): values 0.001…99.9 (E2E prefactors)
     # ---- points
@@ -173,6 +174,7 @@ def _validate(c: GeneratorConfig) -> None:
         need(name == "unary_weights" or sum(w for _, w in pairs) > 0, f"{name} needs a positive weight")
     need(c.max_unary == 0 or sum(w for _, w in c.unary_weights) > 0, "unary_weights needs a positive weight")
     need(0.0 <= c.prob_int_leaf <= 1.0, "prob_int_leaf must be in [0, 1]")
+    need(0.0 <= c.constant_prob <= 1.0, "constant_prob must be in [0, 1]")
     need(c.constants in ("none", "affine"), f"constants must be 'none' or 'affine', got {c.constants!r}")
     need(c.constant_mantissa_max >= 1 and len(c.constant_exponents) >= 1, "empty constant range")
     need(1 <= c.max_points <= 32767, "max_points must be in [1, 32767] (stored as int16)")
@@ -348,6 +350,11 @@ def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[flo
     out: list[str] = []
     vals: list[float] = []
     affine = p.affine
+    cp = c.constant_prob
+
+    def keep() -> bool:  # each prefactor slot survives with probability constant_prob (no draw at 1.0)
+        return cp >= 1.0 or nxt() < cp
+
     n_codes, mmax, pow10 = p.n_const_codes, c.constant_mantissa_max, p.pow10
 
     def const() -> float:
@@ -362,7 +369,7 @@ def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[flo
         un = unary[i]
         if un is not None:
             out.append(un)
-            if affine and tok[i] not in _ADDSUB:
+            if affine and tok[i] not in _ADDSUB and keep():
                 out.extend(("add", CONST, "mul", CONST))
                 vals.append(const())
                 vals.append(const())
@@ -372,7 +379,7 @@ def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[flo
         out.append(t)  # type: ignore[arg-type]
         if left[i] >= 0:
             for ch in (left[i], right[i]):
-                if affine and t in _ADDSUB and (unary[ch] or tok[ch]) not in _ADDSUB:
+                if affine and t in _ADDSUB and (unary[ch] or tok[ch]) not in _ADDSUB and keep():
                     out.extend(("mul", CONST))
                     vals.append(const())
                     emit(ch, d + 2)
@@ -383,10 +390,13 @@ def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[flo
 
     emit(0, 1)
     if affine:
-        head: list[str] = ["add", CONST]
-        head_vals = [const()]
-        deepest[0] += 1
-        if not vals:
+        head: list[str] = []
+        head_vals: list[float] = []
+        if keep():
+            head += ("add", CONST)
+            head_vals.append(const())
+            deepest[0] += 1
+        if not vals and keep():
             head += ("mul", CONST)
             head_vals.append(const())
             deepest[0] += 1

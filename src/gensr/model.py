@@ -88,7 +88,7 @@ class CVAEConfig:
 
 
 CVAE_PRESETS: dict[str, CVAEConfig] = {
-    # a test model: trains on a fixed batch in seconds
+    # a test model: ~69 k parameters, ~900 samples/s fwd+bwd on one CPU thread; trains a fixed batch in seconds
     "tiny": CVAEConfig(
         d_model=32,
         n_heads=2,
@@ -100,7 +100,9 @@ CVAE_PRESETS: dict[str, CVAEConfig] = {
         n_memory=2,
         geval_hidden=32,
     ),
-    # the shipped size: about 3 M parameters; measured throughput in the README of train.py's caller
+    # the shipped size: ~2.3 M parameters (vocab 48-64). Measured fwd+bwd+AdamW at batch 64, N=128 points,
+    # ~20 tokens: ~88 samples/s on 1 thread, ~160 on 2 (~1.1 M samples in 2 h); full SAB at d_model 192
+    # managed ~50 on 1 thread. Greedy decoding of 200 latents: ~0.25 s for 20 tokens, ~0.85 s for 62 (1 thread).
     "default": CVAEConfig(),
 }
 
@@ -641,6 +643,11 @@ class CVAE(nn.Module):
             "greedy"/"sample": B token-id lists (no BOS/EOS). "beam": B lists of ``(token_ids, logprob)``,
             best first, at most ``beam_size`` long; logprob is the sum over tokens (EOS included) under the
             constrained, renormalised next-token distributions.
+
+        Notes
+        -----
+        Call ``model.eval()`` first when ``dropout > 0``. Rows decode in lock-step and the loop stops
+        once every row has emitted EOS.
         """
         if method not in ("greedy", "sample", "beam"):
             raise ValueError(f"method must be 'greedy', 'sample' or 'beam', got {method!r}")

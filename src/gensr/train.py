@@ -451,7 +451,7 @@ def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: b
                 now = time.perf_counter()
                 row = {"step": step, "elapsed_s": round(elapsed_before + now - start, 2), "samples": samples,
                        "samples_per_s": round(n_window / max(now - t_window, 1e-9), 1), "lr": lr, "beta": beta,
-                       "grad_norm": grad_norm, **{k: float(v) for k, v in terms.items()}}
+                       "grad_norm": grad_norm, **{k: float(v.detach()) for k, v in terms.items()}}
                 t_window, n_window = now, 0
                 writer.writerow(row)  # type: ignore[union-attr]
                 log_file.flush()  # type: ignore[union-attr]

@@ -1,0 +1,309 @@
+"""``GenSRRegressor``: the scikit-learn estimator over the latent search (STYLE.md habits 14-18).
+
+``fit`` resolves the hyperparameters into a :class:`gensr.search.SearchConfig` without touching ``self``,
+validates the data, selects at most 10 features (the model's input width), loads the checkpoint through a
+module-level cache (never stored on the estimator, so pickling never pickles the network), runs
+:func:`gensr.search.search`, makes constants readable, and exposes the accuracy–complexity Pareto front
+as ``equations_``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from gensr.grammar import MAX_VARS, Expression
+
+log = logging.getLogger(__name__)
+
+__all__ = ["GenSRRegressor"]
+
+MIN_ROWS = 10  # fewer rows cannot tell formulas apart; constant fitting alone would overfit
+_MODEL_CACHE: dict[tuple[str, float, str], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _load_cached(checkpoint: str | Path | None, device: str) -> Any:
+    """Load a checkpoint once per (path, mtime, device) and keep it for later fits."""
+    from gensr.checkpoint import WEIGHTS, load_model, read_checkpoint_config
+
+    directory, _ = read_checkpoint_config(checkpoint)
+    key = (str(directory.resolve()), (directory / WEIGHTS).stat().st_mtime, device)
+    with _CACHE_LOCK:
+        if key not in _MODEL_CACHE:
+            _MODEL_CACHE[key] = load_model(directory, device=device)
+        return _MODEL_CACHE[key]
+
+
+def _check_frame(X: Any) -> None:
+    """Name non-numeric DataFrame columns before numpy turns them into an opaque conversion error."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    bad = [str(name) for name, dt in dtypes.items() if getattr(dt, "kind", "O") not in "fiub"]
+    if bad:
+        raise ValueError(f"non-numeric feature columns: {bad}; encode or drop them before fitting")
+
+
+def select_features(X: np.ndarray, y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the ``k`` most informative columns by mutual information with ``y`` (sorted)."""
+    from sklearn.feature_selection import mutual_info_regression
+
+    rows = rng.permutation(len(y))[:2000]
+    mi = mutual_info_regression(X[rows], y[rows], random_state=int(rng.integers(2**31)))
+    return np.sort(np.argsort(-mi, kind="stable")[:k])
+
+
+class GenSRRegressor(RegressorMixin, BaseEstimator):
+    """Symbolic regression by search in a generative equation space (GenSR + LEE refinement).
+
+    Parameters
+    ----------
+    checkpoint : str or Path, default=None
+        Model checkpoint directory; ``None`` uses the default model shipped with the package.
+    max_time : float, default=60
+        Wall-clock budget in seconds for the whole fit (encoding, search, constant fitting).
+    max_generations : int, default=200
+        Maximum CMA-ES generations.
+    population_size : int, default=None
+        CMA-ES population per generation (``None``: the search's default).
+    sigma0 : float, default=None
+        Initial CMA-ES step size, relative to the prior's standard deviations (``None``: the search's default).
+    parsimony : float, default=None
+        Complexity penalty ``w`` in the search score ``R² − w·complexity`` (``None``: the search's default).
+    model_selection : {"best", "accuracy", "simplest"}, default="best"
+        How ``expression_`` is chosen from the Pareto front: "best" (PySR's rule: the largest drop of
+        log-loss per unit of complexity among equations within 1.5× the lowest loss), "accuracy" (lowest
+        loss), "simplest" (the simplest equation with R² ≥ ``r2_threshold``).
+    r2_threshold : float, default=0.99
+        R² floor for ``model_selection="simplest"``.
+    snap_constants : bool, default=True
+        Replace fitted constants by simple forms (integers, small fractions, multiples of π) when that
+        costs no accuracy, so 0.15915… prints as 1/(2π).
+    nan_policy : {"raise", "drop"}, default="raise"
+        What to do with rows holding NaN or infinite values.
+    device : str, default="cpu"
+        Torch device for the network.
+    random_state : int, RandomState or None, default=None
+        Seeds numpy, torch and the search: the same seed gives the same equations (when the search is
+        bounded by ``max_generations`` rather than by ``max_time``).
+    verbose : int, default=1
+        0 is silent; 1 shows a progress bar.
+    search_config : gensr.search.SearchConfig, default=None
+        Advanced search settings; the parameters above override its fields.
+
+    Attributes
+    ----------
+    equations_ : pandas.DataFrame
+        The Pareto front, simplest first: ``complexity``, ``loss`` (MSE), ``r2``, ``score``, ``equation``
+        (text with feature names), ``sympy_format``, ``expression`` (:class:`gensr.Expression` over the
+        selected features).
+    best_index_ : int
+        Row of ``equations_`` chosen by ``model_selection``.
+    expression_ : Expression
+        The chosen equation (variables ``x<i>`` index ``selected_features_``).
+    constants_ : ndarray
+        Its fitted constants.
+    selected_features_ : ndarray
+        Indices of the input columns the model saw (all of them unless there were more than 10).
+    search_result_ : gensr.search.SearchResult
+        Everything the search recorded: candidates, front, timings, history, stop reasons.
+    n_iter_ : int
+        CMA-ES generations run.
+    n_features_in_, feature_names_in_ :
+        As in scikit-learn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gensr import GenSRRegressor
+    >>> X = np.random.default_rng(0).uniform(1, 5, size=(200, 3))
+    >>> y = X[:, 0] * X[:, 1] / X[:, 2]
+    >>> model = GenSRRegressor(max_time=30, random_state=0, verbose=0).fit(X, y)  # doctest: +SKIP
+    >>> model.sympy()  # doctest: +SKIP
+    x0*x1/x2
+    """
+
+    def __init__(self, *, checkpoint: str | Path | None = None, max_time: float = 60.0, max_generations: int = 200,
+                 population_size: int | None = None, sigma0: float | None = None, parsimony: float | None = None,
+                 model_selection: str = "best", r2_threshold: float = 0.99, snap_constants: bool = True,
+                 nan_policy: str = "raise", device: str = "cpu", random_state: Any = None, verbose: int = 1,
+                 search_config: Any = None):
+        self.checkpoint = checkpoint
+        self.max_time = max_time
+        self.max_generations = max_generations
+        self.population_size = population_size
+        self.sigma0 = sigma0
+        self.parsimony = parsimony
+        self.model_selection = model_selection
+        self.r2_threshold = r2_threshold
+        self.snap_constants = snap_constants
+        self.nan_policy = nan_policy
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.search_config = search_config
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.nan_policy == "drop"
+        tags.regressor_tags.poor_score = True
+        return tags
+
+    # ---- fit ------------------------------------------------------------------------------------
+    def _resolve(self) -> Any:
+        """The effective SearchConfig; validates the hyperparameters without modifying ``self``."""
+        from gensr.pareto import RULES
+        from gensr.search import SearchConfig
+
+        if self.model_selection not in RULES:
+            raise ValueError(f"model_selection={self.model_selection!r}; choose from {list(RULES)}")
+        if self.nan_policy not in ("raise", "drop"):
+            raise ValueError(f"nan_policy={self.nan_policy!r}; choose 'raise' or 'drop'")
+        if not (isinstance(self.max_time, (int, float)) and self.max_time > 0):
+            raise ValueError(f"max_time must be a positive number of seconds, got {self.max_time!r}")
+        base = self.search_config if self.search_config is not None else SearchConfig()
+        if not isinstance(base, SearchConfig):
+            raise TypeError(f"search_config must be a gensr.search.SearchConfig, got {type(base).__name__}")
+        changes: dict[str, Any] = {"max_time": float(self.max_time), "max_generations": int(self.max_generations),
+                                   "device": self.device}
+        for name, field in (("population_size", "popsize"), ("sigma0", "sigma0"), ("parsimony", "parsimony")):
+            if getattr(self, name) is not None:
+                changes[field] = getattr(self, name)
+        return dataclasses.replace(base, **changes)
+
+    def _validated(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        _check_frame(X)
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64,
+                             ensure_all_finite=self.nan_policy == "raise", ensure_min_samples=1)
+        y = np.asarray(y, dtype=np.float64)
+        if self.nan_policy == "drop":
+            keep = np.isfinite(X).all(axis=1) & np.isfinite(y)
+            if not keep.all():
+                log.info("dropping %d rows with NaN or inf", int((~keep).sum()))
+            X, y = X[keep], y[keep]
+        if len(y) < MIN_ROWS:
+            raise ValueError(f"got n_samples = {len(y)} usable rows; gensr needs at least {MIN_ROWS}")
+        if np.ptp(y) <= 1e-12 * max(1.0, float(np.max(np.abs(y)))):
+            raise ValueError("the target y is constant: there is no formula to find beyond y = constant")
+        return X, y
+
+    def fit(self, X: Any, y: Any) -> GenSRRegressor:
+        """Search for equations explaining ``y`` from ``X``; returns ``self``."""
+        import torch
+
+        from gensr.search import search
+
+        config = self._resolve()
+        X, y = self._validated(X, y)
+        rng = np.random.default_rng(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        torch.manual_seed(int(rng.integers(2**31)))
+        names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
+        selected = np.arange(X.shape[1])
+        if X.shape[1] > MAX_VARS:
+            selected = select_features(X, y, MAX_VARS, rng)
+            msg = (f"{X.shape[1]} features exceed the model's {MAX_VARS} inputs; using the {MAX_VARS} most "
+                   f"informative by mutual information: {[names[i] for i in selected]}")
+            warnings.warn(msg, UserWarning, stacklevel=2)
+        model = _load_cached(self.checkpoint, self.device)
+        sub_names = [names[i] for i in selected]
+        result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
+                        progress=self.verbose > 0, extra_expressions=_baselines(len(selected)))
+        self.selected_features_ = selected
+        self.search_result_ = result
+        self.n_iter_ = result.generations
+        self.equations_ = self._front_table(result, X[:, selected], y, sub_names)
+        self.best_index_ = self._select(self.equations_)
+        row = self.equations_.iloc[self.best_index_]
+        self.expression_ = row["expression"]
+        self.constants_ = self.expression_.constants
+        return self
+
+    def _front_table(self, result: Any, X: np.ndarray, y: np.ndarray, names: list[str]) -> Any:
+        import pandas as pd
+
+        from gensr.constants import snap_if_no_loss
+
+        rows = []
+        for i in result.front:
+            cand = result.candidates[i]
+            expr = cand.expression
+            snapped = None
+            if self.snap_constants and expr.n_constants:
+                values, snapped = snap_if_no_loss(expr.torch_fn(), expr.constants, X, y)
+                expr = expr.with_constants(values)
+            sym = _sympy_with_snaps(expr, names, snapped)
+            rows.append({"complexity": cand.complexity, "loss": cand.mse, "r2": cand.r2, "score": cand.score,
+                         "equation": str(sym) if snapped else expr.to_infix(names, precision=6),
+                         "sympy_format": sym, "expression": expr})
+        table = pd.DataFrame(rows, columns=["complexity", "loss", "r2", "score", "equation", "sympy_format",
+                                            "expression"])
+        return table.sort_values("complexity", kind="stable").reset_index(drop=True)
+
+    def _select(self, table: Any) -> int:
+        from gensr.pareto import select_model
+
+        return int(select_model(table["complexity"].to_numpy(), table["loss"].to_numpy(), table["r2"].to_numpy(),
+                                rule=self.model_selection, r2_floor=self.r2_threshold))
+
+    # ---- use ------------------------------------------------------------------------------------
+    def _row(self, index: int | None) -> Any:
+        check_is_fitted(self, "equations_")
+        i = self.best_index_ if index is None else index
+        if not -len(self.equations_) <= i < len(self.equations_):
+            raise IndexError(f"index {i} out of range for {len(self.equations_)} equations")
+        return self.equations_.iloc[i]
+
+    def predict(self, X: Any, index: int | None = None) -> np.ndarray:
+        """Predictions of the chosen equation, or of row ``index`` of ``equations_``."""
+        row = self._row(index)
+        _check_frame(X)
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=self.nan_policy == "raise")
+        return row["expression"].evaluate(X[:, self.selected_features_])
+
+    def sympy(self, index: int | None = None) -> Any:
+        """The chosen equation (or row ``index``) as a sympy expression over the feature names."""
+        return self._row(index)["sympy_format"]
+
+    def latex(self, index: int | None = None) -> str:
+        """The chosen equation (or row ``index``) as LaTeX."""
+        import sympy
+
+        return sympy.latex(self.sympy(index))
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        text = super().__repr__(N_CHAR_MAX)
+        if hasattr(self, "equations_"):
+            text += f"\n  chosen equation: {self._row(None)['equation']}"
+        return text
+
+
+def _baselines(n_vars: int) -> list[Expression]:
+    """Always-scored seed equations: a constant and each single-feature affine law C*x_j + C."""
+    from gensr.grammar import CONST, Node
+
+    out = [Expression(Node(CONST))]
+    for j in range(n_vars):
+        out.append(Expression(Node("add", (Node("mul", (Node(CONST), Node(f"x{j}"))), Node(CONST)))))
+    return out
+
+
+def _sympy_with_snaps(expr: Expression, names: list[str], snapped: list[Any] | None) -> Any:
+    """sympy form of ``expr``, with snapped constants as their exact forms (1/(2*pi) rather than 0.159)."""
+    import sympy
+
+    if not snapped:
+        return expr.to_sympy(names)
+    symbolic = expr.to_sympy(names, symbolic_constants=True)
+    subs = {sympy.Symbol(f"c{k}", real=True): (s if s is not None else sympy.Float(v))
+            for k, (s, v) in enumerate(zip(snapped, expr.constants))}
+    return symbolic.xreplace(subs)

@@ -1,0 +1,260 @@
+"""LEE-style latent refinement: re-encoding candidates and gradient steps on z through ``g_eval``.
+
+Implements our reading of LEE (``GENSR_METHOD.md`` §9.3; no LEE code is public) on top of the GenSR CVAE:
+
+* **discrete re-encoding** (:func:`reencode`): a candidate equation ê and the data D go through the
+  posterior branch, z = mean of q(z | ê, D). The encoder sees both the candidate and the data, so it can act
+  as a learned optimiser that moves z towards the equation the data need;
+* **continuous steps** (:func:`geval_path`, :func:`geval_descent`): Adam on z (the model's weights are left
+  alone) minimising the mean squared error between ``g_eval(z, x_i)`` and the standardised y_i, i.e. moving
+  z towards latents whose *predicted function* fits the data.
+
+Both are free functions over plain arrays (latents as float64 ``(k, latent_dim)`` numpy arrays, data as raw
+``X`` (n, d), ``y`` (n,)), composable with each other and with :func:`gensr.search.search`, which calls them
+every ``SearchConfig.reencode_every`` generations (``STYLE.md`` habit 13). Both are no-ops when disabled
+(``steps=0``, no expressions) and the gradient steps are a no-op for a model built without ``g_eval``.
+
+:func:`pack_data` turns raw data sets into the padded tensors the model reads; the search uses it too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gensr.grammar import VOCAB, Expression
+from gensr.model import PAD_ID, scale_features
+
+__all__ = ["GEvalPath", "geval_descent", "geval_loss", "geval_path", "pack_data", "reencode"]
+
+
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _rows(n: int, max_points: int, rng: np.random.Generator | int | None) -> np.ndarray:
+    """All rows if there are at most ``max_points``, else a sorted random subset drawn from ``rng``."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(rng).choice(n, size=max_points, replace=False))
+
+
+def pack_data(
+    sets: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pad data sets of possibly different lengths (same columns) into model inputs.
+
+    Parameters
+    ----------
+    sets : sequence of (X_i, y_i)
+        Raw ``X_i`` (n_i, d) and ``y_i`` (n_i,), all with the same d.
+
+    Returns
+    -------
+    X : Tensor (B, N, d) float32; y : Tensor (B, N) float32; var_mask : Tensor (B, d) bool, all True;
+    point_mask : Tensor (B, N) bool, True on real rows (N = max n_i).
+    """
+    if not sets:
+        raise ValueError("pack_data needs at least one data set")
+    d = np.shape(sets[0][0])[1]
+    N = max(len(yi) for _, yi in sets)
+    B = len(sets)
+    X = np.zeros((B, N, d), dtype=np.float32)
+    y = np.zeros((B, N), dtype=np.float32)
+    point_mask = np.zeros((B, N), dtype=bool)
+    for b, (Xi, yi) in enumerate(sets):
+        n = len(yi)
+        X[b, :n], y[b, :n], point_mask[b, :n] = Xi, yi, True
+    var_mask = torch.ones(B, d, dtype=torch.bool, device=device)
+    as_t = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
+    return as_t(X), as_t(y), var_mask, as_t(point_mask)
+
+
+def _tokens(exprs: Sequence[Expression], max_len: int, device: torch.device) -> torch.Tensor:
+    """``[BOS .. EOS PAD ..]`` rows (k, T); a ``ValueError`` names an expression too long for the model."""
+    seqs = []
+    for e in exprs:
+        try:
+            seqs.append(VOCAB.encode(e.prefix, max_len=max_len))
+        except ValueError as exc:
+            raise ValueError(f"cannot re-encode {e}: {exc}") from None
+    out = torch.full((len(seqs), max(len(s) for s in seqs)), PAD_ID, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.tensor(s)
+    return out.to(device)
+
+
+@torch.no_grad()
+def reencode(
+    model: torch.nn.Module,
+    exprs: Sequence[Expression],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    max_points: int = 200,
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """Posterior means z = E q(z | expression, data) of candidate expressions (LEE's discrete re-encoding).
+
+    Only the skeleton reaches the encoder (constants are ``C`` tokens); the data carry the rest.
+
+    Parameters
+    ----------
+    model : CVAE
+    exprs : sequence of Expression
+        Candidates, each at most ``model.cfg.max_len - 2`` prefix tokens (else ``ValueError``).
+    X, y : array-like
+        Raw data (n, d) and (n,); at most ``max_points`` rows are used (a random subset from ``rng``).
+
+    Returns
+    -------
+    np.ndarray, shape (len(exprs), latent_dim), float64
+    """
+    if len(exprs) == 0:
+        return np.zeros((0, model.cfg.latent_dim))
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    device = _device(model)
+    rows = _rows(len(y), max_points, rng)
+    Xt, yt, var_mask, point_mask = pack_data([(X[rows], y[rows])], device)
+    k = len(exprs)
+    tokens = _tokens(exprs, model.cfg.max_len, device)
+    mu, _ = model.encode_posterior(
+        tokens, Xt.expand(k, -1, -1), yt.expand(k, -1), var_mask.expand(k, -1), point_mask.expand(k, -1)
+    )
+    return mu.double().cpu().numpy()
+
+
+@dataclass(frozen=True)
+class GEvalPath:
+    """Trajectory of :func:`geval_path`.
+
+    Attributes
+    ----------
+    z : np.ndarray, shape (k, latent_dim)
+        The final latents (the last entry of ``path``).
+    path : np.ndarray, shape (s + 1, k, latent_dim)
+        The start and the latent after each of the s steps taken (s < ``steps`` after a time-out).
+    losses : np.ndarray, shape (s + 1, k)
+        g_eval MSE on the standardised y at each entry of ``path``.
+    """
+
+    z: np.ndarray
+    path: np.ndarray
+    losses: np.ndarray
+
+
+def _geval_inputs(model: torch.nn.Module, k: int, X: np.ndarray, y: np.ndarray, max_points: int,
+                  rng: np.random.Generator | int | None) -> tuple[torch.Tensor, ...]:
+    """Model inputs repeated for k latents and the standardised target (k, N), as in ``CVAE.forward``."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    rows = _rows(len(y), max_points, rng)
+    Xt, yt, var_mask, point_mask = pack_data([(X[rows], y[rows])], _device(model))
+    _, _, y_std = scale_features(yt[:, :, None], point_mask, var_mask.new_ones(1, 1))
+    return (Xt.expand(k, -1, -1), var_mask.expand(k, -1), point_mask.expand(k, -1), y_std[..., 0].expand(k, -1))
+
+
+def _per_latent_mse(model: torch.nn.Module, z: torch.Tensor, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    Xt, var_mask, point_mask, target = inputs
+    pred = model.g_eval(z, Xt, var_mask, point_mask)  # (k, N)
+    return ((pred - target).square() * point_mask).sum(1) / point_mask.sum(1)  # (k,)
+
+
+def geval_loss(
+    model: torch.nn.Module,
+    z: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    max_points: int = 200,
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """g_eval's MSE on the standardised y for each latent of ``z`` (k, latent_dim) → (k,)."""
+    if model.geval is None:
+        raise RuntimeError("this model has no g_eval head (built with use_geval=False)")
+    z = np.atleast_2d(np.asarray(z, dtype=np.float64))
+    inputs = _geval_inputs(model, len(z), X, y, max_points, rng)
+    with torch.no_grad():
+        zt = torch.as_tensor(z, dtype=torch.float32, device=_device(model))
+        return _per_latent_mse(model, zt, inputs).double().cpu().numpy()
+
+
+def geval_path(
+    model: torch.nn.Module,
+    z0: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    steps: int = 10,
+    lr: float = 0.05,
+    max_points: int = 200,
+    rng: np.random.Generator | int | None = None,
+    time_limit: float | None = None,
+) -> GEvalPath:
+    """Adam steps on latents minimising g_eval's misfit to the data (LEE's continuous refinement).
+
+    Each latent z_j (rows of ``z0``) minimises its own loss
+    ``mean_i (g_eval(z_j, x_i) - ỹ_i)²`` with ỹ the standardised y (as in training); the rows do not
+    interact. Only z moves: gradients are taken with respect to z alone, the weights are untouched.
+
+    Parameters
+    ----------
+    model : CVAE
+    z0 : array-like, shape (k, latent_dim) or (latent_dim,)
+    X, y : array-like
+        Raw data; at most ``max_points`` rows (a random subset from ``rng``).
+    steps : int
+        Adam steps; 0 (or a model without ``g_eval``) returns ``z0`` unchanged with an empty loss record.
+    lr : float
+        Adam learning rate, in latent units per step (roughly the largest move of a coordinate).
+    time_limit : float, optional
+        Seconds; checked between steps (the path is then shorter).
+    """
+    z0 = np.atleast_2d(np.asarray(z0, dtype=np.float64))
+    if steps < 0 or lr <= 0:
+        raise ValueError(f"need steps >= 0 and lr > 0, got steps={steps}, lr={lr}")
+    if steps == 0 or model.geval is None or len(z0) == 0:
+        return GEvalPath(z0.copy(), z0[None].copy(), np.zeros((0, len(z0))))
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    inputs = _geval_inputs(model, len(z0), X, y, max_points, rng)
+    z = torch.tensor(z0, dtype=torch.float32, device=_device(model), requires_grad=True)
+    # Adam written out (Kingma & Ba 2015, default betas): torch.optim's first use costs ~1.5 s of imports
+    m, v, (b1, b2, eps) = torch.zeros_like(z), torch.zeros_like(z), (0.9, 0.999, 1e-8)
+    path, losses = [z.detach().clone()], []
+    for step in range(steps + 1):
+        with torch.enable_grad():
+            per = _per_latent_mse(model, z, inputs)  # (k,)
+        losses.append(per.detach())
+        if step == steps or (deadline is not None and time.perf_counter() > deadline):
+            break
+        (g,) = torch.autograd.grad(per.sum(), z)  # rows are independent: d(sum)/dz_j = d(loss_j)/dz_j
+        m.mul_(b1).add_(g, alpha=1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        m_hat, v_hat = m / (1 - b1 ** (step + 1)), v / (1 - b2 ** (step + 1))
+        with torch.no_grad():
+            z -= lr * m_hat / (v_hat.sqrt() + eps)
+        path.append(z.detach().clone())
+    path_np = torch.stack(path).double().cpu().numpy()
+    return GEvalPath(path_np[-1].copy(), path_np, torch.stack(losses).double().cpu().numpy())
+
+
+def geval_descent(
+    model: torch.nn.Module,
+    z0: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    steps: int = 10,
+    lr: float = 0.05,
+    max_points: int = 200,
+    rng: np.random.Generator | int | None = None,
+    time_limit: float | None = None,
+) -> np.ndarray:
+    """The final latents (k, latent_dim) of :func:`geval_path` (same arguments)."""
+    return geval_path(model, z0, X, y, steps=steps, lr=lr, max_points=max_points, rng=rng,
+                      time_limit=time_limit).z

@@ -1,0 +1,109 @@
+"""GenSRRegressor: the scikit-learn contract, inputs, outputs, pickling and determinism (tiny model)."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from gensr import GenSRRegressor
+
+FAST = {"max_time": 20.0, "max_generations": 2, "population_size": 8, "verbose": 0, "random_state": 0}
+
+# Checks the tiny test model cannot pass, with the reason. None at the moment: the estimator always scores
+# affine single-feature baselines, so even an untrained network yields a usable fit.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+def _data(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(1, 3, size=(n, 3))
+    return X, 2.0 * X[:, 0] + 1.0
+
+
+@parametrize_with_checks([GenSRRegressor(**FAST)], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+def test_sklearn_contract(estimator, check, tiny_checkpoint):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check(estimator.set_params(checkpoint=str(tiny_checkpoint)))
+
+
+@pytest.fixture
+def fitted(tiny_checkpoint):
+    X, y = _data()
+    frame = pd.DataFrame(X, columns=["mass", "speed", "lambda"])
+    return GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(frame, y), frame, y
+
+
+def test_front_table_and_outputs(fitted):
+    model, frame, y = fitted
+    eq = model.equations_
+    assert list(eq.columns) == ["complexity", "loss", "r2", "score", "equation", "sympy_format", "expression"]
+    assert eq["complexity"].is_monotonic_increasing and (np.diff(eq["loss"]) < 0).all()
+    assert list(model.feature_names_in_) == ["mass", "speed", "lambda"]
+    # the affine baseline makes y = 2*mass + 1 exact, with readable constants
+    assert model.score(frame, y) > 0.999999
+    assert "mass" in model.equations_.iloc[model.best_index_]["equation"]
+    assert str(model.sympy()) in ("2*mass + 1", "2*mass + 1.0")
+    assert "mass" in model.latex()
+    np.testing.assert_allclose(model.predict(frame, index=0), model.equations_.iloc[0]["expression"].evaluate(frame.to_numpy()))
+    with pytest.raises(IndexError):
+        model.predict(frame, index=99)
+    assert "chosen equation" in repr(model)
+
+
+def test_pickle_round_trip_without_network(fitted):
+    model, frame, _ = fitted
+    blob = pickle.dumps(model)
+    assert b"torch" not in blob
+    again = pickle.loads(blob)
+    np.testing.assert_array_equal(again.predict(frame), model.predict(frame))
+
+
+def test_determinism(tiny_checkpoint):
+    X, y = _data(seed=3)
+    y = np.sin(X[:, 0]) * X[:, 1]
+    a = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
+    b = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
+    assert list(a.equations_["equation"]) == list(b.equations_["equation"])
+    assert [c.expression.to_infix() for c in a.search_result_.candidates] == \
+        [c.expression.to_infix() for c in b.search_result_.candidates]
+
+
+@pytest.mark.parametrize(("X", "y", "match"), [
+    (np.ones((5, 2)), np.arange(5.0), "at least 10"),
+    (np.random.default_rng(0).normal(size=(30, 2)), np.ones(30), "constant"),
+    (np.full((30, 2), np.nan), np.arange(30.0), "NaN"),
+    (np.ones((30, 2)), np.arange(29.0), "inconsistent numbers of samples"),
+    (pd.DataFrame({"a": ["x"] * 30, "b": np.arange(30.0)}), np.arange(30.0), "non-numeric feature columns"),
+])
+def test_bad_input(tiny_checkpoint, X, y, match):
+    with pytest.raises(ValueError, match=match):
+        GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
+
+
+def test_bad_params_and_checkpoint(tmp_path):
+    X, y = _data()
+    with pytest.raises(ValueError, match="model_selection"):
+        GenSRRegressor(model_selection="fastest").fit(X, y)
+    with pytest.raises(ValueError, match="checkpoint not found"):
+        GenSRRegressor(checkpoint=tmp_path / "missing", **FAST).fit(X, y)
+
+
+def test_nan_drop_policy(tiny_checkpoint):
+    X, y = _data()
+    X[3, 1] = np.nan
+    model = GenSRRegressor(checkpoint=tiny_checkpoint, nan_policy="drop", **FAST).fit(X, y)
+    assert np.isfinite(model.predict(X[[0, 1]])).all()
+
+
+def test_more_than_ten_features_are_selected(tiny_checkpoint):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(80, 13))
+    y = 3 * X[:, 12] + X[:, 11]
+    with pytest.warns(UserWarning, match="13 features"):
+        model = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
+    assert len(model.selected_features_) == 10 and 12 in model.selected_features_
+    assert model.predict(X).shape == (80,)
