@@ -41,7 +41,7 @@ def test_truncated_weights(tiny_checkpoint, tmp_path):
     ck = _copy(tiny_checkpoint, tmp_path / "ck")
     data = (ck / "model.safetensors").read_bytes()
     (ck / "model.safetensors").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="model.safetensors"):
+    with pytest.raises(CheckpointError, match=r"model\.safetensors"):
         load_model(ck)
     with pytest.raises(CheckpointError, match="cannot read weights"):
         load_model(ck, verify=False)

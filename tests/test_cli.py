@@ -1,9 +1,11 @@
 """The command line: help, generate, train, and exit code 2 with a one-line message on bad input."""
 
 import json
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from gensr.cli import main
@@ -53,3 +55,83 @@ def test_train_tiny_via_cli(tmp_path, capsys):
     assert "val_recovery_prior" in capsys.readouterr().out
     # a second run into the same directory without --resume is refused cleanly
     assert main(["train", "--preset", "tiny", "--out", str(out), "--quiet", "train.max_steps=4"]) == 2
+
+
+# ---- gensr fit ---------------------------------------------------------------------------------------
+
+FIT = ["--max-time", "20", "--max-generations", "2", "--quiet"]
+
+
+def _table(tmp_path, filename="data.csv", **cols):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 40
+    frame = pd.DataFrame({"a": rng.uniform(1, 3, n), "b": rng.uniform(1, 3, n)})
+    frame["y"] = 3 * frame["a"] - 1
+    for key, value in cols.items():
+        frame[key] = value
+    path = tmp_path / filename
+    if filename.endswith(".parquet"):
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, sep="\t" if ".tsv" in filename else ",", index=False)
+    return path
+
+
+@pytest.mark.parametrize("name", ["data.csv", "data.tsv.gz", "data.parquet"])
+def test_fit_reads_formats_and_writes_json(tmp_path, tiny_checkpoint, capsys, name):
+    path = _table(tmp_path, name)
+    out = tmp_path / "result.json"
+    assert main(["fit", str(path), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--output", str(out),
+                 *FIT]) == 0
+    text = capsys.readouterr().out
+    assert "Pareto front" in text and "chosen (best): y = " in text
+    result = json.loads(out.read_text())
+    assert result["front"] and {"equation", "complexity", "r2", "latex", "prefix"} <= set(result["front"][0])
+    chosen = result["front"][result["chosen"]]
+    assert chosen["r2"] > 0.999999 and "a" in chosen["equation"]
+
+
+@pytest.mark.parametrize(("kind", "match"), [
+    ("missing-target", "target column 'z' not in"),
+    ("text-column", "non-numeric feature columns: \\['label'\\]"),
+    ("nan", "NaN"),
+    ("few-rows", "at least 10"),
+    ("constant", "constant"),
+    ("missing-file", "no such data file"),
+    ("bad-checkpoint", "model.safetensors: weights do not match"),
+])
+def test_fit_bad_input_exit_2(tmp_path, tiny_checkpoint, capsys, kind, match):
+    import shutil
+
+    target, ckpt = "y", str(tiny_checkpoint)
+    if kind == "text-column":
+        path = _table(tmp_path, label=["t"] * 40)
+    elif kind == "nan":
+        path = _table(tmp_path, c=[np.nan] + [1.0] * 39)
+    elif kind == "few-rows":
+        path = tmp_path / "few.csv"
+        path.write_text("a,y\n1,2\n2,3\n3,5\n")
+    elif kind == "constant":
+        path = tmp_path / "const.csv"
+        path.write_text("a,y\n" + "".join(f"{i},7\n" for i in range(30)))
+    elif kind == "missing-file":
+        path = tmp_path / "nope.csv"
+    else:
+        path = _table(tmp_path)
+        if kind == "missing-target":
+            target = "z"
+        if kind == "bad-checkpoint":
+            ckpt = str(tmp_path / "ck")
+            shutil.copytree(tiny_checkpoint, ckpt)
+            (tmp_path / "ck" / "model.safetensors").write_bytes(b"garbage")
+    assert main(["fit", str(path), "--target", target, "--checkpoint", ckpt, *FIT]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err), err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_fit_drop_nan(tmp_path, tiny_checkpoint):
+    path = _table(tmp_path, c=[np.nan] + [1.0] * 39)
+    assert main(["fit", str(path), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--drop-nan", *FIT]) == 0

@@ -1,14 +1,24 @@
 """gensr: symbolic regression in a generative equation space (GenSR, arXiv 2602.20557, with LEE refinement).
 
-The public API is small: :class:`Expression` and :func:`parse` for formulas, and (once the search ships)
-the scikit-learn estimator. Everything else is documented as internal.
+Public API: :class:`GenSRRegressor` (the scikit-learn estimator), :class:`Expression` and :func:`parse`
+for formulas, and ``__version__``. Other modules are documented as internal.
 """
 
 import logging
+from typing import Any
 
 from gensr.grammar import Expression, parse
 
 __version__ = "0.1.0"
-__all__ = ["Expression", "__version__", "parse"]
+__all__ = ["Expression", "GenSRRegressor", "__version__", "parse"]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def __getattr__(name: str) -> Any:
+    # the estimator pulls in scikit-learn and torch: import it on first use, not with the package
+    if name == "GenSRRegressor":
+        from gensr.estimator import GenSRRegressor
+
+        return GenSRRegressor
+    raise AttributeError(f"module 'gensr' has no attribute {name!r}")

@@ -183,13 +183,18 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
 
     def _validated(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         _check_frame(X)
-        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64,
-                             ensure_all_finite=self.nan_policy == "raise", ensure_min_samples=1)
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64, ensure_all_finite=False,
+                             ensure_min_samples=1)
         y = np.asarray(y, dtype=np.float64)
-        if self.nan_policy == "drop":
-            keep = np.isfinite(X).all(axis=1) & np.isfinite(y)
-            if not keep.all():
-                log.info("dropping %d rows with NaN or inf", int((~keep).sum()))
+        keep = np.isfinite(X).all(axis=1) & np.isfinite(y)
+        if not keep.all():
+            if self.nan_policy == "raise":
+                bad_cols = np.flatnonzero(~np.isfinite(X).all(axis=0)).tolist()
+                where = f"X columns {bad_cols}" if bad_cols else ""
+                where += (" and " if where else "") + ("y" if not np.isfinite(y).all() else "")
+                raise ValueError(f"input contains NaN or inf in {int((~keep).sum())} rows ({where}); clean the "
+                                 "data or pass nan_policy='drop' (CLI: --drop-nan) to drop those rows")
+            log.info("dropping %d rows with NaN or inf", int((~keep).sum()))
             X, y = X[keep], y[keep]
         if len(y) < MIN_ROWS:
             raise ValueError(f"got n_samples = {len(y)} usable rows; gensr needs at least {MIN_ROWS}")
@@ -267,7 +272,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         """Predictions of the chosen equation, or of row ``index`` of ``equations_``."""
         row = self._row(index)
         _check_frame(X)
-        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=self.nan_policy == "raise")
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
         return row["expression"].evaluate(X[:, self.selected_features_])
 
     def sympy(self, index: int | None = None) -> Any:

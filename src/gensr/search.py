@@ -67,7 +67,7 @@ class SearchConfig:
     max_time: float = 60.0  # wall-clock s for EVERYTHING (encoding, initial population, fits, bookkeeping)
     max_generations: int = 200  # CMA-ES generations over all restarts (GenSR: 120 of 81); time usually binds
     target_r2: float = 0.999999  # stop once the best-score candidate's training R² reaches this: exact fits of
-    # noise-free data reach it, noisy data never do (GenSR's 0.95/0.99 stop on approximations)
+    # noise-free data reach it, noisy data never do (GenSR's 0.95/0.99 stop on approximations); > 1: never
     # -- CMA-ES (gensr.cmaes)
     popsize: int | None = None  # λ; None: 4 + ⌊3 ln L⌋ (14 at L = 32), cheap generations (GenSR: 81 at L = 512)
     sigma0: float = 1.0  # initial step in units of the prior σ: samples start where p(z | data) has mass
@@ -293,7 +293,7 @@ class _Clock:
 
 
 class _Search:
-    """State of one call of :func:`search`: data, candidate table, skeleton cache, latent pool, counters."""
+    """State of one call of :func:`search`: data, candidate table, skeleton cache, best latent, counters."""
 
     def __init__(self, model: torch.nn.Module, X: np.ndarray, y: np.ndarray, cfg: SearchConfig,
                  rng: np.random.Generator, clock: _Clock, bar: Any, callback: Callable[..., Any] | None):
@@ -309,8 +309,8 @@ class _Search:
         self.candidates: list[Candidate] = []
         self.cache: dict[tuple[str, ...], int] = {}
         self.best: int | None = None
-        self.lat_z: list[np.ndarray] = []  # every latent decoded, with its fitness
-        self.lat_f: list[float] = []
+        self.best_z: np.ndarray | None = None  # the fittest latent decoded so far (the first one on ties)
+        self.best_zf = -math.inf
         self.stds: np.ndarray | None = None  # CMA-ES search shape: prior σ of the best initial latent
         self.reencoded: set[tuple[str, ...]] = set()
         self.evaluations = self.n_invalid = self.generations = self.restarts = 0
@@ -334,15 +334,17 @@ class _Search:
         remaining = self.clock.remaining()
         if remaining <= 0:
             return None
-        cfg, k = self.cfg, expr.n_constants
-        init = expr.constants if k and np.all(np.isfinite(expr.constants)) else None
+        # fit the canonical form: the key folds variable-free subtrees (log(2), 2 + 3) into one free constant,
+        # so fitting it makes the record a function of the key alone, whichever decode met it first
+        canon = expr.canonical()
+        cfg, k = self.cfg, canon.n_constants
         with self.clock.section("fit"):
-            fit = fit_constants(expr.torch_fn(), k, self.X, self.y, init=init, n_starts=cfg.fit_starts,
-                                max_rows=cfg.fit_rows, method=cfg.fit_method, max_iter=cfg.fit_max_iter,
-                                time_limit=remaining, rng=self.fit_seed)
-        fitted = expr.with_constants(fit.constants) if k else expr
-        s = float(gensr_score(fit.r2, expr.complexity, cfg.parsimony))
-        cand = Candidate(fitted, expr.complexity, float(fit.mse), float(fit.r2), s, stage, evaluation)
+            fit = fit_constants(canon.torch_fn(), k, self.X, self.y, init=canon.constants if k else None,
+                                n_starts=cfg.fit_starts, max_rows=cfg.fit_rows, method=cfg.fit_method,
+                                max_iter=cfg.fit_max_iter, time_limit=remaining, rng=self.fit_seed)
+        fitted = canon.with_constants(fit.constants) if k else canon
+        s = float(gensr_score(fit.r2, canon.complexity, cfg.parsimony))
+        cand = Candidate(fitted, canon.complexity, float(fit.mse), float(fit.r2), s, stage, evaluation)
         self.cache[expr.key] = len(self.candidates)
         self.candidates.append(cand)
         if self.best is None or s > self.candidates[self.best].score:
@@ -376,12 +378,13 @@ class _Search:
                     self.n_invalid += e is None
                     best = max(best, s)
                 fitness[start + i] = best
-                self.lat_z.append(np.array(Z[start + i], dtype=np.float64))
-                self.lat_f.append(best)
+                if self.best_z is None or best > self.best_zf:
+                    self.best_z, self.best_zf = np.array(Z[start + i], dtype=np.float64), best
         return fitness
 
     def best_latent(self) -> np.ndarray:
-        return self.lat_z[int(np.argmax(self.lat_f))]
+        assert self.best_z is not None, "no latent decoded yet"
+        return self.best_z
 
     # ---- stages ----------------------------------------------------------------------------------------
     def seeds(self, exprs: list[Expression]) -> None:
@@ -517,11 +520,11 @@ class _Search:
         self.seeds(seeds)
         if not self.clock.expired():
             self.coarse(seeds)
-        if self.lat_z and not self.clock.expired() and self.cfg.reencode_every:
+        if self.best_z is not None and not self.clock.expired() and self.cfg.reencode_every:
             self.refine()
         if self.log(math.nan):
             return
-        if self.lat_z and self.stds is not None:
+        if self.best_z is not None and self.stds is not None:
             self.fine()
         elif not self.should_stop():
             self.stop["max_time"] = self.cfg.max_time  # nothing decoded in time

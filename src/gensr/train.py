@@ -406,7 +406,7 @@ def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: b
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and tc.bf16
                 else contextlib.nullcontext())
     new_log = not log_path.exists()
-    log_file = open(log_path, "a", newline="") if is_main else None  # noqa: SIM115
+    log_file = open(log_path, "a", newline="") if is_main else None
     val_fields: list[str] = []
     writer = csv.DictWriter(log_file, fieldnames=_LOG_FIELDS, extrasaction="ignore") if log_file else None
     if writer is not None and new_log:

@@ -1,0 +1,36 @@
+"""The README's two commands are the contract: CI runs exactly the test command, and the examples work."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bash_blocks(text: str) -> list[str]:
+    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S)]
+
+
+def test_ci_runs_the_readme_test_command():
+    blocks = _bash_blocks((ROOT / "README.md").read_text())
+    assert len(blocks) >= 2, "README must open with the install-and-run and the test commands"
+    test_command = blocks[1]
+    assert "pytest" in test_command
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_command in ci
+
+
+def test_readme_python_example_runs():
+    text = (ROOT / "README.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # the README's own example, nothing else
+
+
+def test_no_weights_tracked_except_the_default():
+    import subprocess
+
+    out = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        return  # not a git checkout (e.g. an sdist): nothing to check
+    weights = [f for f in out.stdout.split() if f.endswith((".pt", ".pth", ".ckpt", ".bin", ".safetensors"))]
+    assert set(weights) <= {"src/gensr/pretrained/default/model.safetensors"}, weights
