@@ -272,7 +272,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         """Predictions of the chosen equation, or of row ``index`` of ``equations_``."""
         row = self._row(index)
         _check_frame(X)
-        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=self.nan_policy == "raise")
         return row["expression"].evaluate(X[:, self.selected_features_])
 
     def sympy(self, index: int | None = None) -> Any:
