@@ -96,7 +96,7 @@ def test_api_shapes(model):
     T = int((tokens != PAD).sum(1).max())
     assert outputs["logits_post"].shape == (B, T - 1, V)
     assert outputs["geval"].shape == (B, N)
-    expected = {"recon_post", "recon_prior", "kl", "kl_fb", "geval_mse", "token_acc", "loss"}
+    expected = {"recon_post", "recon_prior", "kl", "kl_fb", "kl_prior", "bow", "geval_mse", "token_acc", "loss"}
     assert set(losses) == expected
     assert all(v.shape == () and torch.isfinite(v) for v in losses.values())
     assert losses["kl_fb"] >= losses["kl"] - 1e-6  # free bits only raise the per-dim KL
@@ -104,9 +104,12 @@ def test_api_shapes(model):
         losses["recon_post"]
         + model.cfg.prior_recon_weight * losses["recon_prior"]
         + 0.5 * losses["kl_fb"]
+        + model.cfg.prior_fit_weight * losses["kl_prior"]
+        + model.cfg.bow_weight * losses["bow"]
         + model.cfg.geval_weight * losses["geval_mse"]
     )
     assert torch.allclose(losses["loss"], total)
+    assert torch.allclose(losses["kl_prior"], losses["kl"])  # same value, gradients go to the prior only
 
     z = torch.randn(3, L)
     greedy = model.decode(z, max_len=8)
@@ -120,14 +123,42 @@ def test_api_shapes(model):
 
 def test_optional_terms_off():
     torch.manual_seed(0)
-    m = CVAE(tiny_config(use_geval=False, prior_recon_weight=0.0, free_bits=0.0))
+    m = CVAE(tiny_config(use_geval=False, prior_recon_weight=0.0, free_bits=0.0, prior_fit_weight=0.0))
     tokens, X, y, var_mask = make_batch()
     losses = m.loss(tokens, X, y, var_mask, beta=1.0)
-    assert losses["recon_prior"] == 0 and losses["geval_mse"] == 0
+    assert losses["recon_prior"] == 0 and losses["geval_mse"] == 0 and losses["bow"] == 0
     assert torch.allclose(losses["kl_fb"], losses["kl"])
     assert torch.allclose(losses["loss"], losses["recon_post"] + losses["kl"])
     with pytest.raises(RuntimeError):
         m.g_eval(torch.zeros(1, m.cfg.latent_dim), X[:1], var_mask[:1])
+
+
+def test_kl_terms_route_gradients_to_their_branch():
+    """kl_fb moves only the posterior; kl_prior moves only the prior branch."""
+    torch.manual_seed(0)
+    m = CVAE(tiny_config(free_bits=0.0))
+    tokens, X, y, var_mask = make_batch()
+    for term, moved, frozen in (("kl_fb", m.posterior_head, m.prior_head), ("kl_prior", m.prior_head,
+                                                                              m.posterior_head)):
+        m.zero_grad()
+        m.loss(tokens, X, y, var_mask, beta=1.0)[term].backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in moved.parameters())
+        assert all(p.grad is None or p.grad.abs().sum() == 0 for p in frozen.parameters())
+
+
+def test_word_dropout_and_bag_of_tokens():
+    torch.manual_seed(0)
+    m = CVAE(tiny_config(word_dropout=0.5, bow_weight=1.0))
+    tokens, X, y, var_mask = make_batch()
+    m.train()
+    a = m.loss(tokens, X, y, var_mask, beta=1.0)
+    assert a["bow"] > 0
+    m.eval()  # no word dropout at evaluation: deterministic given the same posterior sample
+    torch.manual_seed(1)
+    b = m.loss(tokens, X, y, var_mask, beta=1.0)
+    torch.manual_seed(1)
+    c = m.loss(tokens, X, y, var_mask, beta=1.0)
+    assert torch.equal(b["recon_post"], c["recon_post"])
 
 
 # ------------------------------------------------------------------------------- invariances and scales

@@ -75,6 +75,9 @@ class CVAEConfig:
     free_bits: float = 0.1  # nats per latent dim not penalised by the KL, against posterior collapse
     prior_recon_weight: float = 1.0  # GenSR's extra CE from a prior sample; 0 disables (and saves a pass)
     geval_weight: float = 0.5  # weight of g_eval's MSE (about 1 at init, like the CE terms' scale)
+    word_dropout: float = 0.0  # share of decoder input tokens replaced by PAD in training: forces use of z
+    bow_weight: float = 0.0  # weight of a bag-of-tokens loss predicted from z: makes z carry the content
+    prior_fit_weight: float = 1.0  # weight of KL(sg(q) || p), which trains the prior branch to match q
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
@@ -367,6 +370,11 @@ class DecoderBlock(nn.Module):
         return x + self.mlp(self.ln3(x))
 
 
+def _gauss_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
+    """Per-dimension KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)), shape (B, L)."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).square()) / logvar_p.exp() - 1.0)
+
+
 class GEval(nn.Module):
     """LEE's evaluation decoder g_eval(z, x) -> standardised y at x."""
 
@@ -422,6 +430,7 @@ class CVAE(nn.Module):
         self.dec_blocks = nn.ModuleList([DecoderBlock(cfg) for _ in range(cfg.n_dec_layers)])
         self.ln_f = nn.LayerNorm(d)
         self.geval = GEval(cfg) if cfg.use_geval else None
+        self.bow_head = nn.Linear(L, cfg.vocab_size) if cfg.bow_weight > 0 else None
         self.apply(self._init_weights)
 
     @staticmethod
@@ -763,6 +772,10 @@ class CVAE(nn.Module):
         z_post = self.reparameterize(mu_q, logvar_q)
 
         inp, tgt = tokens[:, :-1], tokens[:, 1:]  # teacher forcing
+        if self.training and cfg.word_dropout > 0:  # keep BOS; hide other inputs so the decoder needs z
+            drop = torch.rand(inp.shape, device=inp.device) < cfg.word_dropout
+            drop[:, 0] = False
+            inp = inp.masked_fill(drop, PAD_ID)
         use_prior = cfg.prior_recon_weight > 0
         if use_prior:  # one decoder pass over [posterior; prior] samples
             z_prior = self.reparameterize(mu_p, logvar_p)
@@ -775,16 +788,20 @@ class CVAE(nn.Module):
             return F.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1), ignore_index=PAD_ID)
 
         zero = logits_post.new_zeros(())
-        kl_dims = 0.5 * (
-            logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).square()) / logvar_p.exp() - 1.0
-        )  # (B, L)
-        kl_fb = kl_dims.mean(0).clamp_min(cfg.free_bits).sum()
+        kl_dims = _gauss_kl(mu_q, logvar_q, mu_p, logvar_p)  # (B, L)
+        # The two branches get separate KL terms. The posterior is pulled towards a frozen prior, with free
+        # bits; the prior is fitted to a frozen posterior at full weight, so it keeps learning in dimensions
+        # below the free-bits floor, where the clamped term has no gradient.
+        kl_fb = _gauss_kl(mu_q, logvar_q, mu_p.detach(), logvar_p.detach()).mean(0).clamp_min(cfg.free_bits).sum()
+        kl_prior = _gauss_kl(mu_q.detach(), logvar_q.detach(), mu_p, logvar_p).sum(1).mean()
         not_pad = tgt != PAD_ID
         losses = {
             "recon_post": ce(logits_post),
             "recon_prior": ce(logits_prior) if use_prior else zero,
             "kl": kl_dims.sum(1).mean(),
             "kl_fb": kl_fb,
+            "kl_prior": kl_prior,
+            "bow": zero,
             "geval_mse": zero,
             "token_acc": (logits_post.argmax(-1) == tgt)[not_pad].float().mean().detach(),
         }
@@ -802,10 +819,18 @@ class CVAE(nn.Module):
             pred = self.geval(z_post, per_value, stats)  # (B, N)
             losses["geval_mse"] = (pred - y_std[..., 0]).square()[point_mask].mean()
             outputs["geval"] = pred
+        if self.bow_head is not None:  # which tokens occur in the equation, predicted from z alone
+            present = torch.zeros(tokens.shape[0], cfg.vocab_size, device=tokens.device)
+            present.scatter_(1, tgt, 1.0)
+            present[:, : EOS_ID + 1] = 0.0
+            losses["bow"] = F.binary_cross_entropy_with_logits(self.bow_head(z_post)[:, EOS_ID + 1 :],
+                                                               present[:, EOS_ID + 1 :])
         losses["loss"] = (
             losses["recon_post"]
             + cfg.prior_recon_weight * losses["recon_prior"]
             + beta * kl_fb
+            + cfg.prior_fit_weight * kl_prior
+            + cfg.bow_weight * losses["bow"]
             + cfg.geval_weight * losses["geval_mse"]
         )
         return outputs, losses
@@ -836,8 +861,10 @@ class CVAE(nn.Module):
         dict of scalar Tensors
             ``recon_post`` (token-mean CE from a posterior sample), ``recon_prior`` (from a prior sample;
             0 when ``prior_recon_weight`` is 0), ``kl`` (raw KL(q || p), summed over dims, batch mean),
-            ``kl_fb`` (free-bits KL, the optimised one), ``geval_mse`` (0 without g_eval), ``token_acc``
-            (posterior, teacher-forced, non-PAD; detached) and ``loss`` = recon_post
-            + prior_recon_weight * recon_prior + beta * kl_fb + geval_weight * geval_mse.
+            ``kl_fb`` (free-bits KL(q || sg(p)), which regularises the posterior), ``kl_prior``
+            (KL(sg(q) || p), which fits the prior branch), ``bow`` (bag-of-tokens BCE from z; 0 when
+            ``bow_weight`` is 0), ``geval_mse`` (0 without g_eval), ``token_acc`` (posterior,
+            teacher-forced, non-PAD; detached) and ``loss`` = recon_post + prior_recon_weight * recon_prior
+            + beta * kl_fb + prior_fit_weight * kl_prior + bow_weight * bow + geval_weight * geval_mse.
         """
         return self.forward(tokens, X, y, var_mask, point_mask, beta)[1]

@@ -344,7 +344,7 @@ def _environment(device: torch.device) -> dict[str, Any]:
 
 
 _LOG_FIELDS = ["step", "elapsed_s", "samples", "samples_per_s", "lr", "beta", "loss", "recon_post", "recon_prior",
-               "kl", "kl_fb", "geval_mse", "token_acc", "grad_norm"]
+               "kl", "kl_fb", "kl_prior", "bow", "geval_mse", "token_acc", "grad_norm"]
 
 
 def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: bool = False,
