@@ -21,3 +21,15 @@ def tiny_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tiny_run):
     return tiny_run / "checkpoint"
+
+
+def pytest_configure(config):
+    # Property tests draw the same examples on every run, so CI is reproducible; run with
+    # HYPOTHESIS_PROFILE=explore locally to explore further.
+    import os
+
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, deadline=None)
+    settings.register_profile("explore", deadline=None)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

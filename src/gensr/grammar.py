@@ -547,6 +547,11 @@ class Expression:
             nonlocal counter
             tok = node.token
             if tok in OPERATORS:
+                if not symbolic_constants and not node.has_variable():
+                    big = _huge_constant(node)  # sympy would compute a tower like 5**(5**125) exactly
+                    if big is not None:
+                        counter += sum(n.token == CONST for n in node.iter_nodes())
+                        return big
                 return OPERATORS[tok].sympy(*(conv(c) for c in node.children))
             if tok[0] == "x":
                 return symbols[int(tok[1:])]
@@ -564,6 +569,19 @@ class Expression:
         import sympy
 
         return sympy.latex(self.to_sympy(feature_names))
+
+
+def _huge_constant(node: Node) -> Any:
+    """A sympy Float for a variable-free subtree whose value is huge or undefined, else ``None``."""
+    import sympy
+
+    if any(n.token == CONST and n.value is None for n in node.iter_nodes()):
+        return None
+    with np.errstate(all="ignore"):
+        value = float(_eval_np(node, np.zeros((1, 1)))[0])
+    if math.isfinite(value) and abs(value) < 1e12:
+        return None
+    return sympy.nan if math.isnan(value) else sympy.Float(value)
 
 
 def _names(feature_names: Sequence[str] | None) -> Sequence[str]:
