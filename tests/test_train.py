@@ -127,3 +127,23 @@ def test_ddp_two_cpu_processes(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=Path(__file__).parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads((out / "checkpoint" / "config.json").read_text())["step"] == 6
+
+
+def test_train_from_corpus(tmp_path):
+    from gensr.generator import write_corpus
+    from gensr.train import CorpusBatches
+
+    cfg = resolve_config("tiny")
+    corpus = write_corpus(tmp_path / "corpus", 40, seed=5, config=cfg.generator, progress=False)
+    data = CorpusBatches(corpus, 0, 16, cfg.model.max_len, start_batch=0)
+    b0, b3 = data.batch(0), data.batch(3)  # batch 3 is in epoch 1: a new permutation
+    assert b0["tokens"].shape[0] == 16 and b0["X"].shape[2] == 10
+    assert b0["var_mask"].sum(1).min() >= 1 and b0["point_mask"].sum(1).min() >= 1
+    assert (b0["X"][~b0["var_mask"][:, None, :].expand_as(b0["X"])] == 0).all()  # absent columns are zero
+    assert torch.equal(data.batch(3)["tokens"], b3["tokens"])
+    cfg = resolve_config("tiny", overrides=[f"train.corpus={corpus}", "train.max_steps=3", "train.eval_every=3",
+                                            "train.save_every=3", "train.eval_size=4"])
+    train(cfg, tmp_path / "run", quiet=True)
+    assert (tmp_path / "run" / "checkpoint" / "model.safetensors").is_file()
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        CorpusBatches(corpus, 0, 64, cfg.model.max_len, start_batch=0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
 
         from gensr.search import search
 
+        start = time.perf_counter()
         config = self._resolve()
         X, y = self._validated(X, y)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(0, 2**31 - 1))
@@ -221,6 +223,10 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(msg, UserWarning, stacklevel=2)
         model = _load_cached(self.checkpoint, self.device)
         sub_names = [names[i] for i in selected]
+        # max_time covers the whole fit: what validation and loading used is taken off the search's budget,
+        # and a small share is kept back for building the front (constant snapping)
+        left = config.max_time - (time.perf_counter() - start)
+        config = dataclasses.replace(config, max_time=max(0.97 * left, 0.05))
         result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
                         progress=self.verbose > 0, extra_expressions=_baselines(len(selected)))
         self.selected_features_ = selected

@@ -5,9 +5,10 @@ the resolved ``config.json``, ``argv.txt``, ``env.json``, ``log.csv`` (every met
 step), ``checkpoint/`` (safetensors + JSON, see :mod:`gensr.checkpoint`) and ``state.pt`` (optimizer and
 counters for ``--resume``; loaded with ``weights_only=True`` and never shipped).
 
-Data stream from the generator: batch ``b`` is made of problems ``b*B … b*B+B-1`` of the generator seeded
-by ``(seed, index)``, so the data are the same for any number of data workers and a resumed run continues
-with the batches it has not seen. Under ``torchrun`` each rank takes every ``world_size``-th batch.
+Data come streaming from the generator, or from a corpus written by ``gensr generate`` (``train.corpus``).
+Streaming batch ``b`` is made of problems ``b*B … b*B+B-1`` of the generator seeded by ``(seed, index)``,
+so the data are the same for any number of data workers and a resumed run continues with the batches it
+has not seen. Under ``torchrun`` each rank takes every ``world_size``-th batch.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class TrainConfig:
     log_every: int = 50  # steps between rows of log.csv
     save_every: int = 1_000  # steps between checkpoints (also at the end and on time_limit)
     data_workers: int = 1  # generator processes feeding the loop (0: generate in the main process)
+    corpus: str = ""  # a `gensr generate` directory: train on it (reshuffled every epoch) instead of streaming
     device: str = "cpu"  # "cpu", "cuda" or "auto"; CPU is the default (STYLE.md habit 5)
     bf16: bool = True  # bf16 autocast when on CUDA; CPU always trains in fp32
     threads: int = 0  # torch intra-op threads (0: torch's default)
@@ -188,6 +190,50 @@ class GeneratedBatches(torch.utils.data.IterableDataset):
             index = b * self.world + self.rank
             yield collate(make_problems(self.seed, index * self.batch_size, self.batch_size, self.gen),
                           self.max_len)
+            b += nw
+
+
+class CorpusBatches(torch.utils.data.IterableDataset):
+    """Endless batches from a corpus written by ``gensr generate``, reshuffled every epoch.
+
+    Batch ``b`` is fixed by ``(seed, b)`` (epoch ``e`` uses the permutation drawn from ``(seed, e)``), so a
+    resumed run continues where it stopped, for any number of workers; under DDP each rank takes every
+    ``world``-th batch.
+    """
+
+    def __init__(self, corpus: str | Path, seed: int, batch_size: int, max_len: int, start_batch: int,
+                 rank: int = 0, world: int = 1):
+        from gensr.generator import load_corpus
+
+        self.data = load_corpus(corpus)
+        n = len(self.data["tokens"])
+        if n < batch_size:
+            raise ValueError(f"{corpus}: corpus has {n} pairs, fewer than one batch of {batch_size}")
+        width = int((self.data["tokens"] != 0).sum(1).max())
+        if width > max_len:
+            raise ValueError(f"{corpus}: equations of {width} tokens exceed model.max_len={max_len}")
+        self.seed, self.batch_size, self.start_batch, self.rank, self.world = (
+            seed, batch_size, start_batch, rank, world)
+
+    def batch(self, index: int) -> dict[str, torch.Tensor]:
+        d, B = self.data, self.batch_size
+        per_epoch = len(d["tokens"]) // B
+        epoch, k = divmod(index, per_epoch)
+        rows = np.random.default_rng([self.seed, epoch]).permutation(len(d["tokens"]))[k * B : (k + 1) * B]
+        tokens = torch.from_numpy(d["tokens"][rows].astype(np.int64))
+        tokens = tokens[:, : int((tokens != 0).sum(1).max())]
+        N = int(d["n_points"][rows].max())
+        point_mask = torch.arange(N)[None, :] < torch.from_numpy(d["n_points"][rows].astype(np.int64))[:, None]
+        var_mask = torch.arange(MAX_VARS)[None, :] < torch.from_numpy(d["n_vars"][rows].astype(np.int64))[:, None]
+        return {"tokens": tokens, "X": torch.from_numpy(d["X"][rows, :N]), "y": torch.from_numpy(d["y"][rows, :N]),
+                "var_mask": var_mask, "point_mask": point_mask}
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        info = torch.utils.data.get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        b = self.start_batch + wid
+        while True:
+            yield self.batch(b * self.world + self.rank)
             b += nw
 
 
@@ -399,8 +445,12 @@ def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: b
 
         ddp_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     val_problems = make_problems(tc.eval_seed, 0, tc.eval_size, cfg.generator) if is_main else []
-    data = GeneratedBatches(cfg.generator, tc.seed, tc.batch_size, cfg.model.max_len, start_batch=step,
-                            rank=rank, world=world)
+    if tc.corpus:
+        data: torch.utils.data.IterableDataset = CorpusBatches(tc.corpus, tc.seed, tc.batch_size, cfg.model.max_len,
+                                                               start_batch=step, rank=rank, world=world)
+    else:
+        data = GeneratedBatches(cfg.generator, tc.seed, tc.batch_size, cfg.model.max_len, start_batch=step,
+                                rank=rank, world=world)
     loader = torch.utils.data.DataLoader(data, batch_size=None, num_workers=tc.data_workers,
                                          persistent_workers=False, prefetch_factor=4 if tc.data_workers else None)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and tc.bf16
