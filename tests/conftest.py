@@ -11,7 +11,7 @@ def tiny_run(tmp_path_factory):
     """A tiny model trained for a few steps with ``gensr.train.train``; returns the run directory."""
     from gensr.train import resolve_config, train
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("tiny-run")
     cfg = resolve_config("tiny", overrides=["train.max_steps=20", "train.eval_every=20", "train.save_every=10"])
     train(cfg, out, quiet=True, argv=["test"])

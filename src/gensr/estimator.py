@@ -226,7 +226,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         # max_time covers the whole fit: what validation and loading used is taken off the search's budget,
         # and a small share is kept back for building the front (constant snapping)
         left = config.max_time - (time.perf_counter() - start)
-        config = dataclasses.replace(config, max_time=max(0.97 * left, 0.05))
+        config = dataclasses.replace(config, max_time=max(min(0.97 * left, left - 0.2), 0.05))
         result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
                         progress=self.verbose > 0, extra_expressions=_baselines(len(selected)))
         self.selected_features_ = selected

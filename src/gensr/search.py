@@ -55,7 +55,7 @@ __all__ = ["STAGES", "Candidate", "SearchConfig", "SearchResult", "search"]
 STAGES = ("seed", "prior", "ynoise", "sample", "cma", "reencode", "geval")
 """Where a candidate was first found (see the module docstring)."""
 
-_DECODE_CHUNK = 64  # latents decoded per model call: bounds the overshoot of the deadline by one decode
+_DECODE_CHUNK = 32  # latents decoded per model call: bounds the overshoot of the deadline by one decode
 _TIMING_KEYS = ("encode", "decode", "fit", "refine", "bookkeeping")
 
 
