@@ -13,7 +13,11 @@ scored, in a :class:`SearchResult`. The stages, in order, all under one wall-clo
 4. **LEE refinement** (§9.3, our reading; :mod:`gensr.refine`) every ``reencode_every`` generations and once
    after the initial population: the best candidates not yet re-encoded go through the posterior branch,
    and Adam steps through ``g_eval`` move those latents and the best latent; the results are decoded and
-   scored, and a refined latent that beats the CMA-ES run re-centres it there.
+   scored, and a refined latent that beats the CMA-ES run re-centres it there;
+5. **local symbolic edits** (:mod:`gensr.edits`) every ``edit_every`` generations and once before CMA-ES:
+   random single edits of the best candidates (swap a variable or operator, wrap in a unary, delete a node,
+   combine with a variable or constant), fitted and scored like decodes. Edited candidates that become the
+   best are re-encoded by the next LEE round, which brings them back into the latent search.
 
 The candidate pipeline is batched: latents (B, L) → ``model.decode`` (greedy, plus sampling at each of
 ``temperatures``; grammar-constrained, no variable beyond the data's d) → :class:`Expression` (invalid
@@ -44,6 +48,7 @@ from tqdm.auto import tqdm
 
 from gensr.cmaes import RESTARTABLE, CMAESConfig, LatentCMAES
 from gensr.constants import fit_constants
+from gensr.edits import neighbours
 from gensr.grammar import MAX_VARS, Expression, parse
 from gensr.pareto import pareto_front, select_model
 from gensr.pareto import score as gensr_score
@@ -52,7 +57,7 @@ from gensr.train import arity_tensor, decoded_expression, token_mask_for
 
 __all__ = ["STAGES", "Candidate", "SearchConfig", "SearchResult", "search"]
 
-STAGES = ("seed", "prior", "ynoise", "sample", "cma", "reencode", "geval")
+STAGES = ("seed", "prior", "ynoise", "sample", "cma", "reencode", "geval", "edit")
 """Where a candidate was first found (see the module docstring)."""
 
 _DECODE_CHUNK = 32  # latents decoded per model call: bounds the overshoot of the deadline by one decode
@@ -95,6 +100,10 @@ class SearchConfig:
     n_reencode: int = 4  # best not-yet-re-encoded candidates re-encoded per round (posterior branch)
     geval_steps: int = 10  # Adam steps on z through g_eval per round; 0 = off (also off without g_eval)
     geval_lr: float = 0.05  # Adam step in latent units: ~0.5 over 10 steps, about one prior σ
+    # -- local symbolic edits (gensr.edits)
+    edit_every: int = 2  # an edit round every k generations (and once before CMA-ES); 0 = off
+    n_edit_parents: int = 3  # best candidates edited per round
+    n_edits: int = 12  # random single edits per parent and round; the skeleton cache dedupes repeats
     # -- hardware
     device: str | None = None  # None: the model's own device; else the model is moved there (in place)
 
@@ -107,7 +116,8 @@ class SearchConfig:
         for name in at_least_one:
             if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        non_negative = ("n_ynoise", "n_prior_samples", "max_restarts", "reencode_every", "n_reencode", "geval_steps")
+        non_negative = ("n_ynoise", "n_prior_samples", "max_restarts", "reencode_every", "n_reencode", "geval_steps",
+                        "edit_every", "n_edit_parents", "n_edits")
         for name in non_negative:
             if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {getattr(self, name)!r}")
@@ -453,6 +463,19 @@ class _Search:
                 best_z, best_f = Z[int(np.nanargmax(f))], float(np.nanmax(f))
         return best_z, best_f
 
+    def edit(self) -> None:
+        """A round of local symbolic edits of the best candidates (:mod:`gensr.edits`), fitted and scored."""
+        cfg = self.cfg
+        order = sorted(range(len(self.candidates)), key=lambda i: -self.candidates[i].score)
+        parents = [self.candidates[i].expression for i in order[: cfg.n_edit_parents]
+                   if math.isfinite(self.candidates[i].score)]
+        for parent in parents:
+            with self.clock.section("bookkeeping"):
+                edits = neighbours(parent, self.X.shape[1], self.rng, cfg.n_edits)
+            for e in edits:
+                if self.score(e, "edit", self.evaluations) is None:
+                    return
+
     def new_es(self, x0: np.ndarray, popsize: int | None) -> LatentCMAES:
         cfg = self.cfg
         es_cfg = CMAESConfig(popsize=popsize, update=cfg.cma_update, top_k=cfg.top_k, include_mean=cfg.include_mean,
@@ -506,6 +529,8 @@ class _Search:
                 z, fz = self.refine()
                 if z is not None and -fz < es.result.fbest:  # a refined latent beats this run: re-centre there
                     es = self.new_es(z, es.popsize)
+            if cfg.edit_every and self.generations % cfg.edit_every == 0 and not self.clock.expired():
+                self.edit()
             if self.should_stop():  # our reasons first: CMA-ES's own maxiter mirrors max_generations
                 return
             es_stop = es.stop()
@@ -520,6 +545,8 @@ class _Search:
         self.seeds(seeds)
         if not self.clock.expired():
             self.coarse(seeds)
+        if self.cfg.edit_every and not self.clock.expired():
+            self.edit()
         if self.best_z is not None and not self.clock.expired() and self.cfg.reencode_every:
             self.refine()
         if self.log(math.nan):
