@@ -6,10 +6,11 @@ held-out 25%. Every variant runs the same problems with the same budget and seed
 
 Variants (``--variants``):
 
-* ``full``: the default search (LEE re-encoding and g_eval steps on);
+* ``full``: the default search (LEE re-encoding, g_eval steps and symbolic edits on);
 * ``no-reencode``: ``reencode_every=0``;
 * ``no-geval``: ``geval_steps=0``;
-* ``no-lee``: both off.
+* ``no-lee``: both off;
+* ``no-edit``: ``edit_every=0`` (no local symbolic edits).
 
 Writes ``results.csv`` (one row per problem and variant) and prints a summary table: candidates scored
 per second, the time split, test R², share with R² > 0.999, exact skeleton recovery, median complexity.
@@ -49,6 +50,7 @@ VARIANTS = {
     "no-reencode": {"reencode_every": 0},
     "no-geval": {"geval_steps": 0},
     "no-lee": {"reencode_every": 0, "geval_steps": 0},
+    "no-edit": {"edit_every": 0},
 }
 
 
