@@ -52,7 +52,9 @@ def plot_curves(run: Path, out: Path) -> None:
     log = pd.read_csv(run / "log.csv")
     val = pd.read_csv(run / "val_log.csv") if (run / "val_log.csv").exists() else None
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for key in ("loss", "recon_post", "recon_prior", "geval_mse"):
+    for key in ("loss", "recon_post", "recon_prior", "kl_prior", "geval_mse"):
+        if key not in log or not (log[key] > 0).any():
+            continue  # a term switched off in this run
         axes[0].plot(log["step"], log[key].rolling(8, min_periods=1).mean(), label=key)
     axes[0].set_yscale("log")
     axes[0].set_title("training losses (rolling mean)")

@@ -28,6 +28,15 @@ def test_readme_formula_example_runs():
     exec(compile(code, "README.md", "exec"), {})  # the README's own example, nothing else
 
 
+def test_readme_estimator_example_runs():
+    """The estimator example with the shipped model, on a shorter budget than the README's 30 s."""
+    (code,) = [b for b in _python_blocks() if "GenSRRegressor(" in b]
+    assert "max_time=30" in code
+    namespace: dict = {"print": lambda *args, **kwargs: None}
+    exec(compile(code.replace("max_time=30", "max_time=5"), "README.md", "exec"), namespace)
+    assert namespace["model"].equations_.shape[0] >= 1
+
+
 def test_no_weights_tracked_except_the_default():
     import subprocess
 
