@@ -258,7 +258,9 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                          "sympy_format": sym, "expression": expr})
         table = pd.DataFrame(rows, columns=["complexity", "loss", "r2", "score", "equation", "sympy_format",
                                             "expression"])
-        return table.sort_values("complexity", kind="stable").reset_index(drop=True)
+        table = table.sort_values("complexity", kind="stable")
+        # two skeletons can print the same once constants are snapped (C*x + C*x with C = 1/2): keep the simplest
+        return table.drop_duplicates("equation", keep="first").reset_index(drop=True)
 
     def _select(self, table: Any) -> int:
         from gensr.pareto import select_model
