@@ -1,6 +1,7 @@
 """Write the example tables used by the README (run from the repository root).
 
-``ideal_gas.csv``: pressure of an ideal gas, P = n·R·T/V with R = 8.314 J/(mol·K), 200 rows, no noise (inputs rounded to 6 decimals first, P computed from them).
+``ideal_gas.csv``: pressure of an ideal gas, P = n·R·T/V with R = 8.314 J/(mol·K), 200 rows, no noise
+(inputs rounded to 6 decimals first, P computed from them).
 """
 
 from pathlib import Path
