@@ -23,6 +23,15 @@ def tiny_checkpoint(tiny_run):
     return tiny_run / "checkpoint"
 
 
+@pytest.fixture(scope="module")
+def model(tiny_checkpoint):
+    """The tiny trained model, loaded once per test module (test_model.py overrides it with an untrained one)."""
+    from gensr.checkpoint import load_model
+
+    torch.set_num_threads(1)
+    return load_model(tiny_checkpoint)
+
+
 def pytest_configure(config):
     # Property tests draw the same examples on every run, so CI is reproducible; run with
     # HYPOTHESIS_PROFILE=explore locally to explore further.

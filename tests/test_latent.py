@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from gensr.checkpoint import load_model
 from gensr.cli import main
 from gensr.generator import GeneratorConfig
 from gensr.grammar import parse
@@ -23,12 +22,6 @@ from gensr.latent import (
     sample_family_problem,
     summary_features,
 )
-
-
-@pytest.fixture(scope="module")
-def model(tiny_checkpoint):
-    torch.set_num_threads(1)
-    return load_model(tiny_checkpoint)
 
 
 def test_interpolate_two_formulas(model):

@@ -15,12 +15,6 @@ from gensr.refine import GEvalPath, geval_descent, geval_loss, geval_path, pack_
 
 
 @pytest.fixture(scope="module")
-def model(tiny_checkpoint):
-    torch.set_num_threads(1)
-    return load_model(tiny_checkpoint)
-
-
-@pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, (150, 2))  # <= max_points: every call sees the same rows

@@ -12,20 +12,12 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
-from gensr.checkpoint import load_model
 from gensr.grammar import parse
 from gensr.search import STAGES, Candidate, SearchConfig, SearchResult, search
 
 # small initial populations keep every test well under a second of search
 SMALL = {"n_subsets": 2, "n_ynoise": 4, "n_prior_samples": 8}
-
-
-@pytest.fixture(scope="module")
-def model(tiny_checkpoint):
-    torch.set_num_threads(1)
-    return load_model(tiny_checkpoint)
 
 
 @pytest.fixture(scope="module")

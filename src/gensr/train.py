@@ -380,13 +380,13 @@ def _git_sha() -> str:
         return "unknown"
 
 
-def _environment(device: torch.device) -> dict[str, Any]:
+def _environment(device: torch.device, git_sha: str) -> dict[str, Any]:
     from gensr import __version__
 
     return {"gensr": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": sys.version.split()[0], "platform": platform.platform(), "device": str(device),
             "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "git_sha": _git_sha()}
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "git_sha": git_sha}
 
 
 _LOG_FIELDS = ["step", "elapsed_s", "samples", "samples_per_s", "lr", "beta", "loss", "recon_post", "recon_prior",
@@ -434,11 +434,12 @@ def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: b
     elif rank == 0 and state_path.exists():
         raise FileExistsError(f"{out}: run directory already holds a run; pass --resume or choose another --out")
     is_main = rank == 0
+    git_sha = _git_sha() if is_main else "unknown"  # one subprocess per run, not one per checkpoint
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
         (out / "argv.txt").write_text(" ".join(argv if argv is not None else sys.argv) + "\n")
-        (out / "env.json").write_text(json.dumps(_environment(device), indent=2))
+        (out / "env.json").write_text(json.dumps(_environment(device, git_sha), indent=2))
     ddp_model: torch.nn.Module = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -470,7 +471,7 @@ def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: b
         if not is_main:
             return
         meta = {"generator": to_dict(cfg.generator), "train": to_dict(cfg.train), "step": step,
-                "samples": samples, "git_sha": _git_sha(), "command": " ".join(argv or sys.argv),
+                "samples": samples, "git_sha": git_sha, "command": " ".join(argv or sys.argv),
                 "seed": tc.seed, "metrics": metrics}
         save_checkpoint(ckpt_dir, model, meta)
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "samples": samples,
