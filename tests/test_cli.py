@@ -135,3 +135,35 @@ def test_fit_bad_input_exit_2(tmp_path, tiny_checkpoint, capsys, kind, match):
 def test_fit_drop_nan(tmp_path, tiny_checkpoint):
     path = _table(tmp_path, c=[np.nan] + [1.0] * 39)
     assert main(["fit", str(path), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--drop-nan", *FIT]) == 0
+
+
+def test_bench_run_and_report(tmp_path, bench_data_dir, tiny_checkpoint, capsys):
+    out = tmp_path / "run"
+    argv = ["bench", "run", "--data-dir", str(bench_data_dir), "--out", str(out), "--suites", "strogatz",
+            "--time-limit", "1", "--checkpoint", str(tiny_checkpoint), "--quiet"]
+    assert main(argv) == 0
+    assert "results in" in capsys.readouterr().out
+    md = tmp_path / "B.md"
+    md.write_text("# keep me\n")
+    assert main(["bench", "report", str(out), "--write-into", str(md), "--plots", str(tmp_path / "p")]) == 0
+    assert "### Strogatz" in capsys.readouterr().out
+    assert md.read_text().startswith("# keep me") and "<!-- bench:begin -->" in md.read_text()
+    assert list((tmp_path / "p").glob("*.png"))
+
+
+@pytest.mark.parametrize(("extra", "match"), [
+    (["--data-dir", "/nonexistent"], "does not exist"),
+    (["--methods", "pysr"], "choose one or more"),
+    (["--config", "CFG"], "did you mean time_limit"),
+])
+def test_bench_bad_input_exit_2(tmp_path, bench_data_dir, capsys, extra, match):
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"time_limt": 3}))
+    argv = ["bench", "run", "--out", str(tmp_path / "r"), "--quiet"]
+    if "--data-dir" not in extra:
+        argv += ["--data-dir", str(bench_data_dir)]
+    argv += [str(cfg) if a == "CFG" else a for a in extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert match in err and len(err.strip().splitlines()) == 1
+    assert main(["bench", "report", str(tmp_path / "none.csv")]) == 2

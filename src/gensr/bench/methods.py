@@ -1,0 +1,51 @@
+"""The benchmarked methods behind one signature: ``fit(X, y, *, time_limit, seed, threads) -> FitOutcome``.
+
+``gensr`` is :class:`gensr.GenSRRegressor` with its defaults and ``max_time = time_limit`` (which covers
+everything, model loading included); ``pyoperon`` and ``gplearn`` are the adapters of
+:mod:`gensr.bench.peers` (the ``gensr[peers]`` extra).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gensr.bench.outcome import FitOutcome
+
+METHODS = ("gensr", "pyoperon", "gplearn")
+
+
+def fit_gensr(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1,
+              checkpoint: str | Path | None = None) -> FitOutcome:
+    """Fit :class:`gensr.GenSRRegressor` (defaults, shipped model unless ``checkpoint``) within ``time_limit``."""
+    from gensr import GenSRRegressor
+
+    est = GenSRRegressor(checkpoint=checkpoint, max_time=time_limit, random_state=seed, verbose=0)
+    est.fit(X, y)
+    result = est.search_result_
+    info = {"n_fitted": result.n_fitted, "generations": result.generations, "stop": sorted(result.stop),
+            "front_size": len(est.equations_), "equation": str(est.equations_.iloc[est.best_index_]["equation"]),
+            "search_s": round(result.timings.get("total", float("nan")), 3)}
+    return FitOutcome(predict=est.predict, model=est.sympy(),
+                      complexity=int(est.equations_.iloc[est.best_index_]["complexity"]),
+                      evaluations=int(result.evaluations), info=info)
+
+
+def get_method(name: str) -> Callable[..., FitOutcome]:
+    """The fit function of a method name in :data:`METHODS`."""
+    if name == "gensr":
+        return fit_gensr
+    if name in ("pyoperon", "gplearn"):
+        from gensr.bench import peers
+
+        return getattr(peers, f"fit_{name}")
+    raise ValueError(f"unknown method {name!r}; choose from {METHODS}")
+
+
+def fit_method(name: str, X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1,
+               **options: Any) -> FitOutcome:
+    """Dispatch to :func:`get_method`; ``options`` go to the method (e.g. gensr's ``checkpoint``)."""
+    return get_method(name)(X, y, time_limit=time_limit, seed=seed, threads=threads, **options)
