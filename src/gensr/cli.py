@@ -311,9 +311,8 @@ def _bench_config(args: argparse.Namespace) -> object:
     from gensr.bench.runner import BenchConfig
 
     config = from_dict(BenchConfig, load_json(args.config), where=args.config) if args.config else BenchConfig()
-    given = {name: getattr(args, name) for name in ("suites", "methods", "protocol", "noise", "seeds", "n_seeds",
-                                                    "time_limit", "max_train", "feynman_rows", "problems",
-                                                    "subset", "workers", "threads", "checkpoint")}
+    # every BenchConfig field that has a command-line option and was given overrides the file
+    given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(BenchConfig)}
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
     return dataclasses.replace(config, **given)
 

@@ -202,12 +202,8 @@ def run_task(task: Task) -> dict[str, Any]:
             row["complexity_simplified"] = simplified_complexity(out.model, seconds=cfg.symbolic_timeout)
         if problem.truth is not None:
             solved, note = False, ""
-            if out.model is not None and row["r2_test"] > 0.5:
-                if scale:
-                    note = "symbolic check skipped: model fitted on standardised data"
-                else:
-                    solved, note = symbolic_solution(out.model, parse_model(problem.truth),
-                                                     seconds=cfg.symbolic_timeout)
+            if out.model is not None and row["r2_test"] > 0.5:  # ground truth is never standardised (scale)
+                solved, note = symbolic_solution(out.model, parse_model(problem.truth), seconds=cfg.symbolic_timeout)
             row["symbolic"] = solved
             notes += [note] if note else []
         row["error"] = "; ".join(notes)
