@@ -26,8 +26,9 @@ import numpy as np
 import torch
 
 from gensr.checkpoint import load_model, read_checkpoint_config
+from gensr.codec import arity_tensor
 from gensr.generator import config_from_dict
-from gensr.train import arity_tensor, evaluate, make_problems
+from gensr.train import evaluate, make_problems
 
 
 def decode_latency(model, n: int = 200, repeats: int = 3, seed: int = 0) -> dict[str, float]:

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from gensr.checkpoint import CheckpointError, load_model, save_checkpoint
-from gensr.train import collate, make_problems, resolve_config
+from gensr.codec import collate
+from gensr.train import make_problems, resolve_config
 
 
 def _batch(cfg, n=4):

@@ -280,6 +280,27 @@ def test_constants_modes():
     np.testing.assert_array_equal(p.expr.constants, p.constants)
 
 
+def test_outer_additive_constant_has_its_own_probability():
+    rng = np.random.default_rng(6)
+    for prob, lo, hi in ((0.0, 0.0, 0.0), (0.5, 0.4, 0.6)):
+        cfg = GeneratorConfig(outer_add_prob=prob)
+        share = np.mean([sample_expression(rng, cfg).prefix[:2] == ("add", CONST) for _ in range(600)])
+        assert lo <= share <= hi
+    with pytest.raises(ValueError, match="outer_add_prob"):
+        GeneratorConfig(outer_add_prob=1.5)
+
+
+def test_dimension_weights():
+    cfg = GeneratorConfig(min_vars=1, max_vars=4, dim_weights=(4.0, 2.0, 1.0, 0.0), min_points=20, max_points=20)
+    counts = Counter(p.n_vars for p in iter_problems(700, 3, cfg))
+    assert counts[4] == 0 and counts[1] > counts[2] > counts[3] > 0
+    assert stats.chisquare([counts[1], counts[2], counts[3]], np.array([4, 2, 1]) / 7 * 700).pvalue > 1e-3
+    # uniform configs keep the historical draw, so existing corpora and seeds reproduce
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+    with pytest.raises(ValueError, match="dim_weights"):
+        GeneratorConfig(min_vars=1, max_vars=4, dim_weights=(1.0, 1.0))
+
+
 def test_affine_prefactor_rules():
     # E2E add_prefactors: a + b·arg inside unaries (unless arg is add/sub), a factor on each non-add/sub
     # child of add/sub

@@ -100,11 +100,11 @@ def test_api_shapes(model):
     assert set(losses) == expected
     assert all(v.shape == () and torch.isfinite(v) for v in losses.values())
     assert losses["kl_fb"] >= losses["kl"] - 1e-6  # free bits only raise the per-dim KL
+    mean_len = (tokens[:, 1:] != PAD).sum(1).float().mean()
     total = (
         losses["recon_post"]
         + model.cfg.prior_recon_weight * losses["recon_prior"]
-        + 0.5 * losses["kl_fb"]
-        + model.cfg.prior_fit_weight * losses["kl_prior"]
+        + (0.5 * losses["kl_fb"] + model.cfg.prior_fit_weight * losses["kl_prior"]) / mean_len
         + model.cfg.bow_weight * losses["bow"]
         + model.cfg.geval_weight * losses["geval_mse"]
     )
@@ -128,7 +128,8 @@ def test_optional_terms_off():
     losses = m.loss(tokens, X, y, var_mask, beta=1.0)
     assert losses["recon_prior"] == 0 and losses["geval_mse"] == 0 and losses["bow"] == 0
     assert torch.allclose(losses["kl_fb"], losses["kl"])
-    assert torch.allclose(losses["loss"], losses["recon_post"] + losses["kl"])
+    mean_len = (tokens[:, 1:] != PAD).sum(1).float().mean()
+    assert torch.allclose(losses["loss"], losses["recon_post"] + losses["kl"] / mean_len)
     with pytest.raises(RuntimeError):
         m.g_eval(torch.zeros(1, m.cfg.latent_dim), X[:1], var_mask[:1])
 
@@ -144,6 +145,56 @@ def test_kl_terms_route_gradients_to_their_branch():
         m.loss(tokens, X, y, var_mask, beta=1.0)[term].backward()
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in moved.parameters())
         assert all(p.grad is None or p.grad.abs().sum() == 0 for p in frozen.parameters())
+
+
+def test_posterior_starts_informative():
+    """Defect 1: at init q's noise must be small against the spread of its means across a batch.
+
+    With sigma_q = 1 at init the latent was noise and the encoders made it constant (MAP issue, defect 1).
+    """
+    torch.manual_seed(0)
+    m = CVAE(tiny_config(posterior_mu_bn=1.0)).train()
+    tokens, X, y, var_mask = make_batch(B=16)
+    with torch.no_grad():
+        mu, logvar = m.encode_posterior(tokens, X, y, var_mask)
+    sigma = (0.5 * logvar).exp()
+    assert float(sigma.mean()) == pytest.approx(math.exp(0.5 * m.cfg.posterior_logvar_init), rel=0.2)
+    assert float(mu.std(0).mean()) > 10 * float(sigma.mean())
+    m.eval()  # running statistics at evaluation: a single problem encodes without a batch
+    mu1, _ = m.encode_posterior(tokens[:1], X[:1], y[:1], var_mask[:1])
+    assert torch.isfinite(mu1).all()
+
+
+def test_kl_is_on_the_sequence_scale():
+    """Defect 2: the KLs (sums per sequence) are divided by the mean target length, as the CE is per token.
+
+    Doubling every sequence's length must halve the KL's share of the loss at the same per-sequence KL.
+    """
+    torch.manual_seed(0)
+    m = CVAE(tiny_config(use_geval=False, prior_fit_weight=0.0, free_bits=0.0, word_dropout=0.0)).eval()
+    tokens, X, y, var_mask = make_batch()
+    torch.manual_seed(1)
+    a = m.loss(tokens, X, y, var_mask, beta=1.0)
+    torch.manual_seed(1)
+    b = m.loss(tokens, X, y, var_mask, beta=0.0)
+    n_targets = (tokens[:, 1:] != PAD).sum(1).float()
+    assert float(a["loss"] - b["loss"]) == pytest.approx(float(a["kl_fb"] / n_targets.mean()), rel=1e-5)
+
+
+def test_prior_fit_gradient_into_data_encoder_is_scaled():
+    """Defect 3: KL(sg(q) || p) reaches the shared data encoder only at ``prior_grad_scale``."""
+    grads = {}
+    for scale in (1.0, 0.1):
+        torch.manual_seed(0)
+        m = CVAE(tiny_config(prior_grad_scale=scale))
+        tokens, X, y, var_mask = make_batch()
+        torch.manual_seed(1)
+        m.loss(tokens, X, y, var_mask, beta=1.0)["kl_prior"].backward()
+        grads[scale] = torch.cat([p.grad.flatten() for p in m.data_encoder.parameters() if p.grad is not None])
+        head = torch.cat([p.grad.flatten() for p in m.prior_head.parameters()])
+        grads[scale, "head"] = head
+    assert torch.allclose(grads[0.1], 0.1 * grads[1.0], rtol=1e-4, atol=1e-9)
+    assert torch.allclose(grads[0.1, "head"], grads[1.0, "head"])  # the prior head itself learns at full rate
 
 
 def test_word_dropout_and_bag_of_tokens():

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from gensr.checkpoint import default_checkpoint, load_model
+from gensr.codec import arity_tensor
 from gensr.grammar import VOCAB, Expression
-from gensr.train import arity_tensor
 
 
 def test_files_present_and_within_budget():

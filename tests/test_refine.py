@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from gensr.checkpoint import load_model
+from gensr.codec import pack_data
 from gensr.grammar import VOCAB, Expression, parse
 from gensr.model import CVAE, CVAE_PRESETS, scale_features
-from gensr.refine import GEvalPath, geval_descent, geval_loss, geval_path, pack_data, reencode
+from gensr.refine import GEvalPath, geval_descent, geval_loss, geval_path, reencode
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +45,6 @@ def two_function_model(tiny_checkpoint, data):
     m.zero_grad(set_to_none=True)
     zz = z.double().numpy()
     return m, zz[:1], zz[1:]
-
-
-def test_pack_data_pads_and_masks():
-    X1, y1 = np.ones((3, 2)), np.arange(3.0)
-    X2, y2 = np.full((5, 2), 2.0), np.arange(5.0)
-    X, y, var_mask, point_mask = pack_data([(X1, y1), (X2, y2)])
-    assert X.shape == (2, 5, 2) and y.shape == (2, 5) and var_mask.shape == (2, 2) and var_mask.all()
-    assert point_mask.tolist() == [[True] * 3 + [False] * 2, [True] * 5]
-    assert float(X[0, 3:].abs().sum()) == 0.0 and y[1].tolist() == [0, 1, 2, 3, 4]
-    with pytest.raises(ValueError):
-        pack_data([])
 
 
 def test_reencode_shape_finite_and_deterministic(model, data):

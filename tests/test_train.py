@@ -43,7 +43,7 @@ def test_data_stream_is_deterministic_and_resumable():
 
 
 def test_loss_falls_on_fixed_batch():
-    from gensr.train import collate
+    from gensr.codec import collate
 
     cfg = resolve_config("tiny")
     torch.manual_seed(0)
@@ -58,6 +58,53 @@ def test_loss_falls_on_fixed_batch():
         opt.step()
         losses.append(float(terms["loss"].detach()))
     assert losses[-1] < 0.6 * losses[0]
+
+
+def test_prior_head_is_clipped_apart():
+    """Defect 3: a spike in the prior head's gradient must not shrink the rest of the step."""
+    from gensr.train import clip_gradients
+
+    cfg = resolve_config("tiny")
+    model = CVAE(cfg.model)
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 1e-4)
+    for p in model.prior_head.parameters():
+        p.grad = torch.full_like(p, 1e3)
+    before = model.wte.weight.grad.clone()
+    norm, prior_norm = clip_gradients(model, TrainConfig(grad_clip=10.0, prior_grad_clip=1.0))
+    assert torch.equal(model.wte.weight.grad, before) and norm < 10.0 < prior_norm
+    total = torch.cat([p.grad.flatten() for p in model.prior_head.parameters()]).norm()
+    assert float(total) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_overfits_a_fixed_batch_to_exact_posterior_reconstruction():
+    """Capacity check of the map: the tiny preset memorises 16 generated skeletons exactly from q's mean.
+
+    Before the collapse fixes (sigma_q = 1 at init, unnormalised mu_q) the same run reached 93 % teacher-forced
+    token accuracy with about 6 % exact reconstruction: the decoder memorised the batch as a language model.
+    """
+    from gensr.codec import arity_tensor, collate, decoded_expression, token_mask_for
+
+    torch.set_num_threads(1)
+    cfg = resolve_config("tiny", overrides=["model.word_dropout=0.25", "generator.constants=none"])
+    torch.manual_seed(0)
+    model = CVAE(cfg.model)
+    problems = make_problems(0, 0, 16, cfg.generator)
+    batch = collate(problems, cfg.model.max_len)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(600):
+        terms = model.loss(**batch, beta=0.0)
+        opt.zero_grad()
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        mu, _ = model.encode_posterior(batch["tokens"], batch["X"], batch["y"], batch["var_mask"],
+                                       batch["point_mask"])
+        ids = model.decode(mu, arity=arity_tensor(), token_mask=token_mask_for([p.n_vars for p in problems]))
+    hits = [(e := decoded_expression(s)) is not None and e.key == p.expr.key for s, p in zip(ids, problems)]
+    assert sum(hits) / len(hits) >= 0.9
 
 
 def test_run_directory_and_resume(tiny_run, tmp_path):

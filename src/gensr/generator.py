@@ -3,9 +3,10 @@
 GenSR trains its CVAE on pairs produced by a trimmed copy of the E2E generator (Kamienny et al. 2022,
 ``symbolicregression/envs/generators.py``). This module re-implements that generator on our grammar:
 
-1. **Dimension** D ~ U{min_vars…max_vars}; binary count b ~ U{D−1…D+max_extra_binary}; unary count
-   u ~ U{0…max_unary}. (E2E draws b ~ U{0…D+3} and rejects b < D−1 through ``enforce_dim``; the conditional
-   law is the same.) D is kept fixed while an expression is resampled, so D is exactly uniform.
+1. **Dimension** D ~ U{min_vars…max_vars} (or drawn by ``dim_weights``); binary count
+   b ~ U{D−1…D+max_extra_binary}; unary count u ~ U{0…max_unary}. (E2E draws b ~ U{0…D+3} and rejects
+   b < D−1 through ``enforce_dim``; the conditional law is the same.) D is kept fixed while an
+   expression is resampled, so D follows exactly its configured law.
 2. **Tree shape**: Lample & Charton's sampler, uniform over binary trees with b internal nodes
    (E2E ``generate_dist`` / ``sample_next_pos`` / ``generate_tree``).
 3. **Leaves**, in a random order: x0…x_{D−1} first, then uniformly random variables (or, with probability
@@ -14,8 +15,9 @@ GenSR trains its CVAE on pairs produced by a trimmed copy of the E2E generator (
    than ``max_unary_subtree`` tokens, then random deletions until u remain.
 5. **Constants** (``constants="affine"``, E2E ``add_prefactors``): ``a + b·arg`` inside each unary whose
    argument is not add/sub, a factor on each non-add/sub child of add/sub, a prefactor if nothing else was
-   added, then an outer additive constant. Each is a ``C`` leaf whose sampled value ±(1…999)·10^e,
-   e ∈ {−3, −2, −1}, is used to compute y. GenSR as released adds no constants (``constants="none"``).
+   added, then an outer additive constant (kept with probability ``constant_prob·outer_add_prob``). Each is
+   a ``C`` leaf whose sampled value ±(1…999)·10^e, e ∈ {−3, −2, −1}, is used to compute y. GenSR as released
+   adds no constants (``constants="none"``).
 6. **Inputs**: the E2E cluster mixture (standardised per dimension) or a "physical" family with each variable
    uniform on its own positive interval (Feynman-like); see :func:`sample_inputs`.
 7. **Validity**: rows where y is NaN/inf or |y| ≥ ``max_abs_y`` are dropped and redrawn; an expression valid
@@ -102,6 +104,7 @@ class GeneratorConfig:
     # ---- expression size
     min_vars: int = 1  # smallest input dimension D (E2E min_input_dimension)
     max_vars: int = 10  # largest D; the model reads x0…x9 (E2E/GenSR max_input_dimension)
+    dim_weights: tuple[float, ...] = ()  # relative weights of D = min_vars…max_vars; () = uniform (E2E)
     max_extra_binary: int = 3  # b ~ U{D−1…D+3}: E2E's U{0…D+3} after rejecting trees missing a variable
     max_unary: int = 4  # u ~ U{0…max_unary} (E2E max_unary_ops)
     max_unary_subtree: int = 6  # unary candidates: child subtrees of fewer tokens (E2E max_unary_depth)
@@ -117,6 +120,8 @@ class GeneratorConfig:
     # ---- constants
     constants: str = "affine"  # "affine": E2E prefactors as C leaves; "none": GenSR as released (no constants)
     constant_prob: float = 1.0  # each E2E prefactor slot is kept with this probability (1.0 = E2E: all)
+    outer_add_prob: float = 1.0  # the outer additive slot is kept with constant_prob·this (physics laws rarely
+    #   carry an additive offset; E2E: 1.0)
     constant_mantissa_max: int = 999  # |value| = m·10^e with m ~ U{1…999} (E2E float_precision 3)
     constant_exponents: tuple[int, ...] = (-3, -2, -1)  # e ~ U(this): values 0.001…99.9 (E2E prefactors)
     # ---- points
@@ -175,6 +180,12 @@ def _validate(c: GeneratorConfig) -> None:
     need(c.max_unary == 0 or sum(w for _, w in c.unary_weights) > 0, "unary_weights needs a positive weight")
     need(0.0 <= c.prob_int_leaf <= 1.0, "prob_int_leaf must be in [0, 1]")
     need(0.0 <= c.constant_prob <= 1.0, "constant_prob must be in [0, 1]")
+    need(0.0 <= c.outer_add_prob <= 1.0, "outer_add_prob must be in [0, 1]")
+    n_dims = c.max_vars - c.min_vars + 1
+    need(not c.dim_weights or (len(c.dim_weights) == n_dims and all(math.isfinite(w) and w >= 0
+                                                                    for w in c.dim_weights)
+                               and sum(c.dim_weights) > 0),
+         f"dim_weights needs {n_dims} finite weights ≥ 0 (one per D = min_vars…max_vars), not all 0")
     need(c.constants in ("none", "affine"), f"constants must be 'none' or 'affine', got {c.constants!r}")
     need(c.constant_mantissa_max >= 1 and len(c.constant_exponents) >= 1, "empty constant range")
     need(1 <= c.max_points <= 32767, "max_points must be in [1, 32767] (stored as int16)")
@@ -264,6 +275,16 @@ class _Plan:
         self.pow10 = tuple(10.0**e for e in c.constant_exponents)
         self.n_const_codes = 2 * c.constant_mantissa_max * len(c.constant_exponents)
         self.var_tokens = tuple(f"x{i}" for i in range(MAX_VARS))
+        dims = c.dim_weights or (1.0,) * (c.max_vars - c.min_vars + 1)
+        self.dim_cum = tuple(float(v) for v in np.cumsum(dims))
+
+    def draw_dim(self, u: float) -> int:
+        """D from one U[0, 1) draw: uniform on min_vars…max_vars, or by ``dim_weights``."""
+        c = self.config
+        if not c.dim_weights:  # the historical draw, kept bit-identical for uniform configs
+            return c.min_vars + int(u * (c.max_vars - c.min_vars + 1))
+        i = bisect_right(self.dim_cum, u * self.dim_cum[-1])
+        return c.min_vars + min(i, len(self.dim_cum) - 1)
 
 
 @lru_cache(maxsize=32)
@@ -392,7 +413,7 @@ def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[flo
     if affine:
         head: list[str] = []
         head_vals: list[float] = []
-        if keep():
+        if (cp * c.outer_add_prob >= 1.0) or nxt() < cp * c.outer_add_prob:
             head += ("add", CONST)
             head_vals.append(const())
             deepest[0] += 1
@@ -418,7 +439,7 @@ def sample_expression(rng: np.random.Generator, config: GeneratorConfig | None =
     c = p.config
     nxt = _uniforms(rng).__next__
     if n_vars is None:
-        n_vars = c.min_vars + int(nxt() * (c.max_vars - c.min_vars + 1))
+        n_vars = p.draw_dim(nxt())
     elif not 1 <= n_vars <= MAX_VARS:
         raise ValueError(f"n_vars must be in [1, {MAX_VARS}], got {n_vars}")
     for _ in range(c.max_attempts):
@@ -606,7 +627,7 @@ def sample_problem(rng: np.random.Generator, config: GeneratorConfig | None = No
 def _sample_problem(rng: np.random.Generator, p: _Plan) -> Problem:
     c = p.config
     nxt = _uniforms(rng).__next__
-    n_vars = c.min_vars + int(nxt() * (c.max_vars - c.min_vars + 1))
+    n_vars = p.draw_dim(nxt())
     family = _choose(nxt(), p.fam_tokens, p.fam_cum, p.fam_total)
     lo = min(max(c.min_points, c.min_points_per_dim * n_vars), c.max_points)
     n = lo + int(nxt() * (c.max_points - lo + 1))

@@ -14,7 +14,7 @@ q(z | equation, data) (token row ``VOCAB.encode(expr.prefix)``, its own y, the s
 are joined by a straight line (or by slerp, ``spherical=True``). ``steps`` points, endpoints included, are
 decoded greedily with the grammar-constrained decoder (no variable beyond ``d``).
 
-Per step: the decoded skeleton, its validity (:func:`gensr.train.is_valid_decode`: complete, over the
+Per step: the decoded skeleton, its validity (:func:`gensr.codec.is_valid_decode`: complete, over the
 data's variables, finite on every shared row with constants = 1), and its distance to A and to B.
 **Distance** = normalised RMSE, ``RMSE(f(X), y_target) / std(y_target)`` (plain RMSE if y_target is
 constant), with every constant of the decoded skeleton set to 1: nothing is fitted, so the distance is a
@@ -68,10 +68,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from gensr.codec import arity_tensor, collate, decoded_expression, is_valid_decode, token_mask_for
 from gensr.generator import GeneratorConfig, Problem, config_from_dict, sample_inputs, sample_problem
 from gensr.grammar import MAX_NODES, VOCAB, Expression, parse
 from gensr.model import CVAE
-from gensr.train import arity_tensor, collate, decoded_expression, is_valid_decode, token_mask_for
 
 __all__ = [
     "EMBEDDINGS",
@@ -168,7 +168,7 @@ class InterpolationStep:
     t : position on the path, 0 at A and 1 at B.
     expression : the decoded skeleton (constants unfitted), ``None`` if the tokens do not parse.
     equation : its infix text (``C`` for each constant); ``"<unparsable>"`` if ``expression`` is None.
-    valid : :func:`gensr.train.is_valid_decode` on the shared points.
+    valid : :func:`gensr.codec.is_valid_decode` on the shared points.
     dist_a, dist_b : normalised RMSE to A's and B's values with every constant = 1; NaN if not valid.
     is_a, is_b : the decoded skeleton's canonical key equals A's / B's.
     """

@@ -72,7 +72,14 @@ class CVAEConfig:
     dropout: float = 0.0  # GenSR trains with dropout 0; data are generated on the fly, no overfitting
     use_geval: bool = True  # LEE evaluation head g_eval(z, x) -> standardised y
     geval_hidden: int = 128  # width of the g_eval MLP
-    free_bits: float = 0.1  # nats per latent dim not penalised by the KL, against posterior collapse
+    free_bits: float = 0.1  # nats per latent dim (per sequence) not penalised by the KL, against collapse
+    posterior_logvar_init: float = -6.0  # q's log-variance bias at init: sigma_q ~ 0.05, so z starts as signal;
+    #   at 0 (sigma 1) z is noise ~4x the token embeddings and the encoders learn to make it constant
+    posterior_mu_bn: float = 0.0  # > 0: batch-normalise mu_q to this fixed spread (BN-VAE, Zhu et al. 2020);
+    #   without it the encoders make mu_q constant before the decoder learns to read z (measured: the
+    #   across-batch spread falls 0.02 -> 1e-4 in 200 fixed-batch steps at any sigma_q); 0 = off (old models)
+    prior_grad_scale: float = 0.1  # gradient of the prior-fit KL into the shared data encoder is scaled by
+    #   this; unscaled it is ~100x the reconstruction's there (measured) and drowns it
     prior_recon_weight: float = 1.0  # GenSR's extra CE from a prior sample; 0 disables (and saves a pass)
     geval_weight: float = 0.5  # weight of g_eval's MSE (about 1 at init, like the CE terms' scale)
     word_dropout: float = 0.0  # share of decoder input tokens replaced by PAD in training: forces use of z
@@ -93,6 +100,7 @@ class CVAEConfig:
 CVAE_PRESETS: dict[str, CVAEConfig] = {
     # a test model: ~69 k parameters, ~900 samples/s fwd+bwd on one CPU thread; trains a fixed batch in seconds
     "tiny": CVAEConfig(
+        posterior_mu_bn=1.0,
         d_model=32,
         n_heads=2,
         n_data_layers=1,
@@ -106,7 +114,7 @@ CVAE_PRESETS: dict[str, CVAEConfig] = {
     # the shipped size: ~2.3 M parameters (vocab 48-64). Measured fwd+bwd+AdamW at batch 64, N=128 points,
     # ~20 tokens: ~88 samples/s on 1 thread, ~160 on 2 (~1.1 M samples in 2 h); full SAB at d_model 192
     # managed ~50 on 1 thread. Greedy decoding of 200 latents: ~0.25 s for 20 tokens, ~0.85 s for 62 (1 thread).
-    "default": CVAEConfig(),
+    "default": CVAEConfig(posterior_mu_bn=1.0),
 }
 
 
@@ -422,6 +430,8 @@ class CVAE(nn.Module):
         self.eq_encoder = EquationEncoder(cfg)
         self.prior_head = MLP(d, d, 2 * L)
         self.posterior_head = MLP(2 * d, d, 2 * L)
+        # fixed-scale batch norm of mu_q (no learned affine): running statistics at evaluation
+        self.mu_norm = nn.BatchNorm1d(L, affine=False, momentum=0.1) if cfg.posterior_mu_bn > 0 else None
         # decoder: z -> n_memory memory tokens, and z -> an offset added to every input embedding
         self.z_to_memory = nn.Linear(L, cfg.n_memory * d)
         self.ln_memory = nn.LayerNorm(d)
@@ -432,6 +442,9 @@ class CVAE(nn.Module):
         self.geval = GEval(cfg) if cfg.use_geval else None
         self.bow_head = nn.Linear(L, cfg.vocab_size) if cfg.bow_weight > 0 else None
         self.apply(self._init_weights)
+        with torch.no_grad():  # log-variance half of the posterior head's output (see posterior_logvar_init)
+            self.posterior_head.proj.bias[L:] = cfg.posterior_logvar_init
+
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -514,7 +527,10 @@ class CVAE(nn.Module):
 
     def _posterior(self, tokens: Tensor, h_data: Tensor) -> tuple[Tensor, Tensor]:
         h_eq = self.eq_encoder(self.wte(tokens), tokens != PAD_ID)  # (B, D)
-        return self._split(self.posterior_head(torch.cat([h_eq, h_data], dim=-1)))
+        mu, logvar = self._split(self.posterior_head(torch.cat([h_eq, h_data], dim=-1)))
+        if self.mu_norm is not None and (mu.shape[0] > 1 or not self.training):
+            mu = self.mu_norm(mu) * self.cfg.posterior_mu_bn
+        return mu, logvar
 
     @staticmethod
     def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -767,7 +783,9 @@ class CVAE(nn.Module):
         X, y, var_mask, point_mask = self._prepare(X, y, var_mask, point_mask)
         tokens = self._trim(tokens)
         h_data = self.data_encoder(X, y, var_mask, point_mask)  # (B, D)
-        mu_p, logvar_p = self._split(self.prior_head(h_data))
+        # same value, gradient scaled by prior_grad_scale on the way back into the shared data encoder
+        gs = cfg.prior_grad_scale
+        mu_p, logvar_p = self._split(self.prior_head(h_data * gs + h_data.detach() * (1.0 - gs)))
         mu_q, logvar_q = self._posterior(tokens, h_data)
         z_post = self.reparameterize(mu_q, logvar_q)
 
@@ -795,6 +813,10 @@ class CVAE(nn.Module):
         kl_fb = _gauss_kl(mu_q, logvar_q, mu_p.detach(), logvar_p.detach()).mean(0).clamp_min(cfg.free_bits).sum()
         kl_prior = _gauss_kl(mu_q.detach(), logvar_q.detach(), mu_p, logvar_p).sum(1).mean()
         not_pad = tgt != PAD_ID
+        # The CE is a mean per target token while a KL is a sum per sequence: put both on the per-token
+        # scale by dividing the KLs by the batch's mean target length (EOS included). The loss is then the
+        # per-sequence ELBO over the mean length, and beta = 1 is the true ELBO (beta per sequence).
+        mean_len = not_pad.sum(1).float().mean().clamp_min(1.0).detach()
         losses = {
             "recon_post": ce(logits_post),
             "recon_prior": ce(logits_prior) if use_prior else zero,
@@ -828,8 +850,8 @@ class CVAE(nn.Module):
         losses["loss"] = (
             losses["recon_post"]
             + cfg.prior_recon_weight * losses["recon_prior"]
-            + beta * kl_fb
-            + cfg.prior_fit_weight * kl_prior
+            + beta * kl_fb / mean_len
+            + cfg.prior_fit_weight * kl_prior / mean_len
             + cfg.bow_weight * losses["bow"]
             + cfg.geval_weight * losses["geval_mse"]
         )
@@ -865,6 +887,9 @@ class CVAE(nn.Module):
             (KL(sg(q) || p), which fits the prior branch), ``bow`` (bag-of-tokens BCE from z; 0 when
             ``bow_weight`` is 0), ``geval_mse`` (0 without g_eval), ``token_acc`` (posterior,
             teacher-forced, non-PAD; detached) and ``loss`` = recon_post + prior_recon_weight * recon_prior
-            + beta * kl_fb + prior_fit_weight * kl_prior + bow_weight * bow + geval_weight * geval_mse.
+            + (beta * kl_fb + prior_fit_weight * kl_prior) / mean_len + bow_weight * bow
+            + geval_weight * geval_mse, where ``mean_len`` is the batch's mean number of target tokens: the
+            CE terms are per token and the KLs per sequence, so dividing the KLs puts beta on the per-sequence
+            scale (beta = 1 is the ELBO). ``kl``, ``kl_fb`` and ``kl_prior`` are reported per sequence.
         """
         return self.forward(tokens, X, y, var_mask, point_mask, beta)[1]

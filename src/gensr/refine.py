@@ -14,7 +14,7 @@ Both are free functions over plain arrays (latents as float64 ``(k, latent_dim)`
 every ``SearchConfig.reencode_every`` generations (``STYLE.md`` habit 13). Both are no-ops when disabled
 (``steps=0``, no expressions) and the gradient steps are a no-op for a model built without ``g_eval``.
 
-:func:`pack_data` turns raw data sets into the padded tensors the model reads; the search uses it too.
+:func:`gensr.codec.pack_data` turns raw data sets into the padded tensors the model reads.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gensr.grammar import VOCAB, Expression
-from gensr.model import PAD_ID, scale_features
+from gensr.codec import encode_tokens, pack_data
+from gensr.grammar import Expression
+from gensr.model import scale_features
 
-__all__ = ["GEvalPath", "geval_descent", "geval_loss", "geval_path", "pack_data", "reencode"]
+__all__ = ["GEvalPath", "geval_descent", "geval_loss", "geval_path", "reencode"]
 
 
 def _device(model: torch.nn.Module) -> torch.device:
@@ -41,51 +42,6 @@ def _rows(n: int, max_points: int, rng: np.random.Generator | int | None) -> np.
     if n <= max_points:
         return np.arange(n)
     return np.sort(np.random.default_rng(rng).choice(n, size=max_points, replace=False))
-
-
-def pack_data(
-    sets: Sequence[tuple[np.ndarray, np.ndarray]], device: torch.device | str = "cpu"
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pad data sets of possibly different lengths (same columns) into model inputs.
-
-    Parameters
-    ----------
-    sets : sequence of (X_i, y_i)
-        Raw ``X_i`` (n_i, d) and ``y_i`` (n_i,), all with the same d.
-
-    Returns
-    -------
-    X : Tensor (B, N, d) float32; y : Tensor (B, N) float32; var_mask : Tensor (B, d) bool, all True;
-    point_mask : Tensor (B, N) bool, True on real rows (N = max n_i).
-    """
-    if not sets:
-        raise ValueError("pack_data needs at least one data set")
-    d = np.shape(sets[0][0])[1]
-    N = max(len(yi) for _, yi in sets)
-    B = len(sets)
-    X = np.zeros((B, N, d), dtype=np.float32)
-    y = np.zeros((B, N), dtype=np.float32)
-    point_mask = np.zeros((B, N), dtype=bool)
-    for b, (Xi, yi) in enumerate(sets):
-        n = len(yi)
-        X[b, :n], y[b, :n], point_mask[b, :n] = Xi, yi, True
-    var_mask = torch.ones(B, d, dtype=torch.bool, device=device)
-    as_t = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
-    return as_t(X), as_t(y), var_mask, as_t(point_mask)
-
-
-def _tokens(exprs: Sequence[Expression], max_len: int, device: torch.device) -> torch.Tensor:
-    """``[BOS .. EOS PAD ..]`` rows (k, T); a ``ValueError`` names an expression too long for the model."""
-    seqs = []
-    for e in exprs:
-        try:
-            seqs.append(VOCAB.encode(e.prefix, max_len=max_len))
-        except ValueError as exc:
-            raise ValueError(f"cannot re-encode {e}: {exc}") from None
-    out = torch.full((len(seqs), max(len(s) for s in seqs)), PAD_ID, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.tensor(s)
-    return out.to(device)
 
 
 @torch.no_grad()
@@ -122,7 +78,7 @@ def reencode(
     rows = _rows(len(y), max_points, rng)
     Xt, yt, var_mask, point_mask = pack_data([(X[rows], y[rows])], device)
     k = len(exprs)
-    tokens = _tokens(exprs, model.cfg.max_len, device)
+    tokens = encode_tokens(exprs, model.cfg.max_len, device)
     mu, _ = model.encode_posterior(
         tokens, Xt.expand(k, -1, -1), yt.expand(k, -1), var_mask.expand(k, -1), point_mask.expand(k, -1)
     )

@@ -47,13 +47,13 @@ import torch
 from tqdm.auto import tqdm
 
 from gensr.cmaes import RESTARTABLE, CMAESConfig, LatentCMAES
+from gensr.codec import arity_tensor, decoded_expression, pack_data, token_mask_for
 from gensr.constants import fit_constants
 from gensr.edits import neighbours
 from gensr.grammar import MAX_VARS, Expression, parse
 from gensr.pareto import pareto_front, select_model
 from gensr.pareto import score as gensr_score
-from gensr.refine import geval_path, pack_data, reencode
-from gensr.train import arity_tensor, decoded_expression, token_mask_for
+from gensr.refine import geval_path, reencode
 
 __all__ = ["STAGES", "Candidate", "SearchConfig", "SearchResult", "search"]
 
