@@ -7,10 +7,13 @@ held-out 25%. Every variant runs the same problems with the same budget and seed
 Variants (``--variants``):
 
 * ``full``: the default search (LEE re-encoding, g_eval steps and symbolic edits on);
-* ``no-reencode``: ``reencode_every=0``;
-* ``no-geval``: ``geval_steps=0``;
+* ``no-reencode``: ``lee.every=0``;
+* ``no-geval``: ``lee.geval_steps=0``;
 * ``no-lee``: both off;
-* ``no-edit``: ``edit_every=0`` (no local symbolic edits).
+* ``no-edit``: ``edits.every=0`` (no local symbolic edits);
+* ``no-powerlaw``: ``power_law.enabled=false``;
+* ``no-enumerate``: ``enumerate.enabled=false``;
+* ``no-screen``: ``fit.screen_rows=0`` (every candidate gets the full constant fit).
 
 Writes ``results.csv`` (one row per problem and variant) and prints a summary table: candidates scored
 per second, the time split, test R², share with R² > 0.999, exact skeleton recovery, median complexity.
@@ -47,10 +50,13 @@ FORMULAS = {  # name: (formula, sampling range of every variable)
 
 VARIANTS = {
     "full": {},
-    "no-reencode": {"reencode_every": 0},
-    "no-geval": {"geval_steps": 0},
-    "no-lee": {"reencode_every": 0, "geval_steps": 0},
-    "no-edit": {"edit_every": 0},
+    "no-reencode": {"lee.every": 0},
+    "no-geval": {"lee.geval_steps": 0},
+    "no-lee": {"lee.every": 0, "lee.geval_steps": 0},
+    "no-edit": {"edits.every": 0},
+    "no-powerlaw": {"power_law.enabled": False},
+    "no-enumerate": {"enumerate.enabled": False},
+    "no-screen": {"fit.screen_rows": 0},
 }
 
 
@@ -83,7 +89,7 @@ def run_one(problem: dict, variant: str, args: argparse.Namespace) -> dict:
     idx = np.random.default_rng(args.seed).permutation(len(y))
     cut = int(0.75 * len(y))
     tr, te = idx[:cut], idx[cut:]
-    config = dataclasses.replace(SearchConfig(), **VARIANTS[variant])
+    config = SearchConfig().replace(**VARIANTS[variant])
     model = GenSRRegressor(checkpoint=args.checkpoint, max_time=args.max_time, random_state=args.seed,
                            verbose=0, search_config=config)
     start = time.perf_counter()

@@ -178,7 +178,8 @@ def test_kl_is_on_the_sequence_scale():
     torch.manual_seed(1)
     b = m.loss(tokens, X, y, var_mask, beta=0.0)
     n_targets = (tokens[:, 1:] != PAD).sum(1).float()
-    assert float(a["loss"] - b["loss"]) == pytest.approx(float(a["kl_fb"] / n_targets.mean()), rel=1e-5)
+    diff, kl = float((a["loss"] - b["loss"]).detach()), float(a["kl_fb"].detach() / n_targets.mean())
+    assert diff == pytest.approx(kl, rel=1e-5)
 
 
 def test_prior_fit_gradient_into_data_encoder_is_scaled():
@@ -193,7 +194,7 @@ def test_prior_fit_gradient_into_data_encoder_is_scaled():
         grads[scale] = torch.cat([p.grad.flatten() for p in m.data_encoder.parameters() if p.grad is not None])
         head = torch.cat([p.grad.flatten() for p in m.prior_head.parameters()])
         grads[scale, "head"] = head
-    assert torch.allclose(grads[0.1], 0.1 * grads[1.0], rtol=1e-4, atol=1e-9)
+    assert torch.allclose(grads[0.1], 0.1 * grads[1.0], rtol=1e-4, atol=1e-6 * float(grads[1.0].abs().max()))
     assert torch.allclose(grads[0.1, "head"], grads[1.0, "head"])  # the prior head itself learns at full rate
 
 

@@ -51,8 +51,12 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", help="CSV, TSV (.tsv, .tsv.gz, PMLB) or Parquet file")
     p.add_argument("--target", required=True, help="name of the column to explain")
     p.add_argument("--features", nargs="+", help="feature columns (default: every other column)")
-    p.add_argument("--max-time", type=float, default=60.0, help="wall-clock budget in seconds (default 60)")
-    p.add_argument("--max-generations", type=int, default=200, help="CMA-ES generations (default 200)")
+    p.add_argument("--max-time", type=float, default=None,
+                   help="wall-clock budget of the whole command in seconds (default: the search config's, 60)")
+    p.add_argument("--max-generations", type=int, default=None,
+                   help="CMA-ES generations (default: the search config's, 200)")
+    p.add_argument("--search", action="append", default=[], metavar="KEY=VALUE",
+                   help="a SearchConfig override such as fit.screen_rows=0 or lee.every=0 (repeatable)")
     p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
     p.add_argument("--model-selection", choices=["best", "accuracy", "simplest"], default="best")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -230,7 +234,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     y = table[args.target]
     if y.dtype.kind not in "fiub":
         raise ValueError(f"target column {args.target!r} is not numeric (dtype {y.dtype})")
-    model = GenSRRegressor(checkpoint=args.checkpoint, max_time=args.max_time,
+    from gensr._config import apply_overrides
+    from gensr.search import SearchConfig
+
+    search_config = apply_overrides(SearchConfig(), args.search)
+    model = GenSRRegressor(checkpoint=args.checkpoint, max_time=args.max_time, search_config=search_config,
                            max_generations=args.max_generations, model_selection=args.model_selection,
                            nan_policy="drop" if args.drop_nan else "raise", random_state=args.seed,
                            verbose=0 if args.quiet else 1)

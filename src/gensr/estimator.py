@@ -9,7 +9,6 @@ as ``equations_``.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -71,10 +70,11 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
     ----------
     checkpoint : str or Path, default=None
         Model checkpoint directory; ``None`` uses the default model shipped with the package.
-    max_time : float, default=60
-        Wall-clock budget in seconds for the whole fit (encoding, search, constant fitting).
-    max_generations : int, default=200
-        Maximum CMA-ES generations.
+    max_time : float, default=None
+        Wall-clock budget in seconds for the whole fit, from the call of ``fit`` (imports, model loading,
+        validation, search, constant snapping); ``None``: ``search_config.budget.max_time`` (60 s by default).
+    max_generations : int, default=None
+        Maximum CMA-ES generations; ``None``: ``search_config.budget.max_generations``.
     population_size : int, default=None
         CMA-ES population per generation (``None``: the search's default).
     sigma0 : float, default=None
@@ -92,15 +92,16 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         costs no accuracy, so 0.15915… prints as 1/(2π).
     nan_policy : {"raise", "drop"}, default="raise"
         What to do with rows holding NaN or infinite values.
-    device : str, default="cpu"
-        Torch device for the network.
+    device : str, default=None
+        Torch device for the network; ``None``: ``search_config.device``, else the CPU.
     random_state : int, RandomState or None, default=None
         Seeds numpy, torch and the search: the same seed gives the same equations (when the search is
         bounded by ``max_generations`` rather than by ``max_time``).
     verbose : int, default=1
         0 is silent; 1 shows a progress bar.
     search_config : gensr.search.SearchConfig, default=None
-        Advanced search settings; the parameters above override its fields.
+        Advanced search settings (the one source of defaults); the parameters above override its fields
+        only when they are not ``None``.
 
     Attributes
     ----------
@@ -134,10 +135,11 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
     x0*x1/x2
     """
 
-    def __init__(self, *, checkpoint: str | Path | None = None, max_time: float = 60.0, max_generations: int = 200,
+    def __init__(self, *, checkpoint: str | Path | None = None, max_time: float | None = None,
+                 max_generations: int | None = None,
                  population_size: int | None = None, sigma0: float | None = None, parsimony: float | None = None,
                  model_selection: str = "best", r2_threshold: float = 0.99, snap_constants: bool = True,
-                 nan_policy: str = "raise", device: str = "cpu", random_state: Any = None, verbose: int = 1,
+                 nan_policy: str = "raise", device: str | None = None, random_state: Any = None, verbose: int = 1,
                  search_config: Any = None):
         self.checkpoint = checkpoint
         self.max_time = max_time
@@ -170,17 +172,19 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"model_selection={self.model_selection!r}; choose from {list(RULES)}")
         if self.nan_policy not in ("raise", "drop"):
             raise ValueError(f"nan_policy={self.nan_policy!r}; choose 'raise' or 'drop'")
-        if not (isinstance(self.max_time, (int, float)) and self.max_time > 0):
+        if self.max_time is not None and not (isinstance(self.max_time, (int, float)) and self.max_time > 0):
             raise ValueError(f"max_time must be a positive number of seconds, got {self.max_time!r}")
         base = self.search_config if self.search_config is not None else SearchConfig()
         if not isinstance(base, SearchConfig):
             raise TypeError(f"search_config must be a gensr.search.SearchConfig, got {type(base).__name__}")
-        changes: dict[str, Any] = {"max_time": float(self.max_time), "max_generations": int(self.max_generations),
-                                   "device": self.device}
-        for name, field in (("population_size", "popsize"), ("sigma0", "sigma0"), ("parsimony", "parsimony")):
+        changes: dict[str, Any] = {}
+        for name, key, cast in (("max_time", "budget.max_time", float),
+                                ("max_generations", "budget.max_generations", int),
+                                ("population_size", "cma.popsize", int), ("sigma0", "cma.sigma0", float),
+                                ("parsimony", "parsimony", float), ("device", "device", str)):
             if getattr(self, name) is not None:
-                changes[field] = getattr(self, name)
-        return dataclasses.replace(base, **changes)
+                changes[key] = cast(getattr(self, name))
+        return base.replace(**changes)
 
     def _validated(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         _check_frame(X)
@@ -204,16 +208,16 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         return X, y
 
     def fit(self, X: Any, y: Any) -> GenSRRegressor:
-        """Search for equations explaining ``y`` from ``X``; returns ``self``."""
-        import torch
+        """Search for equations explaining ``y`` from ``X``; returns ``self``.
 
-        from gensr.search import search
-
+        ``max_time`` counts from this call. Bad input fails here before torch is imported.
+        """
         start = time.perf_counter()
         config = self._resolve()
         X, y = self._validated(X, y)
+        from gensr.search import search
+
         rng = np.random.default_rng(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        torch.manual_seed(int(rng.integers(2**31)))
         names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
         selected = np.arange(X.shape[1])
         if X.shape[1] > MAX_VARS:
@@ -221,14 +225,14 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             msg = (f"{X.shape[1]} features exceed the model's {MAX_VARS} inputs; using the {MAX_VARS} most "
                    f"informative by mutual information: {[names[i] for i in selected]}")
             warnings.warn(msg, UserWarning, stacklevel=2)
-        model = _load_cached(self.checkpoint, self.device)
+        model = _load_cached(self.checkpoint, config.device or "cpu")
         sub_names = [names[i] for i in selected]
-        # max_time covers the whole fit: what validation and loading used is taken off the search's budget,
-        # and a small share is kept back for building the front (constant snapping)
-        left = config.max_time - (time.perf_counter() - start)
-        config = dataclasses.replace(config, max_time=max(min(0.97 * left, left - 0.2), 0.05))
+        # max_time covers the whole fit: the search's clock starts at this call (imports, validation and
+        # loading count), and a small share is kept back for building the front (constant snapping)
+        total = config.budget.max_time
+        config = config.replace(**{"budget.max_time": max(min(0.97 * total, total - 0.2), 0.05)})
         result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
-                        progress=self.verbose > 0, extra_expressions=_baselines(len(selected)))
+                        progress=self.verbose > 0, extra_expressions=_baselines(len(selected)), t0=start)
         self.selected_features_ = selected
         self.search_result_ = result
         self.n_iter_ = result.generations

@@ -1,0 +1,189 @@
+"""``SearchConfig``: every setting of :func:`gensr.search.search`, in one nested frozen dataclass.
+
+One section per concern and per move; each field's comment says why its default was chosen. This is the one
+source of defaults: the estimator's and the CLI's arguments default to ``None`` and fill in from here, and
+``gensr fit`` takes dotted overrides such as ``search.fit.screen_rows=0``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["BudgetConfig", "CMAConfig", "EditConfig", "EnumerateConfig", "FitConfig", "LEEConfig",
+           "LocaliseConfig", "PowerLawConfig", "SearchConfig"]
+
+
+def _need(ok: bool, msg: str) -> None:
+    if not ok:
+        raise ValueError(msg)
+
+
+def _integers(cfg: Any, names: tuple[str, ...], low: int, where: str) -> None:
+    for name in names:
+        v = getattr(cfg, name)
+        _need(isinstance(v, int) and not isinstance(v, bool) and v >= low,
+              f"{where}.{name} must be an integer >= {low}, got {v!r}")
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """When the search stops."""
+
+    max_time: float = 60.0  # wall-clock s for EVERYTHING the search does (the estimator counts from its own call)
+    max_generations: int = 200  # CMA-ES generations over all restarts (GenSR: 120 of 81); time usually binds
+    target_r2: float = 0.999999  # stop once the best-score candidate's training R² reaches this: exact fits of
+    # noise-free data reach it, noisy data never do (GenSR's 0.95/0.99 stop on approximations); > 1: never
+
+    def __post_init__(self) -> None:
+        _need(self.max_time > 0, f"budget.max_time must be > 0, got {self.max_time!r}")
+        _integers(self, ("max_generations",), 1, "budget")
+
+
+@dataclass(frozen=True)
+class CMAConfig:
+    """The latent CMA-ES (:class:`gensr.cmaes.LatentCMAES`) and its IPOP restarts."""
+
+    popsize: int | None = None  # λ; None: 4 + ⌊3 ln L⌋ (14 at L = 32), cheap generations (GenSR: 81 at L = 512)
+    sigma0: float = 1.0  # initial step in units of the prior σ: samples start where p(z | data) has mass
+    update: Literal["standard", "gensr"] = "standard"  # sep-CMA-ES; "gensr" = the released update
+    top_k: int | None = None  # search only the k latent dims of largest prior σ (GenSR's top-k, off there too)
+    include_mean: bool = True  # evaluate the mean each generation as GenSR does; its decode is often cached
+    max_restarts: int = 3  # IPOP restarts (λ doubles) after tolfun/tolx/stall; the clock usually ends first
+    stall_iters: int | None = 20  # generations without a better latent that end a run (and trigger a restart)
+
+    def __post_init__(self) -> None:
+        _need(self.sigma0 > 0, f"cma.sigma0 must be > 0, got {self.sigma0!r}")
+        _need(self.update in ("standard", "gensr"), f"cma.update must be 'standard' or 'gensr', got {self.update!r}")
+        _need(self.popsize is None or self.popsize >= 2, f"cma.popsize must be >= 2 or None, got {self.popsize}")
+        _integers(self, ("max_restarts",), 0, "cma")
+
+
+@dataclass(frozen=True)
+class LocaliseConfig:
+    """Coarse localisation by the prior branch (GENSR_METHOD.md §6.2)."""
+
+    max_points: int = 200  # rows per encoded subset, as in GenSR and in training
+    n_subsets: int = 4  # random row subsets prior-encoded (subset 0 = all rows if n <= max_points); >= 1
+    n_ynoise: int = 16  # y-noise re-encodings with s_i = 0.01(i/5 + 1)·std(y) (GenSR: 40)
+    n_prior_samples: int = 32  # z ~ N(μ, σ²) of the encodings, decoded for the initial population (GenSR: 40)
+    temperatures: tuple[float, ...] = (0.5,)  # every latent is also sampled at these (GenSR: 2 samples at 0.1,
+    # nearly greedy; the skeleton cache makes a more diverse second decode cheap)
+
+    def __post_init__(self) -> None:
+        _integers(self, ("max_points", "n_subsets"), 1, "localise")
+        _integers(self, ("n_ynoise", "n_prior_samples"), 0, "localise")
+        _need(all(t > 0 for t in self.temperatures), f"localise.temperatures must be > 0, got {self.temperatures}")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Constant fitting (:func:`gensr.constants.fit_constants`) and the screen in front of it."""
+
+    rows: int = 1024  # rows used for the full fit (GenSR: the first 1,024); R² always uses all rows
+    starts: int = 3  # starts for skeletons whose constants sit inside sin/exp/log/pow…: frequencies and
+    # exponents need several; affine and rational constants get one (the decoded or unit start converges)
+    method: Literal["lm", "bfgs"] = "lm"  # Levenberg–Marquardt with exact Jacobians; "bfgs" as GenSR
+    max_iter: int = 100  # per start: LM evaluations or BFGS iterations
+    screen_rows: int = 64  # fit on this many rows first and refit fully only candidates that could join the
+    # front (measured: most decodes are far from it); 0 = always fit fully
+    screen_slack: float = 4.0  # a screened candidate is refitted if its MSE is within this factor of the best
+    # MSE at its complexity or below (the full fit rarely gains more than that)
+
+    def __post_init__(self) -> None:
+        _integers(self, ("rows", "starts", "max_iter"), 1, "fit")
+        _integers(self, ("screen_rows",), 0, "fit")
+        _need(self.method in ("lm", "bfgs"), f"fit.method must be 'lm' or 'bfgs', got {self.method!r}")
+        _need(self.screen_slack >= 1, f"fit.screen_slack must be >= 1, got {self.screen_slack!r}")
+
+
+@dataclass(frozen=True)
+class LEEConfig:
+    """LEE refinement (:mod:`gensr.refine`): re-encoding and g_eval steps."""
+
+    every: int = 5  # a refinement round every k generations (and once before CMA-ES); 0 = off
+    n_reencode: int = 4  # best not-yet-re-encoded candidates re-encoded per round (posterior branch)
+    geval_steps: int = 10  # Adam steps on z through g_eval per round; 0 = off (also off without g_eval)
+    geval_lr: float = 0.05  # Adam step in latent units: ~0.5 over 10 steps, about one prior σ
+
+    def __post_init__(self) -> None:
+        _integers(self, ("every", "n_reencode", "geval_steps"), 0, "lee")
+        _need(self.geval_lr > 0, f"lee.geval_lr must be > 0, got {self.geval_lr!r}")
+
+
+@dataclass(frozen=True)
+class EditConfig:
+    """Local symbolic edits of the best candidates (:mod:`gensr.edits`)."""
+
+    every: int = 2  # an edit round every k generations (and once before CMA-ES); 0 = off
+    n_parents: int = 3  # best candidates edited per round
+    n_edits: int = 12  # random single edits per parent and round; the skeleton cache dedupes repeats
+
+    def __post_init__(self) -> None:
+        _integers(self, ("every", "n_parents", "n_edits"), 0, "edits")
+
+
+@dataclass(frozen=True)
+class PowerLawConfig:
+    """Power laws from a log-log least-squares fit: C·∏ x_i^a_i with snapped exponents."""
+
+    enabled: bool = True  # cheap (one lstsq per transform) and finds textbook monomials at once
+    max_denominator: int = 3  # exponents snap to fractions p/q with q <= this (½, ⅓, integers)
+    max_abs_exponent: int = 4  # larger snapped exponents are dropped: the grammar writes them as long products
+
+
+@dataclass(frozen=True)
+class EnumerateConfig:
+    """Map-guided enumeration: the decoder's most likely short skeletons under the prior latent, fitted first."""
+
+    enabled: bool = True  # short laws are common and cheap to fit; the map orders them
+    max_nodes: int = 7  # prefix nodes per skeleton
+    beam: int = 64  # skeletons ranked per prior mean (beam search = the top of the decoder's ranking)
+    share: float = 0.1  # at most this share of the budget
+
+    def __post_init__(self) -> None:
+        _integers(self, ("max_nodes", "beam"), 1, "enumerate")
+        _need(0 < self.share <= 1, f"enumerate.share must be in (0, 1], got {self.share!r}")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Settings of :func:`gensr.search.search`, one section per concern and per move.
+
+    Examples
+    --------
+    >>> cfg = SearchConfig(budget=BudgetConfig(max_time=10.0))
+    >>> cfg.replace(**{"fit.screen_rows": 0, "budget.max_generations": 5}).fit.screen_rows
+    0
+    """
+
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    cma: CMAConfig = field(default_factory=CMAConfig)
+    localise: LocaliseConfig = field(default_factory=LocaliseConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+    lee: LEEConfig = field(default_factory=LEEConfig)
+    edits: EditConfig = field(default_factory=EditConfig)
+    power_law: PowerLawConfig = field(default_factory=PowerLawConfig)
+    enumerate: EnumerateConfig = field(default_factory=EnumerateConfig)
+    parsimony: float = 0.0025  # w in score = R² − w·complexity: GenSR's 1/400 per prefix node
+    device: str | None = None  # None: the model's own device; else a copy of the model runs there
+
+    def __post_init__(self) -> None:
+        _need(self.parsimony >= 0, f"parsimony must be >= 0, got {self.parsimony!r}")
+
+    def replace(self, **changes: Any) -> SearchConfig:
+        """A copy with ``"section.field"`` (or top-level ``"field"``) keys changed."""
+        top: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in changes.items():
+            section, _, name = key.rpartition(".")
+            if section:
+                nested.setdefault(section, {})[name] = value
+            else:
+                top[key] = value
+        for section, values in nested.items():
+            if not hasattr(self, section) or not dataclasses.is_dataclass(getattr(self, section)):
+                raise ValueError(f"unknown SearchConfig section {section!r}")
+            top[section] = dataclasses.replace(getattr(self, section), **values)
+        return dataclasses.replace(self, **top)

@@ -1,0 +1,316 @@
+"""The search loop and its result: moves at the start, then CMA-ES generations with periodic moves.
+
+Order of one call, all under one :class:`~gensr.search.budget.Deadline`:
+
+1. the moves that run at the start, in registry order (:func:`gensr.search.moves.build_moves`): seeds and
+   baselines, power laws, map-guided enumeration, coarse localisation, a round of edits, a LEE round;
+2. CMA-ES generations (:class:`~gensr.search.moves.LatentCMA`); after every generation, each periodic move
+   whose ``every`` divides the generation count, then re-centring and IPOP restarts;
+3. stop on ``max_time``, ``max_generations``, ``target_r2``, the callback, a user interrupt or a CMA-ES
+   reason that cannot restart.
+
+A keyboard interrupt ends the search cleanly: the result holds everything found so far, with stop reason
+``interrupted``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from gensr.grammar import MAX_VARS, Expression, parse
+from gensr.pareto import pareto_front, select_model
+from gensr.search.budget import Deadline
+from gensr.search.config import SearchConfig
+from gensr.search.moves import LatentCMA, Move, build_moves
+from gensr.search.pool import Candidate
+from gensr.search.state import SearchState
+
+__all__ = ["SearchResult", "search"]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Everything :func:`search` found.
+
+    Attributes
+    ----------
+    candidates : tuple of Candidate
+        Every fitted skeleton, one entry per distinct canonical key, in the order found.
+    best : int or None
+        Index of the highest score (first among ties); None if nothing was fitted in time.
+    front : np.ndarray of int
+        Indices on the complexity–MSE Pareto front (:func:`gensr.pareto.pareto_front`), simplest first.
+    evaluations : int
+        Latents decoded (each decoded greedily and at every temperature).
+    n_fitted : int
+        Distinct skeletons fitted (= ``len(candidates)``).
+    n_full_fits : int
+        Skeletons with constants that passed the screen and got the full fit.
+    n_invalid : int
+        Decodes that did not parse into an expression.
+    generations : int
+        CMA-ES generations over all restarts.
+    restarts : int
+        IPOP restarts made.
+    stop : dict of str to float
+        The reasons that ended the search with their thresholds: ``max_time``, ``max_generations``,
+        ``target_r2``, ``callback``, ``interrupted`` or the CMA-ES reasons (``tolfun``, ``tolx``, ...).
+    timings : dict of str to float
+        Seconds in ``encode`` (prior branch), ``decode``, ``fit`` (constants), ``refine`` (LEE re-encoding
+        and g_eval steps), ``bookkeeping`` (all else) and ``total`` (the wall time from the budget's start;
+        the five parts sum to it).
+    history : tuple of dict
+        One row per generation (generation 0 = after the start moves): ``generation``, ``best_score``,
+        ``best_r2``, ``sigma`` (NaN before CMA-ES), ``evaluations``, ``n_fitted``, ``elapsed``.
+    config : SearchConfig
+    feature_names : tuple of str or None
+    """
+
+    candidates: tuple[Candidate, ...]
+    best: int | None
+    front: np.ndarray
+    evaluations: int
+    n_fitted: int
+    n_invalid: int
+    generations: int
+    restarts: int
+    stop: dict[str, float]
+    timings: dict[str, float]
+    history: tuple[dict[str, float], ...]
+    config: SearchConfig = field(default_factory=SearchConfig)
+    feature_names: tuple[str, ...] | None = None
+    n_full_fits: int = 0
+
+    @property
+    def best_candidate(self) -> Candidate | None:
+        return None if self.best is None else self.candidates[self.best]
+
+    @property
+    def front_candidates(self) -> list[Candidate]:
+        return [self.candidates[i] for i in self.front]
+
+    def select(self, rule: str = "best") -> int:
+        """Index chosen by :func:`gensr.pareto.select_model` (``"accuracy"``, ``"best"``, ``"simplest"``) on MSE."""
+        c = [x.complexity for x in self.candidates]
+        return select_model(c, [x.mse for x in self.candidates], [x.r2 for x in self.candidates], rule=rule)
+
+
+# --------------------------------------------------------------------------------------------------
+# input checks
+
+
+def check_data(X: Any, y: Any, max_vars: int) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 X (n, d) and y (n,), with one-line errors for shapes, sizes and non-finite values."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_rows, n_features), got shape {X.shape}; use X.reshape(-1, 1) for one "
+                         "feature")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_rows,), got shape {y.shape}")
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+    if X.shape[0] < 2:
+        raise ValueError(f"need at least 2 rows, got {X.shape[0]}")
+    d_max = min(MAX_VARS, max_vars)
+    if not 1 <= X.shape[1] <= d_max:
+        raise ValueError(f"X has {X.shape[1]} features; the model takes 1 to {d_max}: select the most relevant "
+                         "features first (e.g. by mutual information or correlation with y)")
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+        raise ValueError("X and y must be finite (no NaN or inf): drop or impute those rows first")
+    return X, y
+
+
+def check_seeds(exprs: Sequence[Expression | str] | None, names: Sequence[str] | None, d: int) -> list[Expression]:
+    out = []
+    for e in exprs or ():
+        expr = parse(e, names) if isinstance(e, str) else e
+        if not isinstance(expr, Expression):
+            raise TypeError(f"extra_expressions must hold Expression objects or strings, got {type(e).__name__}")
+        if any(v >= d for v in expr.variables):
+            raise ValueError(f"seed equation {expr} uses x{max(expr.variables)} but the data have {d} features")
+        out.append(expr)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# the loop
+
+
+class _Driver:
+    def __init__(self, state: SearchState, moves: list[Move], bar: Any, callback: Callable[..., Any] | None,
+                 names: tuple[str, ...] | None):
+        self.state, self.moves, self.bar, self.callback, self.names = state, moves, bar, callback, names
+        self.stop: dict[str, float] = {}
+        self.history: list[dict[str, float]] = []
+
+    def global_stop(self) -> dict[str, float]:
+        s, bc, out = self.state, self.state.cfg.budget, {}
+        if s.deadline.expired():
+            out["max_time"] = bc.max_time
+        if s.generations >= bc.max_generations:
+            out["max_generations"] = float(bc.max_generations)
+        best = s.best_candidate()
+        if best is not None and best.r2 >= bc.target_r2:
+            out["target_r2"] = bc.target_r2
+        return out
+
+    def should_stop(self) -> bool:
+        reasons = self.global_stop()
+        self.stop.update(reasons)
+        return bool(reasons)
+
+    def log(self, sigma: float) -> bool:
+        """Append a history row, update the progress bar; True if the callback asks to stop."""
+        s = self.state
+        best = s.best_candidate()
+        row = {"generation": s.generations, "best_score": best.score if best else -math.inf,
+               "best_r2": best.r2 if best else -math.inf, "sigma": sigma, "evaluations": s.evaluations,
+               "n_fitted": len(s.pool), "elapsed": s.deadline.elapsed()}
+        self.history.append(row)
+        self.bar.n = min(round(row["elapsed"], 1), self.bar.total)  # seconds against the budget
+        if best is not None:
+            text = best.expression.to_infix(self.names, precision=4)[:50]
+            self.bar.set_postfix_str(f"R²={best.r2:.6f} {text}", refresh=False)
+        self.bar.refresh()
+        if self.callback is not None and self.callback({**row, "best": best}):
+            self.stop["callback"] = 1.0
+            return True
+        return False
+
+    def run(self) -> None:
+        s = self.state
+        for move in self.moves:
+            if move.at_start and not s.deadline.expired() and not self.global_stop():
+                move.run(s)
+        if self.log(math.nan) or self.should_stop():
+            return
+        if s.best_z is None or s.stds is None:
+            self.stop["max_time"] = s.cfg.budget.max_time  # nothing decoded in time
+            return
+        cma = LatentCMA(s.cfg)
+        cma.restart(s, s.best_latent(), s.cfg.cma.popsize)
+        periodic = [m for m in self.moves if m.every]
+        while not self.should_stop():
+            if not cma.generation(s):
+                continue  # the deadline cut the generation
+            if self.log(cma.es.sigma):  # type: ignore[union-attr]
+                return
+            for move in periodic:
+                if s.generations % move.every == 0 and not s.deadline.expired():
+                    move.run(s)
+            if self.should_stop():  # our reasons first: CMA-ES's own maxiter mirrors max_generations
+                return
+            reasons = cma.after_moves(s)
+            if reasons:
+                self.stop.update(reasons)
+                return
+
+    def result(self, feature_names: tuple[str, ...] | None) -> SearchResult:
+        s = self.state
+        pool = s.pool
+        with s.deadline.section("bookkeeping"):
+            comp = np.array([c.complexity for c in pool.candidates], dtype=float)
+            mse = np.array([c.mse for c in pool.candidates], dtype=float)
+            front = pareto_front(comp, mse) if pool.candidates else np.zeros(0, dtype=np.int64)
+        return SearchResult(
+            candidates=tuple(pool.candidates), best=pool.best, front=front, evaluations=s.evaluations,
+            n_fitted=len(pool), n_invalid=s.n_invalid, generations=s.generations, restarts=s.restarts,
+            stop=dict(self.stop), timings=s.deadline.finish(), history=tuple(self.history), config=s.cfg,
+            feature_names=feature_names, n_full_fits=pool.n_full_fits,
+        )
+
+
+def search(
+    model: torch.nn.Module,
+    X: Any,
+    y: Any,
+    config: SearchConfig | None = None,
+    *,
+    rng: np.random.Generator | int | None = None,
+    feature_names: Sequence[str] | None = None,
+    extra_expressions: Sequence[Expression | str] | None = None,
+    progress: bool = False,
+    callback: Callable[[dict[str, Any]], bool | None] | None = None,
+    t0: float | None = None,
+) -> SearchResult:
+    """Search the latent space of ``model`` for equations y ≈ f(X) (GenSR §6 with LEE refinement).
+
+    Parameters
+    ----------
+    model : CVAE
+        A trained model (e.g. :func:`gensr.checkpoint.load_model`); it is put in eval mode for the call and
+        never moved (with ``config.device`` set, a copy runs there).
+    X : array-like, shape (n, d)
+        Raw inputs, 1 <= d <= 10, n >= 2, finite. The model reads raw values (it standardises internally);
+        constants are fitted and candidates scored on raw X and y.
+    y : array-like, shape (n,)
+        Raw targets, finite.
+    config : SearchConfig, optional
+        Default: ``SearchConfig()``.
+    rng : numpy Generator, int or None
+        Source of all randomness (row subsets, y-noise, prior samples, CMA-ES, the torch generator of
+        temperature sampling, the fitting rows and starts). The same seed gives the same equations as long
+        as the time budget does not bind (bound the run by ``budget.max_generations`` to compare runs).
+    feature_names : sequence of str, optional
+        Names of the d columns, used to parse string seed equations and in the progress bar.
+    extra_expressions : sequence of Expression or str, optional
+        Seed equations (skeletons like ``"C*sin(C*x0) + C"`` or formulas with constants, used as the
+        first start of their fit). They are scored before anything else and their posterior latents join
+        the initial population.
+    progress : bool
+        Show a tqdm bar: seconds against the budget, best R² and equation.
+    callback : callable, optional
+        ``callback(info)`` after the start moves and after each generation, with ``info`` a history row plus
+        ``"best"`` (the best :class:`Candidate` or None); returning True stops the search.
+    t0 : float, optional
+        ``time.perf_counter()`` at which the budget started (default: now); the estimator passes the time
+        of its own call, so imports and model loading count.
+
+    Returns
+    -------
+    SearchResult
+
+    Raises
+    ------
+    ValueError
+        Shape mismatch, fewer than 2 rows, d > 10 (select features first), non-finite values, a seed
+        equation using a variable the data lack.
+    """
+    t0 = time.perf_counter() if t0 is None else t0
+    config = SearchConfig() if config is None else config
+    X, y = check_data(X, y, model.cfg.max_vars)
+    names = None if feature_names is None else tuple(str(n) for n in feature_names)
+    if names is not None and len(names) != X.shape[1]:
+        raise ValueError(f"{len(names)} feature names for {X.shape[1]} features")
+    seeds = check_seeds(extra_expressions, names, X.shape[1])
+    if config.device is not None and torch.device(config.device) != next(model.parameters()).device:
+        import copy
+
+        model = copy.deepcopy(model).to(config.device)  # the caller's model stays where it is
+    was_training = model.training
+    model.eval()
+    deadline = Deadline(t0, config.budget.max_time)
+    bar = tqdm(total=round(config.budget.max_time, 1), disable=not progress, desc="gensr", unit="s", leave=False,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s {postfix}")
+    try:
+        state = SearchState(model, X, y, config, np.random.default_rng(rng), deadline)
+        driver = _Driver(state, build_moves(config, seeds), bar, callback, names)
+        try:
+            driver.run()
+        except KeyboardInterrupt:
+            driver.stop["interrupted"] = 1.0
+        return driver.result(names)
+    finally:
+        bar.close()
+        model.train(was_training)

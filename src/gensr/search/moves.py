@@ -1,0 +1,356 @@
+"""Search moves: each proposes expressions or latents and feeds them to the same candidate pool.
+
+A move is a small class with a ``stage`` name (recorded on the candidates it finds first), ``at_start``
+(run once before CMA-ES), ``every`` (also run after every k-th CMA-ES generation; 0 = never) and
+``run(state)``, which must stop when ``state.deadline`` has expired. :func:`build_moves` is the one
+registry: a new move is one class here, one section in :class:`~gensr.search.config.SearchConfig` and one
+line in :func:`build_moves`. Latent CMA-ES is the loop's engine rather than a periodic move
+(:class:`LatentCMA`), and LEE re-encoding is how candidates found by the other moves return to the
+latent search.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from gensr.cmaes import RESTARTABLE, CMAESConfig, LatentCMAES
+from gensr.codec import decoded_expression, pack_data
+from gensr.edits import neighbours
+from gensr.grammar import CONST, Expression, Node
+from gensr.refine import geval_path, reencode
+from gensr.search.config import SearchConfig
+from gensr.search.state import SearchState
+
+__all__ = ["Edits", "Enumerate", "LatentCMA", "Localise", "Move", "PowerLaw", "Refine", "Seeds", "build_moves",
+           "power_law_candidates"]
+
+
+@runtime_checkable
+class Move(Protocol):
+    """What the driver needs of a move."""
+
+    stage: str
+    at_start: bool
+    every: int
+
+    def run(self, state: SearchState) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------------
+# moves that propose expressions
+
+
+class Seeds:
+    """The user's seed equations and the baselines, scored before anything else."""
+
+    stage, at_start, every = "seed", True, 0
+
+    def __init__(self, seeds: list[Expression]):
+        self.seeds = seeds
+
+    def run(self, state: SearchState) -> None:
+        state.score_all(self.seeds, self.stage)
+
+
+def _power(x: Node, exponent: Fraction) -> Node:
+    """x**exponent for exponent > 0 in the grammar's own operators (pow2, pow3, sqrt; pow for the rest)."""
+    p, q = exponent.numerator, exponent.denominator
+    simple = {1: x, 2: Node("pow2", (x,)), 3: Node("pow3", (x,))}
+    if q == 1 and p in simple:
+        return simple[p]
+    if q == 2 and p in simple:
+        return Node("sqrt", (simple[p],))
+    ints = {k: Node(str(k)) for k in range(1, 6)}
+    if p in ints and q in ints:
+        return Node("pow", (x, ints[p] if q == 1 else Node("div", (ints[p], ints[q]))))
+    return Node("pow", (x, Node(CONST, value=float(exponent))))
+
+
+def _monomial(exponents: dict[int, Fraction]) -> Node | None:
+    """∏ x_j^a_j as numerator / denominator; None if every exponent is 0."""
+    num = [_power(Node(f"x{j}"), a) for j, a in exponents.items() if a > 0]
+    den = [_power(Node(f"x{j}"), -a) for j, a in exponents.items() if a < 0]
+
+    def product(nodes: list[Node]) -> Node | None:
+        out = None
+        for n in nodes:
+            out = n if out is None else Node("mul", (out, n))
+        return out
+
+    top, bottom = product(num), product(den)
+    if top is None and bottom is None:
+        return None
+    if bottom is None:
+        return top
+    return Node("inv", (bottom,)) if top is None else Node("div", (top, bottom))
+
+
+def power_law_candidates(X: np.ndarray, y: np.ndarray, max_denominator: int = 3,
+                         max_abs_exponent: int = 4) -> list[Expression]:
+    """Skeletons from log-log least squares on the positive columns, for y, y² and 1/y.
+
+    For each transform t of y with one sign, ``log|t| ≈ b + Σ a_j log x_j`` over the columns that are all
+    positive; the exponents are snapped to fractions p/q (q <= ``max_denominator``), to halves and to
+    integers, and each snapped monomial M gives ``C·M`` and ``C + C·M``, mapped back through the inverse
+    transform (``sqrt`` for y², ``inv`` for 1/y).
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).uniform(1, 5, size=(100, 2))
+    >>> str(power_law_candidates(X, 3 * X[:, 0] / np.sqrt(X[:, 1]))[0])
+    'C*(x0/sqrt(x1))'
+    """
+    cols = [j for j in range(X.shape[1]) if np.all(X[:, j] > 0)]
+    if not cols:
+        return []
+    out: list[Expression] = []
+    with np.errstate(all="ignore"):
+        logx = np.log(X[:, cols])
+        A = np.column_stack([np.ones(len(y)), logx])
+        for name, t in (("y", y), ("y2", y * y), ("inv", 1.0 / y)):
+            if not (np.all(np.isfinite(t)) and (np.all(t > 0) or np.all(t < 0))):
+                continue
+            coef, *_ = np.linalg.lstsq(A, np.log(np.abs(t)), rcond=None)
+            if not np.all(np.isfinite(coef)):
+                continue
+            for q in sorted({max_denominator, 2, 1}, reverse=True):
+                snapped = {j: Fraction(round(float(a) * q), q).limit_denominator(max_denominator)
+                           for j, a in zip(cols, coef[1:])}
+                if any(abs(a) > max_abs_exponent for a in snapped.values()):
+                    continue
+                mono = _monomial({j: a for j, a in snapped.items() if a != 0})
+                if mono is None:
+                    continue
+                for body in (Node("mul", (Node(CONST), mono)),
+                             Node("add", (Node(CONST), Node("mul", (Node(CONST), mono))))):
+                    root = {"y": body, "y2": Node("sqrt", (body,)), "inv": Node("inv", (body,))}[name]
+                    out.append(Expression(root))
+    seen: set[tuple[str, ...]] = set()
+    return [e for e in out if not (e.key in seen or seen.add(e.key))]  # type: ignore[func-returns-value]
+
+
+class PowerLaw:
+    """Power laws C·∏ x_i^a_i (and with an offset, of y, y² and 1/y) from log-log least squares."""
+
+    stage, at_start, every = "powerlaw", True, 0
+
+    def __init__(self, cfg: SearchConfig):
+        self.cfg = cfg.power_law
+
+    def run(self, state: SearchState) -> None:
+        with state.deadline.section("bookkeeping"):
+            exprs = power_law_candidates(state.X, state.y, self.cfg.max_denominator, self.cfg.max_abs_exponent)
+        state.score_all(exprs, self.stage)
+
+
+class Edits:
+    """Random single edits of the best candidates (:mod:`gensr.edits`), fitted and scored."""
+
+    stage, at_start = "edit", True
+
+    def __init__(self, cfg: SearchConfig):
+        self.cfg = cfg.edits
+        self.every = cfg.edits.every
+
+    def run(self, state: SearchState) -> None:
+        pool = state.pool
+        parents = [pool.candidates[i].expression for i in pool.ranked()[: self.cfg.n_parents]
+                   if math.isfinite(pool.candidates[i].score)]
+        for parent in parents:
+            with state.deadline.section("bookkeeping"):
+                edits = neighbours(parent, state.X.shape[1], state.rng, self.cfg.n_edits)
+            if not state.score_all(edits, self.stage):
+                return
+
+
+# --------------------------------------------------------------------------------------------------
+# moves that work through the map
+
+
+def _prior_sets(state: SearchState) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Row subsets and y-noise copies (GenSR's s_i = 0.01(i/5 + 1)·std(y)) for the prior branch."""
+    lc = state.cfg.localise
+    sets = [(state.X_enc, state.y_enc)]
+    for i in range(1, lc.n_subsets + lc.n_ynoise):
+        rows = state.rows(False)
+        yv = state.y[rows]
+        if i >= lc.n_subsets:
+            s = 0.01 * ((i - lc.n_subsets) / 5 + 1) * float(np.std(state.y))
+            yv = yv + state.rng.normal(0.0, 1.0, len(rows)) * s
+        sets.append((state.X[rows], yv))
+    return sets
+
+
+class Localise:
+    """Coarse localisation (GENSR_METHOD.md §6.2): decode the prior means of row subsets and y-noise copies,
+    the seeds' posterior latents, then samples z ~ N(μ, σ²); sets the CMA-ES start and search shape."""
+
+    stage, at_start, every = "prior", True, 0
+
+    def __init__(self, cfg: SearchConfig, seeds: list[Expression]):
+        self.cfg, self.seeds = cfg.localise, seeds
+
+    def run(self, state: SearchState) -> None:
+        lc = self.cfg
+        sets = _prior_sets(state)
+        with state.deadline.section("encode"), torch.no_grad():
+            mu, logvar = state.model.encode_prior(*pack_data(sets, state.device))
+        mu, sd = mu.double().cpu().numpy(), np.exp(0.5 * logvar.double().cpu().numpy())
+        state.prior_means = mu[: lc.n_subsets]
+        eps = state.rng.standard_normal((lc.n_prior_samples, mu.shape[1]))
+        src = np.arange(lc.n_prior_samples) % len(sets)
+        groups = [(mu[: lc.n_subsets], sd[: lc.n_subsets], "prior"), (mu[lc.n_subsets :], sd[lc.n_subsets :],
+                                                                     "ynoise")]
+        fits = [s for s in self.seeds if len(s.prefix) + 2 <= state.model.cfg.max_len]
+        if fits:
+            with state.deadline.section("encode"):
+                z_seed = reencode(state.model, fits, state.X_enc, state.y_enc, max_points=len(state.y_enc))
+            groups.append((z_seed, np.repeat(sd[:1], len(fits), 0), "seed"))
+        groups.append((mu[src] + sd[src] * eps, sd[src], "sample"))
+        best = -math.inf
+        for Z, stds, stage in groups:
+            if len(Z) == 0:
+                continue
+            f = state.evaluate_latents(Z, stage)
+            if np.isnan(f).any():
+                break
+            if state.stds is None or f.max() > best:
+                best, state.stds = float(f.max()), stds[int(np.argmax(f))]
+
+
+class Enumerate:
+    """Map-guided enumeration: the decoder's most likely skeletons of at most ``max_nodes`` prefix nodes
+    under the prior mean (beam search ranks them by log-probability), fitted in that order."""
+
+    stage, at_start, every = "enumerate", True, 0
+
+    def __init__(self, cfg: SearchConfig):
+        self.cfg = cfg.enumerate
+
+    def run(self, state: SearchState) -> None:
+        ec = self.cfg
+        stop_at = state.deadline.sub(ec.share)
+        with state.deadline.section("encode"), torch.no_grad():
+            mu, _ = state.model.encode_prior(*pack_data([(state.X_enc, state.y_enc)], state.device))
+        with state.deadline.section("decode"):
+            beams = state.model.decode(mu, method="beam", beam_size=ec.beam, max_len=ec.max_nodes,
+                                       arity=state.arity, token_mask=state.token_mask)[0]
+        import time
+
+        for ids, _ in beams:
+            if time.perf_counter() > stop_at:
+                return
+            e = decoded_expression(ids)
+            if e is not None and state.pool.score(e, self.stage, state.evaluations) is None:
+                return
+
+
+class Refine:
+    """A LEE round: re-encode the best candidates not yet re-encoded (posterior branch), then Adam steps
+    through g_eval from those latents and the best one; a refined latent that beats the CMA-ES run is
+    offered to it (``state.recentre``)."""
+
+    stage, at_start = "reencode", True
+
+    def __init__(self, cfg: SearchConfig):
+        self.cfg = cfg.lee
+        self.every = cfg.lee.every
+
+    def run(self, state: SearchState) -> None:
+        lc, pool = self.cfg, state.pool
+        if state.best_z is None:
+            return
+        max_len = state.model.cfg.max_len
+        picks = [c.expression for c in (pool.candidates[i] for i in pool.ranked())
+                 if math.isfinite(c.score) and c.expression.key not in state.reencoded
+                 and len(c.expression.prefix) + 2 <= max_len][: lc.n_reencode]
+        with state.deadline.section("refine"):
+            z_re = reencode(state.model, picks, state.X_enc, state.y_enc, max_points=len(state.y_enc))
+        state.reencoded.update(e.key for e in picks)
+        best_z, best_f = None, -math.inf
+        for stage in ("reencode", "geval"):
+            if stage == "reencode":
+                Z = z_re
+            elif lc.geval_steps and state.model.geval is not None and not state.deadline.expired():
+                with state.deadline.section("refine"):
+                    path = geval_path(state.model, np.vstack([z_re, state.best_latent()[None]]), state.X_enc,
+                                      state.y_enc, steps=lc.geval_steps, lr=lc.geval_lr,
+                                      max_points=len(state.y_enc), time_limit=state.deadline.remaining()).path
+                Z = np.vstack([path[len(path) // 2], path[-1]]) if len(path) > 1 else path[:0, 0]
+            else:
+                break
+            f = state.evaluate_latents(Z, stage) if len(Z) else np.zeros(0)
+            if len(f) and not np.all(np.isnan(f)) and np.nanmax(f) > best_f:
+                best_z, best_f = Z[int(np.nanargmax(f))], float(np.nanmax(f))
+        if best_z is not None:
+            state.recentre = (best_z, best_f)
+
+
+# --------------------------------------------------------------------------------------------------
+# the engine
+
+
+class LatentCMA:
+    """Latent CMA-ES from the best latent, with IPOP restarts and re-centring on refined latents."""
+
+    stage = "cma"
+
+    def __init__(self, cfg: SearchConfig):
+        self.cfg = cfg
+        self.es: LatentCMAES | None = None
+
+    def restart(self, state: SearchState, x0: np.ndarray, popsize: int | None) -> None:
+        """A new CMA-ES run at ``x0``: the start, every IPOP restart and every re-centring."""
+        cc, bc = self.cfg.cma, self.cfg.budget
+        es_cfg = CMAESConfig(popsize=popsize, update=cc.update, top_k=cc.top_k, include_mean=cc.include_mean,
+                             stall_iters=cc.stall_iters, max_iter=max(1, bc.max_generations - state.generations))
+        self.es = LatentCMAES(x0, cc.sigma0, stds=state.stds, config=es_cfg, rng=state.rng)
+
+    def generation(self, state: SearchState) -> bool:
+        """Ask, evaluate and tell one generation; False if the deadline cut it (then it is not told)."""
+        assert self.es is not None
+        X = self.es.ask()
+        f = state.evaluate_latents(X, self.stage)
+        if np.isnan(f).any():
+            return False
+        self.es.tell(X, -f)
+        state.generations += 1
+        return True
+
+    def after_moves(self, state: SearchState) -> dict[str, float]:
+        """Re-centre on a refined latent that beats this run; restart (λ doubles) after a restartable stop.
+
+        Returns the CMA-ES stop reasons that end the search (empty while it goes on).
+        """
+        assert self.es is not None
+        if state.recentre is not None:
+            z, fz = state.recentre
+            state.recentre = None
+            if -fz < self.es.result.fbest:
+                self.restart(state, z, self.es.popsize)
+        es_stop = self.es.stop()
+        if es_stop and es_stop.keys() <= RESTARTABLE and state.restarts < self.cfg.cma.max_restarts:
+            state.restarts += 1
+            self.restart(state, state.best_latent(), 2 * self.es.popsize)
+            return {}
+        return dict(es_stop)
+
+
+def build_moves(cfg: SearchConfig, seeds: list[Expression]) -> list[Move]:
+    """The moves of a search, in the order they first run (the registry)."""
+    moves: list[Move] = [Seeds(seeds)]
+    if cfg.power_law.enabled:
+        moves.append(PowerLaw(cfg))
+    if cfg.enumerate.enabled:
+        moves.append(Enumerate(cfg))
+    moves.append(Localise(cfg, seeds))
+    if cfg.edits.every:
+        moves.append(Edits(cfg))
+    if cfg.lee.every:
+        moves.append(Refine(cfg))
+    return moves

@@ -1,0 +1,149 @@
+"""The candidate pool: every fitted skeleton, the skeleton cache, scoring and the fitting screen.
+
+Every move hands expressions to :meth:`Pool.score`. A skeleton is fitted once, in its canonical form (the
+key folds variable-free subtrees into one free constant, so the record depends on the key alone); a
+repeated skeleton returns its cached score. Fitting runs in two steps:
+
+1. **screen**: constants fitted on ``fit.screen_rows`` rows (a fixed random subset), then evaluated once on
+   all rows. Constant-free skeletons are only evaluated;
+2. **full fit**, only for a candidate that could join the accuracy–complexity front: its screened MSE is
+   within ``fit.screen_slack`` of the best MSE at its complexity or below. It starts from the screened
+   constants on ``fit.rows`` rows.
+
+Starts are adaptive: one for skeletons whose constants enter linearly or rationally (the decoded or unit
+start converges), ``fit.starts`` when a constant sits inside a periodic, exponential, logarithmic or power
+function (frequencies and exponents have many local optima).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gensr.constants import fit_constants
+from gensr.grammar import CONST, Expression, Node
+from gensr.pareto import score as gensr_score
+from gensr.search.budget import Deadline
+from gensr.search.config import SearchConfig
+
+__all__ = ["STAGES", "Candidate", "Pool"]
+
+STAGES = ("seed", "powerlaw", "enumerate", "prior", "ynoise", "sample", "cma", "reencode", "geval", "edit")
+"""Where a candidate was first found: a seed equation, a move's name or a latent-search stage."""
+
+_NONLINEAR = frozenset(("sin", "cos", "tan", "tanh", "exp", "log", "pow", "arcsin", "arccos", "arctan"))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One fitted skeleton.
+
+    Attributes
+    ----------
+    expression : Expression
+        With its fitted constants.
+    complexity : int
+        Prefix-node complexity (:attr:`Expression.complexity`).
+    mse, r2 : float
+        On all rows given to the search; ``inf`` / ``-inf`` when the fit failed (non-finite predictions).
+    score : float
+        ``r2 - parsimony * complexity``; ``-inf`` for a failed fit.
+    stage : str
+        Where the skeleton was first found, one of :data:`STAGES`.
+    evaluation : int
+        Number of latents decoded when it was first found (0 for seed equations).
+    screened : bool
+        True if only the screening fit was run (it could not join the front).
+    """
+
+    expression: Expression
+    complexity: int
+    mse: float
+    r2: float
+    score: float
+    stage: str
+    evaluation: int
+    screened: bool = False
+
+
+def nonlinear_constants(node: Node, inside: bool = False) -> bool:
+    """True if a constant leaf sits below a periodic/exponential/logarithmic/power operator."""
+    if node.token == CONST:
+        return inside
+    inside = inside or node.token in _NONLINEAR
+    return any(nonlinear_constants(c, inside) for c in node.children)
+
+
+class Pool:
+    """Candidates in the order found, the cache by canonical key, the best score and the screen."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, cfg: SearchConfig, deadline: Deadline, fit_seed: int):
+        self.X, self.y, self.cfg, self.deadline, self.fit_seed = X, y, cfg, deadline, fit_seed
+        self.candidates: list[Candidate] = []
+        self.cache: dict[tuple[str, ...], int] = {}
+        self.best: int | None = None
+        self._best_mse_at: dict[int, float] = {}  # lowest MSE per complexity, for the front test
+        self.n_full_fits = 0
+        fc = cfg.fit
+        self.screen = 0 < fc.screen_rows and 2 * fc.screen_rows <= min(len(y), fc.rows)
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def lookup(self, expr: Expression) -> Candidate | None:
+        idx = self.cache.get(expr.key)
+        return None if idx is None else self.candidates[idx]
+
+    def could_join_front(self, complexity: int, mse: float, slack: float = 1.0) -> bool:
+        """Whether a candidate of this complexity and MSE (divided by ``slack``) beats every simpler one."""
+        best = min((m for c, m in self._best_mse_at.items() if c <= complexity), default=math.inf)
+        return mse / slack < best
+
+    def _fit(self, canon: Expression, rows: int, starts: int, init: np.ndarray | None, max_iter: int) -> object:
+        fc, k = self.cfg.fit, canon.n_constants
+        return fit_constants(canon.torch_fn(), k, self.X, self.y, init=init, n_starts=starts, max_rows=rows,
+                             method=fc.method, max_iter=max_iter, time_limit=self.deadline.remaining(),
+                             rng=self.fit_seed)
+
+    def score(self, expr: Expression, stage: str, evaluation: int) -> float | None:
+        """The score of ``expr``'s skeleton, fitting it if new; None if the deadline has passed."""
+        known = self.lookup(expr)
+        if known is not None:
+            return known.score
+        if self.deadline.expired():
+            return None
+        canon = expr.canonical()
+        cfg, fc, k = self.cfg, self.cfg.fit, canon.n_constants
+        starts = fc.starts if k and nonlinear_constants(canon.root) else 1
+        init = canon.constants if k else None
+        screened = False
+        with self.deadline.section("fit"):
+            if k and self.screen:
+                fit = self._fit(canon, fc.screen_rows, starts, init, fc.max_iter)
+                if self.could_join_front(canon.complexity, fit.mse, fc.screen_slack):
+                    full = self._fit(canon, fc.rows, 1, fit.constants, fc.max_iter)
+                    self.n_full_fits += 1
+                    if full.mse <= fit.mse:
+                        fit = full
+                else:
+                    screened = True
+            else:
+                fit = self._fit(canon, fc.rows, starts, init, fc.max_iter)
+                self.n_full_fits += bool(k)
+        fitted = canon.with_constants(fit.constants) if k else canon
+        s = float(gensr_score(fit.r2, canon.complexity, cfg.parsimony))
+        cand = Candidate(fitted, canon.complexity, float(fit.mse), float(fit.r2), s, stage, evaluation, screened)
+        self.cache[expr.key] = len(self.candidates)
+        self.candidates.append(cand)
+        if math.isfinite(cand.mse):
+            c = cand.complexity
+            self._best_mse_at[c] = min(self._best_mse_at.get(c, math.inf), cand.mse)
+        if self.best is None or s > self.candidates[self.best].score:
+            self.best = len(self.candidates) - 1
+        return s
+
+    def ranked(self) -> list[int]:
+        """Indices by score, best first (ties: first found)."""
+        return sorted(range(len(self.candidates)), key=lambda i: -self.candidates[i].score)

@@ -1,0 +1,102 @@
+"""``SearchState``: what every move reads and feeds during one search call.
+
+It holds the data, the model and its decoding constraints, the candidate :class:`~gensr.search.pool.Pool`,
+the :class:`~gensr.search.budget.Deadline`, and the latent side of the search: the fittest latent decoded
+so far and the per-coordinate search shape (the prior σ of the best initial latent). The one pipeline from
+latents to scored candidates, :meth:`SearchState.evaluate_latents`, lives here, so every latent move
+(localisation, CMA-ES, LEE) scores the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from gensr.codec import arity_tensor, decoded_expression, token_mask_for
+from gensr.grammar import Expression
+from gensr.search.budget import Deadline
+from gensr.search.config import SearchConfig
+from gensr.search.pool import Pool
+
+__all__ = ["SearchState"]
+
+_DECODE_CHUNK = 32  # latents decoded per model call: bounds the overshoot of the deadline by one decode
+
+
+class SearchState:
+    """Data, model, pool, deadline and the best latent of one search; moves read and update it."""
+
+    def __init__(self, model: torch.nn.Module, X: np.ndarray, y: np.ndarray, cfg: SearchConfig,
+                 rng: np.random.Generator, deadline: Deadline):
+        self.model, self.X, self.y, self.cfg, self.rng, self.deadline = model, X, y, cfg, rng, deadline
+        self.device = next(model.parameters()).device
+        self.tgen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
+        self.pool = Pool(X, y, cfg, deadline, fit_seed=int(rng.integers(2**62)))
+        self.arity = arity_tensor(self.device)
+        self.token_mask = token_mask_for([X.shape[1]], self.device)  # (1, V)
+        enc_rows = self.rows(X.shape[0] <= cfg.localise.max_points)
+        self.X_enc, self.y_enc = X[enc_rows], y[enc_rows]  # subset 0: also the data of the LEE steps
+        self.best_z: np.ndarray | None = None  # the fittest latent decoded so far (the first one on ties)
+        self.best_zf = -math.inf
+        self.stds: np.ndarray | None = None  # CMA-ES search shape: prior σ of the best initial latent
+        self.prior_means: np.ndarray | None = None  # prior means of the encoded subsets (set by localisation)
+        self.recentre: tuple[np.ndarray, float] | None = None  # a refined latent that beat the CMA-ES run
+        self.reencoded: set[tuple[str, ...]] = set()
+        self.evaluations = self.n_invalid = self.generations = self.restarts = 0
+
+    def rows(self, all_rows: bool) -> np.ndarray:
+        """Rows of one encoded subset: all of them, ``max_points`` at random, or half if there are fewer."""
+        n, m = len(self.y), self.cfg.localise.max_points
+        if all_rows:
+            return np.arange(n)
+        size = m if n > m else max(2, n // 2)
+        return np.sort(self.rng.choice(n, size=size, replace=False))
+
+    # ---- latents -> candidates -----------------------------------------------------------------------
+    def decode(self, Z: np.ndarray) -> list[list[Expression | None]]:
+        """Greedy and temperature decodes of each latent, parsed (None where a decode does not parse)."""
+        with self.deadline.section("decode"):
+            z = torch.as_tensor(Z, dtype=torch.float32, device=self.device)
+            kw = {"arity": self.arity, "token_mask": self.token_mask}
+            outs = [self.model.decode(z, method="greedy", **kw)]
+            for t in self.cfg.localise.temperatures:
+                outs.append(self.model.decode(z, method="sample", temperature=t, generator=self.tgen, **kw))
+        return [[decoded_expression(ids[i]) for ids in outs] for i in range(len(Z))]
+
+    def evaluate_latents(self, Z: np.ndarray, stage: str) -> np.ndarray:
+        """Fitness (best score among its decodes, −inf if none is valid) per latent; NaN where time ran out."""
+        fitness = np.full(len(Z), np.nan)
+        for start in range(0, len(Z), _DECODE_CHUNK):
+            if self.deadline.expired():
+                break
+            decodes = self.decode(Z[start : start + _DECODE_CHUNK])
+            base, self.evaluations = self.evaluations, self.evaluations + len(decodes)
+            for i, exprs in enumerate(decodes):
+                best = -math.inf
+                for e in exprs:
+                    s = -math.inf if e is None else self.pool.score(e, stage, base + i + 1)
+                    if s is None:
+                        return fitness
+                    self.n_invalid += e is None
+                    best = max(best, s)
+                fitness[start + i] = best
+                if self.best_z is None or best > self.best_zf:
+                    self.best_z, self.best_zf = np.array(Z[start + i], dtype=np.float64), best
+        return fitness
+
+    def score_all(self, exprs: list[Expression], stage: str) -> bool:
+        """Score expressions in order; False once the deadline stops it."""
+        for e in exprs:
+            if self.pool.score(e, stage, self.evaluations) is None:
+                return False
+        return True
+
+    def best_latent(self) -> np.ndarray:
+        assert self.best_z is not None, "no latent decoded yet"
+        return self.best_z
+
+    def best_candidate(self) -> Any:
+        return None if self.pool.best is None else self.pool.candidates[self.pool.best]
