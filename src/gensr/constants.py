@@ -44,6 +44,7 @@ __all__ = [
     "evaluate",
     "fit_constants",
     "r2_score",
+    "screen_constants",
     "snap_constant",
     "snap_constants",
     "snap_if_no_loss",
@@ -516,6 +517,104 @@ def fit_constants(
             if not candidates:  # never valid on the fitting rows: report the first start
                 candidates.append((math.inf, starts[0]))
         return _final(fn, X, y, candidates, obj.n_evals, n_run, len(rows))
+
+
+def screen_constants(
+    fn: Callable[[np.ndarray, np.ndarray], object],
+    n_constants: int,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    init: Sequence[float] | np.ndarray | None = None,
+    n_starts: int = 1,
+    max_rows: int = 64,
+    max_iter: int = 100,
+    tol: float = 1e-8,
+    time_limit: float | None = None,
+    rng: np.random.Generator | int | None = None,
+) -> ConstantFit:
+    """A fast approximate fit for screening: numpy forward passes, finite-difference Jacobians, few rows.
+
+    Same contract as :func:`fit_constants` (the result is scored on **all** rows), but ``fn`` is a numpy
+    callable ``fn(X, c)`` (:meth:`gensr.grammar.Expression.numpy_fn`), so an evaluation costs microseconds
+    instead of a torch call. The k forward differences of a Jacobian come from one broadcast evaluation
+    (each constant passed as a column of k perturbed values).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    gen = np.random.default_rng(rng)
+    k = int(n_constants)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    rows = subsample_rows(len(y), max_rows, gen)
+    Xs, ys = X[rows], y[rows]
+    n = len(ys)
+    big = _BIG_FACTOR * (1.0 + float(np.max(np.abs(ys))))
+    counter = [0]
+
+    def predict(Xm: np.ndarray, c: np.ndarray) -> np.ndarray:
+        try:
+            out = np.asarray(fn(Xm, c), dtype=np.float64)
+        except CANDIDATE_ERRORS:
+            return np.full(len(Xm), np.nan)
+        return out if out.shape == (len(Xm),) else np.broadcast_to(out, (len(Xm),)).astype(np.float64)
+
+    def residuals(c: np.ndarray) -> np.ndarray:
+        counter[0] += 1
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _OutOfTime
+        r = predict(Xs, c) - ys
+        return np.where(np.isfinite(r) & (np.abs(r) <= big), r, big)
+
+    def jacobian(c: np.ndarray) -> np.ndarray:
+        # all k forward differences in ONE call: constant j is a (k, 1) column (row i perturbs constant i),
+        # so every operation broadcasts to (k, n)
+        counter[0] += 1
+        h = 1e-7 * np.maximum(1.0, np.abs(c))
+        C = (c[None, :] + np.diag(h)).T[:, :, None]  # (k, k, 1): C[j] = constant j under each perturbation
+        base = residuals(c)
+        try:
+            out = np.broadcast_to(np.asarray(fn(Xs, C), dtype=np.float64), (k, n))
+        except CANDIDATE_ERRORS:
+            return np.zeros((n, k))
+        r = out - ys
+        r = np.where(np.isfinite(r) & (np.abs(r) <= big), r, big)
+        jac = ((r - base) / h[:, None]).T
+        return np.where(np.isfinite(jac) & (base[:, None] != big), jac, 0.0)
+
+    candidates: list[np.ndarray] = []
+    with np.errstate(all="ignore"):
+        if k == 0:
+            candidates.append(np.zeros(0))
+        else:
+            try:
+                for c0 in _starts(k, init, n_starts, gen):
+                    try:
+                        sol = scipy.optimize.least_squares(residuals, c0, jac=jacobian, method="lm" if n >= k
+                                                           else "trf", ftol=tol, xtol=tol, max_nfev=max_iter)
+                        candidates.append(sol.x)
+                        if 2.0 * sol.cost <= _PERFECT_REL_MSE * n * float(np.mean(ys**2)):
+                            break
+                    except CANDIDATE_ERRORS:
+                        candidates.append(c0)
+            except _OutOfTime:
+                pass
+            if not candidates:
+                candidates.append(_starts(k, init, 1, gen)[0])
+        best: tuple[float, float, np.ndarray] | None = None
+        for c in candidates:
+            pred = predict(X, c)
+            r2 = r2_score(y, pred)
+            mse = float(np.mean((pred - y) ** 2)) if math.isfinite(r2) else math.inf
+            if not math.isfinite(mse):
+                mse, r2 = math.inf, -math.inf
+            if best is None or mse < best[0]:
+                best = (mse, r2, c)
+    assert best is not None
+    mse, r2, c = best
+    constants = np.array(c, dtype=np.float64)
+    constants.setflags(write=False)
+    return ConstantFit(constants=constants, mse=mse, r2=r2, success=math.isfinite(mse), n_evals=counter[0],
+                       n_starts=len(candidates), n_rows_fit=n)
 
 
 def _final(

@@ -299,6 +299,35 @@ def evaluate_many(exprs: Sequence[Expression], X: Any) -> np.ndarray:
     return out
 
 
+def _numpy_builder(root: Node) -> Callable[[Any, Any], Any]:
+    """Compile a tree into ``f(X, c)`` for numpy arrays (no guard: call under ``np.errstate``); leaves of
+    constants are scalars, so the result may need broadcasting to ``(n_rows,)``."""
+    counter = 0
+
+    def build(node: Node) -> Callable[[Any, Any], Any]:
+        nonlocal counter
+        tok = node.token
+        if tok in OPERATORS:
+            fn = OPERATORS[tok].numpy
+            subs = [build(c) for c in node.children]
+            if len(subs) == 1:
+                (a,) = subs
+                return lambda X, c: fn(a(X, c))
+            a, b = subs
+            return lambda X, c: fn(a(X, c), b(X, c))
+        if tok[0] == "x":
+            idx = int(tok[1:])
+            return lambda X, c: X[:, idx]
+        if tok == CONST:
+            k = counter
+            counter += 1
+            return lambda X, c: c[k]
+        val = float(tok)
+        return lambda X, c: val
+
+    return build(root)
+
+
 def _torch_builder(root: Node) -> Callable[[Any, Any], Any]:
     """Compile a tree into ``f(X, c)`` for torch tensors; ``c`` holds the constants in prefix order."""
     counter = 0
@@ -513,6 +542,11 @@ class Expression:
     def evaluate(self, X: Any) -> np.ndarray:
         """Evaluate on rows of ``X`` (n_rows, n_features); NaN where undefined (never a warning)."""
         return _eval_guarded(self.root, _as_float_matrix(X))
+
+    def numpy_fn(self) -> Callable[[Any, Any], Any]:
+        """A numpy callable ``f(X, c) -> y`` (constants ``c`` in prefix order), unguarded and fast: call it
+        under ``np.errstate`` and broadcast the result to ``(n_rows,)``."""
+        return _numpy_builder(self.root)
 
     def torch_fn(self) -> Callable[[Any, Any], Any]:
         """A torch callable ``f(X, c) -> y``, differentiable in the constants ``c`` (prefix order)."""

@@ -19,11 +19,14 @@ METHODS = ("gensr", "pyoperon", "gplearn")
 
 
 def fit_gensr(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1,
-              checkpoint: str | Path | None = None) -> FitOutcome:
-    """Fit :class:`gensr.GenSRRegressor` (defaults, shipped model unless ``checkpoint``) within ``time_limit``."""
+              checkpoint: str | Path | None = None, **options: Any) -> FitOutcome:
+    """Fit :class:`gensr.GenSRRegressor` (defaults, shipped model unless ``checkpoint``) within ``time_limit``.
+
+    ``options`` are further estimator parameters (e.g. ``max_generations``).
+    """
     from gensr import GenSRRegressor
 
-    est = GenSRRegressor(checkpoint=checkpoint, max_time=time_limit, random_state=seed, verbose=0)
+    est = GenSRRegressor(checkpoint=checkpoint, max_time=time_limit, random_state=seed, verbose=0, **options)
     est.fit(X, y)
     result = est.search_result_
     info = {"n_fitted": result.n_fitted, "generations": result.generations, "stop": sorted(result.stop),

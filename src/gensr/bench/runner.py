@@ -64,6 +64,8 @@ class BenchConfig:
     workers: int = 1  # parallel fits (processes; each gets `threads` threads)
     threads: int = 1  # threads per fit (torch, pyoperon)
     checkpoint: str | None = None  # gensr model; None: the shipped default
+    options: dict[str, dict[str, Any]] | None = None  # per-method keyword options, e.g. {"gensr":
+    #   {"max_generations": 3}} (tests bound work by generations, not by the wall clock)
     symbolic_timeout: float = 60.0  # seconds for the sympy symbolic check and simplified complexity
 
     def __post_init__(self) -> None:
@@ -180,7 +182,9 @@ def run_task(task: Task) -> dict[str, Any]:
         if scale:  # SRBench black-box: standardise X and y for the fit, map predictions back
             x_mu, x_sd = X_tr.mean(0), np.where(X_tr.std(0) > 0, X_tr.std(0), 1.0)
             y_mu, y_sd = float(y_tr.mean()), float(y_tr.std()) or 1.0
-        options = {"checkpoint": cfg.checkpoint} if task.method == "gensr" else {}
+        options = dict((cfg.options or {}).get(task.method, {}))
+        if task.method == "gensr" and cfg.checkpoint is not None:
+            options.setdefault("checkpoint", cfg.checkpoint)
         start = time.perf_counter()
         # a hard stop well past the budget, so one runaway fit cannot stall a sweep (main thread only)
         with hard_limit(3 * cfg.time_limit + 120):
