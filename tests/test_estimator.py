@@ -40,7 +40,8 @@ def fitted(tiny_checkpoint):
 def test_front_table_and_outputs(fitted):
     model, frame, y = fitted
     eq = model.equations_
-    assert list(eq.columns) == ["complexity", "loss", "r2", "score", "equation", "sympy_format", "expression"]
+    assert list(eq.columns) == ["complexity", "loss", "r2", "score", "equation", "sympy_format", "expression",
+                                "stage"]
     assert eq["complexity"].is_monotonic_increasing and (np.diff(eq["loss"]) < 0).all()
     assert list(model.feature_names_in_) == ["mass", "speed", "lambda"]
     # the affine baseline makes y = 2*mass + 1 exact, with readable constants

@@ -98,7 +98,14 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         Seeds numpy, torch and the search: the same seed gives the same equations (when the search is
         bounded by ``max_generations`` rather than by ``max_time``).
     verbose : int, default=1
-        0 is silent; 1 shows a progress bar.
+        0 is silent; 1 shows a progress bar (seconds against ``max_time``) and a one-line summary.
+    warm_start : bool, default=False
+        When True, a second ``fit`` on the same features starts from the previous front: its equations are
+        scored first and their posterior latents join the initial population.
+    callback : callable, default=None
+        ``callback(info)`` after the start moves and after every CMA-ES generation; ``info`` holds
+        ``generation``, ``elapsed``, ``evaluations``, ``n_fitted``, ``best_r2``, ``best_score`` and ``best``
+        (the best candidate). Returning True stops the search.
     search_config : gensr.search.SearchConfig, default=None
         Advanced search settings (the one source of defaults); the parameters above override its fields
         only when they are not ``None``.
@@ -108,7 +115,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
     equations_ : pandas.DataFrame
         The Pareto front, simplest first: ``complexity``, ``loss`` (MSE), ``r2``, ``score``, ``equation``
         (text with feature names), ``sympy_format``, ``expression`` (:class:`gensr.Expression` over the
-        selected features).
+        selected features), ``stage`` (the search move that first found the skeleton, see
+        :data:`gensr.search.STAGES`).
     best_index_ : int
         Row of ``equations_`` chosen by ``model_selection``.
     expression_ : Expression
@@ -140,7 +148,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                  population_size: int | None = None, sigma0: float | None = None, parsimony: float | None = None,
                  model_selection: str = "best", r2_threshold: float = 0.99, snap_constants: bool = True,
                  nan_policy: str = "raise", device: str | None = None, random_state: Any = None, verbose: int = 1,
-                 search_config: Any = None):
+                 warm_start: bool = False, callback: Any = None, search_config: Any = None):
         self.checkpoint = checkpoint
         self.max_time = max_time
         self.max_generations = max_generations
@@ -154,6 +162,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.callback = callback
         self.search_config = search_config
 
     def __sklearn_tags__(self) -> Any:
@@ -188,17 +198,30 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
 
     def _validated(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         _check_frame(X)
-        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64, ensure_all_finite=False,
-                             ensure_min_samples=1)
-        y = np.asarray(y, dtype=np.float64)
-        keep = np.isfinite(X).all(axis=1) & np.isfinite(y)
+        if y is None:  # sklearn's own message: this estimator requires y
+            validate_data(self, X, y, y_numeric=True)
+        y_arr = _target(y)
+        flat = y_arr.ravel() if y_arr.ndim == 2 and y_arr.shape[1] == 1 else y_arr
+        finite_y = np.isfinite(flat) if flat.ndim == 1 else np.ones(len(flat), dtype=bool)
+        if self.nan_policy == "drop" and not finite_y.all() and _n_rows(X) == len(flat):
+            X = X.iloc[finite_y] if hasattr(X, "iloc") else np.asarray(X)[finite_y]  # y's NaN rows first
+            y_arr, finite_y = y_arr[finite_y], finite_y[finite_y]
+            flat = y_arr.ravel() if y_arr.ndim == 2 and y_arr.shape[1] == 1 else y_arr
+        # sklearn rejects a NaN in y outright; ours is checked below, with the column names
+        y_safe = np.where(finite_y, flat, 0.0).reshape(y_arr.shape) if flat.ndim == 1 else y_arr
+        X, y_safe = validate_data(self, X, y_safe, y_numeric=True, dtype=np.float64, ensure_all_finite=False,
+                                  ensure_min_samples=1)
+        y = np.where(finite_y, np.asarray(y_safe, dtype=np.float64), np.nan)
+        bad_x = ~np.isfinite(X)
+        keep = ~bad_x.any(axis=1) & finite_y
         if not keep.all():
             if self.nan_policy == "raise":
-                bad_cols = np.flatnonzero(~np.isfinite(X).all(axis=0)).tolist()
-                where = f"X columns {bad_cols}" if bad_cols else ""
-                where += (" and " if where else "") + ("y" if not np.isfinite(y).all() else "")
-                raise ValueError(f"input contains NaN or inf in {int((~keep).sum())} rows ({where}); clean the "
-                                 "data or pass nan_policy='drop' (CLI: --drop-nan) to drop those rows")
+                names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
+                where = [f"column{'s' if bad_x.any(0).sum() > 1 else ''} "
+                         f"{', '.join(names[i] for i in np.flatnonzero(bad_x.any(axis=0)))}"] if bad_x.any() else []
+                where += ["the target"] if not finite_y.all() else []
+                raise ValueError(f"input contains NaN or inf in {int((~keep).sum())} rows ({' and '.join(where)}); "
+                                 "clean the data or pass nan_policy='drop' (CLI: --drop-nan) to drop those rows")
             log.info("dropping %d rows with NaN or inf", int((~keep).sum()))
             X, y = X[keep], y[keep]
         if len(y) < MIN_ROWS:
@@ -210,10 +233,12 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> GenSRRegressor:
         """Search for equations explaining ``y`` from ``X``; returns ``self``.
 
-        ``max_time`` counts from this call. Bad input fails here before torch is imported.
+        ``max_time`` counts from this call. Bad input fails here before torch is imported. Ctrl-C during
+        the search keeps what was found: the fit returns with the front so far (and a warning).
         """
         start = time.perf_counter()
         config = self._resolve()
+        previous = self._warm_seeds()
         X, y = self._validated(X, y)
         from gensr.search import search
 
@@ -225,14 +250,17 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             msg = (f"{X.shape[1]} features exceed the model's {MAX_VARS} inputs; using the {MAX_VARS} most "
                    f"informative by mutual information: {[names[i] for i in selected]}")
             warnings.warn(msg, UserWarning, stacklevel=2)
+        if previous and not np.array_equal(previous[0], selected):
+            previous = None  # another feature set: the old front does not apply
         model = _load_cached(self.checkpoint, config.device or "cpu")
         sub_names = [names[i] for i in selected]
         # max_time covers the whole fit: the search's clock starts at this call (imports, validation and
         # loading count), and a small share is kept back for building the front (constant snapping)
         total = config.budget.max_time
         config = config.replace(**{"budget.max_time": max(min(0.97 * total, total - 0.2), 0.05)})
+        seeds = _baselines(len(selected)) + (list(previous[1]) if previous else [])
         result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
-                        progress=self.verbose > 0, extra_expressions=_baselines(len(selected)), t0=start)
+                        progress=self.verbose > 0, extra_expressions=seeds, t0=start, callback=self.callback)
         self.selected_features_ = selected
         self.search_result_ = result
         self.n_iter_ = result.generations
@@ -241,9 +269,26 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         row = self.equations_.iloc[self.best_index_]
         self.expression_ = row["expression"]
         self.constants_ = self.expression_.constants
+        if "interrupted" in result.stop:
+            warnings.warn("search interrupted: returning the equations found so far", UserWarning, stacklevel=2)
+        if self.verbose > 0:
+            import sys
+
+            stop = ", ".join(sorted(result.stop)) or "done"
+            sys.stderr.write(f"gensr: {time.perf_counter() - start:.1f} s, {result.n_fitted} skeletons fitted, "
+                             f"stopped by {stop}; chosen: {row['equation']} (R² {row['r2']:.6g})\n")
         return self
 
+    def _warm_seeds(self) -> tuple[np.ndarray, list[Expression]] | None:
+        """With ``warm_start``, the previous fit's features and front: they seed the next search."""
+        if not self.warm_start or not hasattr(self, "equations_"):
+            return None
+        return self.selected_features_, list(self.equations_["expression"])
+
     def _front_table(self, result: Any, X: np.ndarray, y: np.ndarray, names: list[str]) -> Any:
+        """The front as users read it: snapped constants folded into the tree, so the complexity is the
+        printed formula's; short constants in ``equation``, full precision in ``sympy_format`` and
+        ``expression``; a row only if it is materially more accurate than every simpler one."""
         import pandas as pd
 
         from gensr.constants import snap_if_no_loss
@@ -251,20 +296,58 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         rows = []
         for i in result.front:
             cand = result.candidates[i]
-            expr = cand.expression
-            snapped = None
+            expr, snapped = cand.expression, None
             if self.snap_constants and expr.n_constants:
                 values, snapped = snap_if_no_loss(expr.torch_fn(), expr.constants, X, y)
                 expr = expr.with_constants(values)
             sym = _sympy_with_snaps(expr, names, snapped)
-            rows.append({"complexity": cand.complexity, "loss": cand.mse, "r2": cand.r2, "score": cand.score,
-                         "equation": str(sym) if snapped else expr.to_infix(names, precision=6),
-                         "sympy_format": sym, "expression": expr})
+            expr = _folded(expr, sym, names, X)
+            rows.append({"complexity": expr.complexity, "loss": cand.mse, "r2": _clean(cand.r2),
+                         "score": cand.score, "equation": _short(sym), "sympy_format": sym, "expression": expr,
+                         "stage": cand.stage})
         table = pd.DataFrame(rows, columns=["complexity", "loss", "r2", "score", "equation", "sympy_format",
-                                            "expression"])
-        table = table.sort_values("complexity", kind="stable")
-        # two skeletons can print the same once constants are snapped (C*x + C*x with C = 1/2): keep the simplest
-        return table.drop_duplicates("equation", keep="first").reset_index(drop=True)
+                                            "expression", "stage"])
+        table = table.sort_values(["complexity", "loss"], kind="stable")
+        keep, best, seen = [], np.inf, set()
+        noise = 1e-12 * float(np.var(y))  # exact fits differ only in float round-off below this
+        for idx, r in table.iterrows():  # folding can reorder complexities and make rows print alike
+            better = not keep or best - r["loss"] > max(1e-9 * best, noise)
+            if r["equation"] not in seen and better:
+                keep.append(idx)
+                best = min(best, r["loss"])
+            seen.add(r["equation"])
+        return table.loc[keep].reset_index(drop=True)
+
+    def plot_front(self, ax: Any = None, *, path: str | Path | None = None) -> Any:
+        """Loss (MSE) against complexity along the front, with the chosen equation marked.
+
+        Needs matplotlib (``pip install gensr[plot]``). Returns the Axes; with ``path``, also saves a PNG.
+        """
+        check_is_fitted(self, "equations_")
+        try:
+            import matplotlib
+
+            if ax is None and path is not None:
+                matplotlib.use("Agg", force=False)
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("plot_front needs matplotlib: pip install 'gensr[plot]'") from None
+        t = self.equations_
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        loss = np.maximum(t["loss"].to_numpy(dtype=float), 1e-300)
+        ax.step(t["complexity"], loss, where="post", marker="o", color="tab:blue", label="front")
+        best = t.iloc[self.best_index_]
+        ax.plot([best["complexity"]], [max(best["loss"], 1e-300)], marker="*", ms=16, color="tab:red",
+                label=f"chosen: {best['equation'][:40]}", linestyle="none")
+        ax.set_yscale("log")
+        ax.set_xlabel("complexity (nodes)")
+        ax.set_ylabel("training MSE")
+        ax.legend(loc="upper right", fontsize=8)
+        if path is not None:
+            ax.figure.tight_layout()
+            ax.figure.savefig(path, dpi=120)
+        return ax
 
     def _select(self, table: Any) -> int:
         from gensr.pareto import select_model
@@ -302,6 +385,54 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         if hasattr(self, "equations_"):
             text += f"\n  chosen equation: {self._row(None)['equation']}"
         return text
+
+
+def _target(y: Any) -> np.ndarray:
+    """y as a float array, with a clear error for text targets."""
+    raw = np.asarray(y)
+    if np.iscomplexobj(raw):
+        raise ValueError("Complex data not supported: the target y is complex")
+    try:
+        out = raw.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("the target y must be numeric; encode or drop non-numeric values") from None
+    return out
+
+
+def _n_rows(X: Any) -> int:
+    shape = getattr(X, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) else len(X)
+
+
+def _clean(r2: float) -> float:
+    """R² at float noise of 0 (a constant model: 1.1e-16) reads as 0."""
+    return 0.0 if abs(r2) < 1e-12 else float(r2)
+
+
+def _short(sym: Any, digits: int = 5) -> str:
+    """Text of a sympy expression with floats at ``digits`` significant digits (exact forms kept)."""
+    import sympy
+
+    floats = {f: sympy.Float(f, digits) for f in sym.atoms(sympy.Float)}
+    return str(sym.xreplace(floats)) if floats else str(sym)
+
+
+def _folded(expr: Expression, sym: Any, names: list[str], X: np.ndarray) -> Expression:
+    """``expr`` as its printed (sympy) form, when that parses back to the same function with no more nodes:
+    snapped unit constants disappear (``1.0*a*b/c`` is ``a*b/c``) and the complexity matches the text."""
+    from gensr.grammar import parse
+
+    try:
+        folded = parse(str(sym), names)
+    except (ValueError, RecursionError):
+        return expr
+    if folded.complexity > expr.complexity or any(v >= X.shape[1] for v in folded.variables):
+        return expr
+    rows = X[: min(len(X), 256)]
+    a, b = expr.evaluate(rows), folded.evaluate(rows)
+    same = np.array_equal(np.isnan(a), np.isnan(b)) and np.allclose(a[~np.isnan(a)], b[~np.isnan(b)],
+                                                                     rtol=1e-9, atol=1e-12)
+    return folded if same else expr
 
 
 def _baselines(n_vars: int) -> list[Expression]:
