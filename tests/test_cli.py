@@ -101,6 +101,9 @@ def test_fit_reads_formats_and_writes_json(tmp_path, tiny_checkpoint, capsys, na
     ("constant", "constant"),
     ("missing-file", "no such data file"),
     ("bad-checkpoint", "model.safetensors: weights do not match"),
+    ("header-only", "header but no data rows"),
+    ("unwritable-output", "cannot write .*does not exist"),
+    ("nan-named", r"NaN or inf in 1 rows \(column c\)"),
 ])
 def test_fit_bad_input_exit_2(tmp_path, tiny_checkpoint, capsys, kind, match):
     import shutil
@@ -118,6 +121,11 @@ def test_fit_bad_input_exit_2(tmp_path, tiny_checkpoint, capsys, kind, match):
         path.write_text("a,y\n" + "".join(f"{i},7\n" for i in range(30)))
     elif kind == "missing-file":
         path = tmp_path / "nope.csv"
+    elif kind == "header-only":
+        path = tmp_path / "empty.csv"
+        path.write_text("a,y\n")
+    elif kind == "nan-named":
+        path = _table(tmp_path, c=[np.inf] + [1.0] * 39)
     else:
         path = _table(tmp_path)
         if kind == "missing-target":
@@ -126,7 +134,8 @@ def test_fit_bad_input_exit_2(tmp_path, tiny_checkpoint, capsys, kind, match):
             ckpt = str(tmp_path / "ck")
             shutil.copytree(tiny_checkpoint, ckpt)
             (tmp_path / "ck" / "model.safetensors").write_bytes(b"garbage")
-    assert main(["fit", str(path), "--target", target, "--checkpoint", ckpt, *FIT]) == 2
+    extra = ["--output", str(tmp_path / "no" / "such" / "out.json")] if kind == "unwritable-output" else []
+    assert main(["fit", str(path), "--target", target, "--checkpoint", ckpt, *FIT, *extra]) == 2
     err = capsys.readouterr().err
     assert re.search(match, err), err
     assert "Traceback" not in err and err.count("\n") == 1
@@ -135,6 +144,23 @@ def test_fit_bad_input_exit_2(tmp_path, tiny_checkpoint, capsys, kind, match):
 def test_fit_drop_nan(tmp_path, tiny_checkpoint):
     path = _table(tmp_path, c=[np.nan] + [1.0] * 39)
     assert main(["fit", str(path), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--drop-nan", *FIT]) == 0
+    cut = tmp_path / "cut.csv"  # a file cut off mid-row: the last row has no target
+    cut.write_text(_table(tmp_path).read_text().rstrip("\n").rsplit(",", 1)[0] + ",\n")
+    assert main(["fit", str(cut), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--drop-nan", *FIT]) == 0
+
+
+def test_fit_test_size_plot_threshold_and_search_overrides(tmp_path, tiny_checkpoint, capsys):
+    pytest.importorskip("matplotlib")
+    path, out, png = _table(tmp_path), tmp_path / "r.json", tmp_path / "front.png"
+    assert main(["fit", str(path), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--test-size", "0.25",
+                 "--plot", str(png), "--output", str(out), "--model-selection", "simplest", "--r2-threshold",
+                 "0.5", "--search", "lee.every=0", *FIT]) == 0
+    text = capsys.readouterr().out
+    assert "held-out R² (10 rows" in text and png.stat().st_size > 1000
+    payload = json.loads(out.read_text())
+    assert payload["test_rows"] == 10 and payload["test_r2"] > 0.999
+    assert main(["fit", str(path), "--target", "y", "--search", "lee.evry=0", *FIT]) == 2
+    assert "did you mean" in capsys.readouterr().err
 
 
 def test_bench_run_and_report(tmp_path, bench_data_dir, tiny_checkpoint, capsys):

@@ -113,3 +113,79 @@ def test_more_than_ten_features_are_selected(tiny_checkpoint):
         model = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
     assert len(model.selected_features_) == 10 and 12 in model.selected_features_
     assert model.predict(X).shape == (80,)
+
+
+def test_nan_in_target_dropped_or_named(tiny_checkpoint):
+    X, y = _data()
+    y[[2, 5]] = [np.nan, np.inf]
+    frame = pd.DataFrame(X, columns=["mass", "speed", "lambda"])
+    frame.loc[7, "speed"] = np.nan
+    with pytest.raises(ValueError, match=r"in 3 rows \(column speed and the target\)"):
+        GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(frame, y)
+    model = GenSRRegressor(checkpoint=tiny_checkpoint, nan_policy="drop", **FAST).fit(frame, y)
+    assert model.equations_["r2"].max() > 0.999999
+
+
+def test_front_reads_as_printed(tiny_checkpoint):
+    """Complexity is the printed formula's, no row repeats another, a unit constant folds away."""
+    from gensr import parse
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 3, size=(200, 3))
+    y = X[:, 0] * X[:, 1] / X[:, 2]
+    model = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
+    eq = model.equations_
+    assert eq["equation"].is_unique and eq["loss"].is_monotonic_decreasing
+    for _, row in eq.iterrows():
+        assert row["complexity"] == parse(str(row["sympy_format"])).complexity
+    best = eq.iloc[model.best_index_]
+    assert best["equation"] == "x0*x1/x2" and best["complexity"] == 5  # not 1.0*x0*x1/x2
+
+
+def test_callback_stops_and_ctrl_c_keeps_the_front(tiny_checkpoint):
+    X, y = _data()
+    y = np.sin(X[:, 0]) * X[:, 1]
+    seen = []
+    slow = {**FAST, "max_generations": 50}
+    model = GenSRRegressor(checkpoint=tiny_checkpoint, callback=lambda info: seen.append(info) or
+                           info["generation"] >= 2, **slow).fit(X, y)
+    assert model.search_result_.stop == {"callback": 1.0} and [i["generation"] for i in seen] == [0, 1, 2]
+
+    def interrupt(info):
+        if info["generation"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="interrupted"):
+        model = GenSRRegressor(checkpoint=tiny_checkpoint, callback=interrupt, **slow).fit(X, y)
+    assert "interrupted" in model.search_result_.stop and len(model.equations_) >= 1
+    assert np.isfinite(model.predict(X)).all()
+
+
+def test_warm_start_seeds_the_previous_front(tiny_checkpoint):
+    X, y = _data()
+    model = GenSRRegressor(checkpoint=tiny_checkpoint, warm_start=True, **FAST).fit(X, y)
+    first = {e.key for e in model.equations_["expression"]}
+    model.fit(X, y)
+    seeds = {c.expression.key for c in model.search_result_.candidates if c.stage == "seed"}
+    assert first <= seeds  # the old front came back as seed equations
+    cold = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y).fit(X, y)
+    assert {c.expression.key for c in cold.search_result_.candidates if c.stage == "seed"} < seeds
+
+
+def test_plot_front(fitted, tmp_path):
+    pytest.importorskip("matplotlib")
+    model, _, _ = fitted
+    ax = model.plot_front(path=tmp_path / "front.png")
+    assert (tmp_path / "front.png").stat().st_size > 1000 and ax.get_yscale() == "log"
+
+
+def test_fit_leaves_global_state_alone(tiny_checkpoint):
+    """No reseeding of torch's global RNG, and the caller's model is never moved."""
+    import torch
+
+    X, y = _data()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
+    assert torch.equal(torch.rand(3), expected)

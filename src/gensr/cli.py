@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="write a sharded corpus of (equation, data) pairs",
-                       description="Generate random equations with sampled data points (GENSR_METHOD.md §3) "
+                       description="Generate random equations with sampled data points (E2E-style; see the "
+                                   "gensr.generator docstring) "
                                    "and write them as .npz shards plus config.json.")
     p.add_argument("--n", type=int, required=True, help="number of (equation, data) pairs")
     p.add_argument("--out", required=True, help="output directory")
@@ -35,7 +38,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the CVAE",
                        description="Train the dual-branch CVAE on generated data. Settings: a preset, then "
-                                   "--config FILE, then overrides like --train.lr=3e-4 or model.d_model=128.")
+                                   "--config FILE, then overrides like train.lr=3e-4 or model.d_model=128.")
     p.add_argument("--config", help="JSON file with model/generator/train sections (see configs/)")
     p.add_argument("--preset", choices=["tiny", "default"], default=None,
                    help="starting point before --config (default: the file's 'preset' key, else 'default')")
@@ -58,7 +61,12 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--search", action="append", default=[], metavar="KEY=VALUE",
                    help="a SearchConfig override such as fit.screen_rows=0 or lee.every=0 (repeatable)")
     p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
-    p.add_argument("--model-selection", choices=["best", "accuracy", "simplest"], default="best")
+    p.add_argument("--model-selection", choices=["best", "accuracy", "simplest"], default="best",
+                   help="best: PySR's rule; accuracy: lowest loss; simplest: simplest with R² >= --r2-threshold")
+    p.add_argument("--r2-threshold", type=float, default=0.99, help="R² floor of --model-selection simplest")
+    p.add_argument("--test-size", type=float, default=0.0,
+                   help="hold out this share of rows (e.g. 0.25) and report the chosen equation's test R²")
+    p.add_argument("--plot", help="PNG of the front (loss against complexity, chosen equation marked)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/inf instead of failing")
     p.add_argument("--output", help="write the whole front and the chosen equation as JSON")
@@ -217,12 +225,44 @@ def read_table(path: str) -> pandas.DataFrame:
         raise ValueError(f"{p}: cannot read table ({str(exc).splitlines()[0]})") from None
 
 
+def _process_age() -> float:
+    """Seconds since this process started (Linux /proc; 0 elsewhere): the CLI's budget starts there."""
+    try:
+        ticks = float(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _check_writable(path: str) -> None:
+    """Fail before the fit, not after it, when an output file cannot be written."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"cannot write {p}: it is a directory")
+    if not p.parent.is_dir():
+        raise ValueError(f"cannot write {p}: folder {p.parent} does not exist")
+    if not os.access(p.parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise ValueError(f"cannot write {p}: permission denied")
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     import json
 
+    for path in (args.output, args.plot):
+        if path:
+            _check_writable(path)
+    if not 0.0 <= args.test_size < 1.0:
+        raise ValueError(f"--test-size must be in [0, 1), got {args.test_size}")
+    from gensr._config import apply_overrides
     from gensr.estimator import GenSRRegressor
+    from gensr.search import SearchConfig
 
+    search_config = apply_overrides(SearchConfig(), args.search)
+    budget = args.max_time if args.max_time is not None else search_config.budget.max_time
     table = read_table(args.data)
+    if len(table) == 0:
+        raise ValueError(f"{args.data} has a header but no data rows")
     if args.target not in table.columns:
         raise ValueError(f"target column {args.target!r} not in {args.data}; columns: {list(table.columns)}")
     features = args.features or [c for c in table.columns if c != args.target]
@@ -234,20 +274,34 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     y = table[args.target]
     if y.dtype.kind not in "fiub":
         raise ValueError(f"target column {args.target!r} is not numeric (dtype {y.dtype})")
-    from gensr._config import apply_overrides
-    from gensr.search import SearchConfig
+    X_all, y_all = table[features], y.to_numpy()
+    test = None
+    if args.test_size > 0:
+        import numpy as np
 
-    search_config = apply_overrides(SearchConfig(), args.search)
-    model = GenSRRegressor(checkpoint=args.checkpoint, max_time=args.max_time, search_config=search_config,
+        order = np.random.default_rng(args.seed).permutation(len(table))
+        cut = len(table) - max(1, round(args.test_size * len(table)))
+        test = (X_all.iloc[order[cut:]], y_all[order[cut:]])
+        X_all, y_all = X_all.iloc[order[:cut]], y_all[order[:cut]]
+    # the budget is the whole command's: what start-up and reading the table took is taken off the fit
+    left = max(budget - _process_age(), 0.05)
+    model = GenSRRegressor(checkpoint=args.checkpoint, max_time=left, search_config=search_config,
                            max_generations=args.max_generations, model_selection=args.model_selection,
-                           nan_policy="drop" if args.drop_nan else "raise", random_state=args.seed,
-                           verbose=0 if args.quiet else 1)
-    model.fit(table[features], y.to_numpy())
+                           r2_threshold=args.r2_threshold, nan_policy="drop" if args.drop_nan else "raise",
+                           random_state=args.seed, verbose=0 if args.quiet else 1)
+    model.fit(X_all, y_all)
+    interrupted = "interrupted" in model.search_result_.stop
     front = model.equations_
     print(f"Pareto front ({len(front)} equations, {model.search_result_.evaluations} latents decoded, "
           f"{model.search_result_.timings.get('total', float('nan')):.1f} s):")
     print(front[["complexity", "loss", "r2", "equation"]].to_string(index=True))
     print(f"\nchosen ({args.model_selection}): {args.target} = {front.iloc[model.best_index_]['equation']}")
+    if test is not None:
+        r2 = _test_r2(model, *test)
+        print(f"held-out R² ({len(test[1])} rows, --test-size {args.test_size:g}): {r2:.6f}")
+    if args.plot:
+        model.plot_front(path=args.plot)
+        print(f"wrote {args.plot}")
     if len(model.selected_features_) < len(features):
         print(f"note: only these features were used: {[features[i] for i in model.selected_features_]}")
     if args.output:
@@ -260,9 +314,24 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                               "prefix": list(r.expression.prefix),
                               "constants": [float(c) for c in r.expression.constants]}
                              for r in front.itertuples()]}
+        if test is not None:
+            payload["test_r2"] = r2
+            payload["test_rows"] = len(test[1])
         Path(args.output).write_text(json.dumps(payload, indent=2))
         print(f"wrote {args.output}")
+    if interrupted:
+        print("gensr fit: interrupted; the front above is what was found so far", file=sys.stderr)
+        return 130
     return 0
+
+
+def _test_r2(model: object, X: object, y: object) -> float:
+    import numpy as np
+
+    from gensr.constants import r2_score
+
+    keep = np.isfinite(np.asarray(y, dtype=float)) & np.isfinite(np.asarray(X, dtype=float)).all(axis=1)
+    return r2_score(np.asarray(y, dtype=float)[keep], model.predict(X[keep]))  # type: ignore[attr-defined]
 
 
 def _latex(expr: object) -> str:
@@ -350,13 +419,20 @@ _COMMANDS = {"generate": _cmd_generate, "train": _cmd_train, "fit": _cmd_fit,
              "bench": _cmd_bench}
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: object = None, line: str | None = None) -> None:
+    print(f"gensr: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gensr`` console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return _COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning  # restored on exit: a CLI prints one line per warning
+            return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("gensr: interrupted", file=sys.stderr)
         return 130
