@@ -189,3 +189,31 @@ def test_fit_leaves_global_state_alone(tiny_checkpoint):
     torch.manual_seed(123)
     GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_max_time_is_the_whole_fit_with_a_busy_core(tiny_checkpoint):
+    """In a fresh process (torch not imported yet) and with another process burning a core, ``fit`` returns
+    within 5 % of ``max_time``: imports, model loading, the search and the front all count."""
+    import subprocess
+    import sys
+
+    script = f"""
+import time
+import numpy as np
+from gensr import GenSRRegressor
+from gensr.search import SearchConfig
+X = np.random.default_rng(0).uniform(1, 3, size=(500, 3))
+y = np.sin(X[:, 0]) * X[:, 1] + X[:, 2] ** 3
+t = time.perf_counter()
+GenSRRegressor(checkpoint={str(tiny_checkpoint)!r}, max_time=6, verbose=0, random_state=0,
+               search_config=SearchConfig().replace(**{{"budget.target_r2": 2.0}})).fit(X, y)
+print(time.perf_counter() - t)
+"""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    finally:
+        burner.kill()
+    assert out.returncode == 0, out.stderr
+    wall = float(out.stdout.strip().splitlines()[-1])
+    assert wall <= 6 * 1.05, f"max_time=6 took {wall:.2f} s"

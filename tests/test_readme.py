@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,9 +25,21 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
 
 
-def test_readme_formula_example_runs():
+def test_readme_formula_example_runs_and_shows_its_outputs():
+    """Each line of the formula example runs; a line ending in ``# <repr>`` must print exactly that."""
+    from numpy import array  # noqa: F401  (the README shows numpy reprs)
+
     (code,) = [b for b in _python_blocks() if "import parse" in b]
-    exec(compile(code, "README.md", "exec"), {})  # the README's own example, nothing else
+    namespace: dict = {"array": array}
+    checked = 0
+    for line in code.splitlines():
+        stmt, _, shown = line.partition("  # ")
+        if shown and not stmt.lstrip().startswith(("from", "import")) and "=" not in stmt.split("(")[0]:
+            assert repr(eval(stmt, namespace)) == shown.strip(), line
+            checked += 1
+        else:
+            exec(stmt, namespace)
+    assert checked >= 2
 
 
 def test_readme_estimator_example_runs():
@@ -42,6 +56,6 @@ def test_no_weights_tracked_except_the_default():
 
     out = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
-        return  # not a git checkout (e.g. an sdist): nothing to check
+        pytest.skip("not a git checkout (e.g. an sdist): no tracked files to check")
     weights = [f for f in out.stdout.split() if f.endswith((".pt", ".pth", ".ckpt", ".bin", ".safetensors"))]
     assert set(weights) <= {"src/gensr/pretrained/default/model.safetensors"}, weights

@@ -10,6 +10,7 @@ as ``equations_``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import warnings
@@ -257,14 +258,14 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         # max_time covers the whole fit: the search's clock starts at this call (imports, validation and
         # loading count), and a small share is kept back for building the front (constant snapping)
         total = config.budget.max_time
-        config = config.replace(**{"budget.max_time": max(min(0.97 * total, total - 0.2), 0.05)})
+        config = config.replace(**{"budget.max_time": max(total - max(0.03 * total, 0.3), 0.05)})
         seeds = _baselines(len(selected)) + (list(previous[1]) if previous else [])
         result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
                         progress=self.verbose > 0, extra_expressions=seeds, t0=start, callback=self.callback)
         self.selected_features_ = selected
         self.search_result_ = result
         self.n_iter_ = result.generations
-        self.equations_ = self._front_table(result, X[:, selected], y, sub_names)
+        self.equations_ = self._front_table(result, X[:, selected], y, sub_names, start + total - 0.05)
         self.best_index_ = self._select(self.equations_)
         row = self.equations_.iloc[self.best_index_]
         self.expression_ = row["expression"]
@@ -285,10 +286,12 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             return None
         return self.selected_features_, list(self.equations_["expression"])
 
-    def _front_table(self, result: Any, X: np.ndarray, y: np.ndarray, names: list[str]) -> Any:
+    def _front_table(self, result: Any, X: np.ndarray, y: np.ndarray, names: list[str],
+                     deadline: float = math.inf) -> Any:
         """The front as users read it: snapped constants folded into the tree, so the complexity is the
         printed formula's; short constants in ``equation``, full precision in ``sympy_format`` and
-        ``expression``; a row only if it is materially more accurate than every simpler one."""
+        ``expression``; a row only if it is materially more accurate than every simpler one. Past
+        ``deadline`` (the end of ``max_time``) the remaining rows are left unsnapped."""
         import pandas as pd
 
         from gensr.constants import snap_if_no_loss
@@ -297,7 +300,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         for i in result.front:
             cand = result.candidates[i]
             expr, snapped = cand.expression, None
-            if self.snap_constants and expr.n_constants:
+            if self.snap_constants and expr.n_constants and time.perf_counter() < deadline:
                 values, snapped = snap_if_no_loss(expr.torch_fn(), expr.constants, X, y)
                 expr = expr.with_constants(values)
             sym = _sympy_with_snaps(expr, names, snapped)
