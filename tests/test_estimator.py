@@ -217,3 +217,16 @@ print(time.perf_counter() - t)
     assert out.returncode == 0, out.stderr
     wall = float(out.stdout.strip().splitlines()[-1])
     assert wall <= 6 * 1.05, f"max_time=6 took {wall:.2f} s"
+
+
+@pytest.mark.parametrize(("sx", "sy"), [(1e300, 1.0), (1.0, 1e-300), (1e-20, 1e20)])
+def test_extreme_scales_give_the_law_without_warnings(tiny_checkpoint, sx, sy):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, size=(300, 3))
+    y = 2.5 * X[:, 0] * X[:, 1] / X[:, 2] * sy
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X * sx, y)
+    best = model.equations_.iloc[model.best_index_]
+    assert best["r2"] > 0.999999 and best["complexity"] == 7 and "x0*x1/x2" in best["equation"]
+    np.testing.assert_allclose(model.predict(X * sx), y, rtol=1e-9)

@@ -27,7 +27,7 @@ def _python_blocks() -> list[str]:
 
 def test_readme_formula_example_runs_and_shows_its_outputs():
     """Each line of the formula example runs; a line ending in ``# <repr>`` must print exactly that."""
-    from numpy import array  # noqa: F401  (the README shows numpy reprs)
+    from numpy import array
 
     (code,) = [b for b in _python_blocks() if "import parse" in b]
     namespace: dict = {"array": array}

@@ -227,7 +227,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             X, y = X[keep], y[keep]
         if len(y) < MIN_ROWS:
             raise ValueError(f"got n_samples = {len(y)} usable rows; gensr needs at least {MIN_ROWS}")
-        if np.ptp(y) <= 1e-12 * max(1.0, float(np.max(np.abs(y)))):
+        if np.ptp(y) <= 1e-12 * float(np.max(np.abs(y))):  # relative: 1e-200-scale targets are fine
             raise ValueError("the target y is constant: there is no formula to find beyond y = constant")
         return X, y
 
@@ -243,6 +243,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         X, y = self._validated(X, y)
         from gensr.search import search
 
+        x_scale, y_scale = _scales(X), float(_scales(y[:, None])[0])
+        X, y = X / x_scale, y / y_scale  # extreme scales are fitted near 1 and mapped back in the front
         rng = np.random.default_rng(check_random_state(self.random_state).randint(0, 2**31 - 1))
         names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
         selected = np.arange(X.shape[1])
@@ -265,7 +267,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.selected_features_ = selected
         self.search_result_ = result
         self.n_iter_ = result.generations
-        self.equations_ = self._front_table(result, X[:, selected], y, sub_names, start + total - 0.05)
+        self.equations_ = self._front_table(result, X[:, selected], y, sub_names, start + total - 0.05,
+                                            (x_scale[selected], y_scale))
         self.best_index_ = self._select(self.equations_)
         row = self.equations_.iloc[self.best_index_]
         self.expression_ = row["expression"]
@@ -287,16 +290,22 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         return self.selected_features_, list(self.equations_["expression"])
 
     def _front_table(self, result: Any, X: np.ndarray, y: np.ndarray, names: list[str],
-                     deadline: float = math.inf) -> Any:
+                     deadline: float = math.inf, scales: tuple[np.ndarray, float] | None = None) -> Any:
         """The front as users read it: snapped constants folded into the tree, so the complexity is the
         printed formula's; short constants in ``equation``, full precision in ``sympy_format`` and
         ``expression``; a row only if it is materially more accurate than every simpler one. Past
-        ``deadline`` (the end of ``max_time``) the remaining rows are left unsnapped."""
+        ``deadline`` (the end of ``max_time``) the remaining rows are left unsnapped. With ``scales``
+        (X and y were divided by them for the search), every equation is mapped back to the user's units."""
         import pandas as pd
 
         from gensr.constants import snap_if_no_loss
 
         rows = []
+        factor = 1.0  # the MSE in the user's units is the scaled one times y_scale², if float64 holds that
+        if scales is not None:
+            with np.errstate(over="ignore", under="ignore"):
+                f = np.float64(scales[1]) ** 2
+            factor = float(f) if np.isfinite(f) and f > 0 else 1.0
         for i in result.front:
             cand = result.candidates[i]
             expr, snapped = cand.expression, None
@@ -305,14 +314,20 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                 expr = expr.with_constants(values)
             sym = _sympy_with_snaps(expr, names, snapped)
             expr = _folded(expr, sym, names, X)
-            rows.append({"complexity": expr.complexity, "loss": cand.mse, "r2": _clean(cand.r2),
+            loss = cand.mse
+            if scales is not None and (np.any(scales[0] != 1) or scales[1] != 1):
+                expr = _unscaled(expr, *scales)
+                sym = expr.to_sympy(names)
+                expr = _folded(expr, sym, names, X * scales[0])
+                loss = cand.mse * factor
+            rows.append({"complexity": expr.complexity, "loss": loss, "r2": _clean(cand.r2),
                          "score": cand.score, "equation": _short(sym), "sympy_format": sym, "expression": expr,
                          "stage": cand.stage})
         table = pd.DataFrame(rows, columns=["complexity", "loss", "r2", "score", "equation", "sympy_format",
                                             "expression", "stage"])
         table = table.sort_values(["complexity", "loss"], kind="stable")
         keep, best, seen = [], np.inf, set()
-        noise = 1e-12 * float(np.var(y))  # exact fits differ only in float round-off below this
+        noise = 1e-12 * float(np.var(y)) * factor  # exact fits differ only in round-off below this
         for idx, r in table.iterrows():  # folding can reorder complexities and make rows print alike
             better = not keep or best - r["loss"] > max(1e-9 * best, noise)
             if r["equation"] not in seen and better:
@@ -436,6 +451,28 @@ def _folded(expr: Expression, sym: Any, names: list[str], X: np.ndarray) -> Expr
     same = np.array_equal(np.isnan(a), np.isnan(b)) and np.allclose(a[~np.isnan(a)], b[~np.isnan(b)],
                                                                      rtol=1e-9, atol=1e-12)
     return folded if same else expr
+
+
+def _scales(X: np.ndarray) -> np.ndarray:
+    """Per column, a power of ten near its largest magnitude when that is extreme (beyond 1e±6), else 1."""
+    with np.errstate(divide="ignore"):
+        top = np.max(np.abs(X), axis=0)
+        exp10 = np.where(top > 0, np.round(np.log10(np.where(top > 0, top, 1.0))), 0.0)
+    return np.where(np.abs(exp10) > 6, 10.0**exp10, 1.0)
+
+
+def _unscaled(expr: Expression, x_scale: np.ndarray, y_scale: float) -> Expression:
+    """``y_scale · expr(x / x_scale)``: an equation found on scaled data, in the user's units."""
+    from gensr.grammar import CONST, Node
+
+    def walk(node: Node) -> Node:
+        if node.token.startswith("x") and node.token[1:].isdigit():
+            s = float(x_scale[int(node.token[1:])])
+            return node if s == 1 else Node("mul", (Node(CONST, value=1.0 / s), node))
+        return Node(node.token, tuple(walk(c) for c in node.children), node.value) if node.children else node
+
+    root = walk(expr.root)
+    return Expression(root if y_scale == 1 else Node("mul", (Node(CONST, value=float(y_scale)), root)))
 
 
 def _baselines(n_vars: int) -> list[Expression]:
