@@ -84,7 +84,7 @@ def test_selection_ignores_invalid_candidates():
 
 
 def test_unknown_rule_lists_the_options():
-    with pytest.raises(ValueError, match="'accuracy', 'best', 'simplest'"):
+    with pytest.raises(ValueError, match="'accuracy', 'balanced', 'best', 'simplest'"):
         select_model(C, L, R2, rule="pareto")
 
 
@@ -126,3 +126,13 @@ def test_no_front_member_is_dominated(pts):
         for rule in RULES:
             chosen = select_model(c, l, np.ones_like(l), rule=rule)
             assert chosen in finite
+
+
+def test_balanced_rule_weighs_accuracy_against_nodes():
+    from gensr.pareto import select_model
+
+    c, loss, r2 = [1, 3, 9, 15], [1.0, 0.60, 0.45, 0.449], [0.0, 0.40, 0.55, 0.551]  # noisy data
+    assert select_model(c, loss, r2, rule="best") == 1  # PySR's rule: the big early drop
+    assert select_model(c, loss, r2, rule="balanced") == 2  # 0.15 of R² is worth 6 nodes; 0.001 is not
+    with pytest.raises(ValueError, match="needs r2"):
+        select_model(c, loss, rule="balanced")

@@ -61,8 +61,9 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--search", action="append", default=[], metavar="KEY=VALUE",
                    help="a SearchConfig override such as fit.screen_rows=0 or lee.every=0 (repeatable)")
     p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
-    p.add_argument("--model-selection", choices=["best", "accuracy", "simplest"], default="best",
-                   help="best: PySR's rule; accuracy: lowest loss; simplest: simplest with R² >= --r2-threshold")
+    p.add_argument("--model-selection", choices=["best", "balanced", "accuracy", "simplest"], default=None,
+                   help="best: PySR's rule; balanced: largest R² - 0.001·complexity; accuracy: lowest loss; "
+                        "simplest: simplest with R² >= --r2-threshold (default: the estimator's)")
     p.add_argument("--r2-threshold", type=float, default=0.99, help="R² floor of --model-selection simplest")
     p.add_argument("--test-size", type=float, default=0.0,
                    help="hold out this share of rows (e.g. 0.25) and report the chosen equation's test R²")
@@ -286,7 +287,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     # the budget is the whole command's: what start-up and reading the table took is taken off the fit
     left = max(budget - _process_age(), 0.05)
     model = GenSRRegressor(checkpoint=args.checkpoint, max_time=left, search_config=search_config,
-                           max_generations=args.max_generations, model_selection=args.model_selection,
+                           max_generations=args.max_generations,
+                           **({"model_selection": args.model_selection} if args.model_selection else {}),
                            r2_threshold=args.r2_threshold, nan_policy="drop" if args.drop_nan else "raise",
                            random_state=args.seed, verbose=0 if args.quiet else 1)
     model.fit(X_all, y_all)
@@ -295,7 +297,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     print(f"Pareto front ({len(front)} equations, {model.search_result_.evaluations} latents decoded, "
           f"{model.search_result_.timings.get('total', float('nan')):.1f} s):")
     print(front[["complexity", "loss", "r2", "equation"]].to_string(index=True))
-    print(f"\nchosen ({args.model_selection}): {args.target} = {front.iloc[model.best_index_]['equation']}")
+    print(f"\nchosen ({model.model_selection}): {args.target} = {front.iloc[model.best_index_]['equation']}")
     if test is not None:
         r2 = _test_r2(model, *test)
         print(f"held-out R² ({len(test[1])} rows, --test-size {args.test_size:g}): {r2:.6f}")
@@ -305,7 +307,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if len(model.selected_features_) < len(features):
         print(f"note: only these features were used: {[features[i] for i in model.selected_features_]}")
     if args.output:
-        payload = {"target": args.target, "features": list(features), "model_selection": args.model_selection,
+        payload = {"target": args.target, "features": list(features), "model_selection": model.model_selection,
                    "chosen": int(model.best_index_),
                    "selected_features": [features[i] for i in model.selected_features_],
                    "front": [{"complexity": int(r.complexity), "loss": float(r.loss), "r2": float(r.r2),

@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["RULES", "front_scores", "pareto_front", "score", "select_model"]
 
-RULES = ("accuracy", "best", "simplest")
+RULES = ("accuracy", "balanced", "best", "simplest")
 """Names accepted by :func:`select_model`."""
 
 
@@ -94,6 +94,7 @@ def select_model(
     rule: str = "best",
     r2_floor: float = 0.99,
     loss_factor: float = 1.5,
+    balance: float = 0.001,
 ) -> int:
     """Index of the candidate chosen by ``rule``, PySR's ``model_selection`` on arrays.
 
@@ -106,6 +107,10 @@ def select_model(
         (PySR: 1.5), the one with the largest :func:`front_scores` score, i.e. the largest drop in
         log-loss per unit of complexity relative to the *previous front member* (which may itself be
         outside the loss filter). Ties go to the simpler member. Losses must be ``>= 0``.
+    ``"balanced"``
+        Accuracy-weighted: the largest ``r2 − balance·complexity`` (default: an extra node must buy 0.001
+        of R²); ties go to the simpler. Needs ``r2``. Unlike ``"best"``, a big early drop in loss does not
+        win over a later member that is much more accurate, which matters on noisy real data.
     ``"simplest"``
         The lowest complexity among candidates with a finite loss and ``r2 >= r2_floor`` (ties: lower
         loss); if none reaches the floor, falls back to ``"accuracy"``. Needs ``r2``. The default floor
@@ -152,6 +157,15 @@ def select_model(
         if ok.size:
             return int(ok[np.lexsort((ok, l[ok], c[ok]))[0]])
         rule = "accuracy"
+
+    if rule == "balanced":
+        if r2 is None:
+            raise ValueError("rule='balanced' needs r2")
+        r = _as_1d("r2", r2)
+        _check_lengths(complexity=c, r2=r)
+        with np.errstate(invalid="ignore"):
+            value = np.where(np.isfinite(r[idx]), r[idx] - balance * c[idx], -np.inf)
+        return int(idx[np.lexsort((idx, c[idx], -value))[0]])
 
     if rule == "accuracy":
         return int(idx[np.lexsort((idx, c[idx], l[idx]))[0]])
