@@ -62,6 +62,9 @@ def test_rerun_skips_finished_and_resumes_missing(smoke_run, bench_data_dir):
     assert len(_rows(results)) == 2
     with pytest.raises(ValueError, match="another configuration"):
         run(dataclasses.replace(config, time_limit=31.0), bench_data_dir, results.parent, progress=False)
+    # execution settings may change on resume: nothing is left to run, and nothing is refused
+    run(dataclasses.replace(config, workers=2, threads=2), bench_data_dir, results.parent, progress=False)
+    assert len(_rows(results)) == 2
 
 
 def test_split_noise_and_caps():

@@ -135,12 +135,11 @@ def _nanmean(values: Sequence[float]) -> float:
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman's ρ (NaN for fewer than three pairs or a constant input)."""
-    from scipy.stats import rankdata
+    from scipy.stats import spearmanr
 
     if len(x) < 3 or np.ptp(x) == 0 or np.all(y == y[0]):
         return math.nan
-    rx, ry = rankdata(x), rankdata(y)
-    return float(np.corrcoef(rx, ry)[0, 1])
+    return float(spearmanr(x, y).statistic)
 
 
 def _nrmse(pred: np.ndarray, target: np.ndarray) -> float:

@@ -217,6 +217,14 @@ def run_task(task: Task) -> dict[str, Any]:
     return row
 
 
+EXECUTION_FIELDS = ("workers", "threads")  # how a sweep runs, not what it measures: free to change on resume
+
+
+def _sweep_part(config: dict[str, Any]) -> dict[str, Any]:
+    """The fields that define a sweep (compared on resume); execution settings are left out."""
+    return {k: v for k, v in config.items() if k not in EXECUTION_FIELDS}
+
+
 # ---- results file ------------------------------------------------------------------------------------
 def finished_keys(path: Path, *, retry_errors: bool = False) -> set[tuple[str, ...]]:
     """Keys of the rows already in ``path`` (rows whose ``error`` is a failure are dropped if retrying)."""
@@ -323,7 +331,7 @@ def run(config: BenchConfig, data_dir: str | Path, out: str | Path, *, dask: str
     payload = {"config": dataclasses.asdict(config), "data_dir": str(data_dir.resolve())}
     if config_path.exists():
         old = json.loads(config_path.read_text())
-        if old.get("config") != json.loads(json.dumps(payload["config"])):
+        if _sweep_part(old.get("config", {})) != _sweep_part(json.loads(json.dumps(payload["config"]))):
             raise ValueError(f"{out} holds a sweep with another configuration; resume it with the same settings "
                              "or choose another --out")
     config_path.write_text(json.dumps(payload, indent=2))
