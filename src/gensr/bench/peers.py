@@ -405,7 +405,8 @@ def fit_pyoperon(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, 
                       evaluations=int(evaluations) if evaluations is not None else None, info=info)
 
 
-def fit_gplearn(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1) -> FitOutcome:
+def fit_gplearn(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1,
+                max_generations: int = GPLEARN_MAX_GENERATIONS) -> FitOutcome:
     """Fit gplearn with SRBench v2.0's settings, adding generations while they fit in ``time_limit``.
 
     gplearn has no clock: the adapter refits with ``warm_start=True`` one generation at a time and stops
@@ -425,6 +426,8 @@ def fit_gplearn(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, t
         gplearn's ``random_state``.
     threads : int, default=1
         gplearn's ``n_jobs``.
+    max_generations : int, default=GPLEARN_MAX_GENERATIONS
+        Generation cap (tests bound the work by it rather than by the clock).
 
     Returns
     -------
@@ -450,7 +453,7 @@ def fit_gplearn(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, t
     est = SymbolicRegressor(**settings, generations=1, warm_start=True, n_jobs=int(threads),
                             random_state=int(seed))
     generations, last_s, stop = 0, 0.0, "max_generations"
-    while generations < GPLEARN_MAX_GENERATIONS:
+    while generations < max_generations:
         est.set_params(generations=generations + 1)
         t0 = time.perf_counter()
         est.fit(X, y)
@@ -470,7 +473,7 @@ def fit_gplearn(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, t
         "last_generation_s": round(last_s, 4),
         "best_fitness": float(est.run_details_["best_fitness"][-1]),
         "fit_s": round(time.perf_counter() - start, 3),
-        "settings": _jsonable({**settings, "max_generations": GPLEARN_MAX_GENERATIONS, "n_jobs": int(threads),
+        "settings": _jsonable({**settings, "max_generations": int(max_generations), "n_jobs": int(threads),
                                "random_state": int(seed)}),
     }
     predict = _Predictor(est)
