@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -97,15 +98,33 @@ def test_tasks_and_config_errors(bench_data_dir):
             BenchConfig(**bad)
 
 
-def test_failed_fit_is_a_row_not_a_crash(bench_data_dir, tmp_path, monkeypatch):
-    def broken(*args, **kwargs):
-        raise RuntimeError("boom")
+@pytest.fixture
+def toy_methods(monkeypatch):
+    """Methods by import path, found by the fit's child process through PYTHONPATH."""
+    here = str(Path(__file__).resolve().parent)
+    monkeypatch.setenv("PYTHONPATH", here + (":" + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""))
 
-    monkeypatch.setattr("gensr.bench.methods.get_method", lambda name: broken)
-    cfg = BenchConfig(problems=("feynman_I_12_1",), time_limit=1, feynman_rows=200)
+
+def test_failed_fit_is_a_row_not_a_crash(bench_data_dir, tmp_path, toy_methods):
+    cfg = BenchConfig(problems=("feynman_I_12_1",), methods=("toy_methods:broken",), time_limit=1,
+                      feynman_rows=200)
     rows = _rows(run(cfg, bench_data_dir, tmp_path / "r", progress=False))
     assert rows[0]["error"] == "RuntimeError: boom" and float(rows[0]["r2_test_clipped"]) == 0.0
     assert runner.finished_keys(tmp_path / "r" / "results.csv", retry_errors=True) == set()
+
+
+@pytest.mark.parametrize("executor", ["in-process", "dask"])
+def test_hard_limit_kills_a_runaway_fit_under_any_executor(bench_data_dir, tmp_path, toy_methods, executor):
+    import time
+
+    if executor == "dask":
+        pytest.importorskip("dask.distributed")
+    cfg = BenchConfig(problems=("feynman_I_12_1",), methods=("toy_methods:sleepy",), time_limit=1,
+                      feynman_rows=200, hard_limit_s=3)
+    start = time.perf_counter()
+    rows = _rows(run(cfg, bench_data_dir, tmp_path / "r", progress=False,
+                     dask="local" if executor == "dask" else None))
+    assert "hard per-fit limit of 3 s" in rows[0]["error"] and time.perf_counter() - start < 60
 
 
 BOUNDED = {"gensr": {"max_generations": 2}}  # work bounded by generations; the 60 s never bind

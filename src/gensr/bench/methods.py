@@ -45,7 +45,12 @@ def get_method(name: str) -> Callable[..., FitOutcome]:
         from gensr.bench import peers
 
         return getattr(peers, f"fit_{name}")
-    raise ValueError(f"unknown method {name!r}; choose from {METHODS}")
+    if ":" in name:  # "package.module:function": a method of your own, with fit_gensr's signature
+        import importlib
+
+        module, _, attr = name.partition(":")
+        return getattr(importlib.import_module(module), attr)
+    raise ValueError(f"unknown method {name!r}; choose from {METHODS} or give 'package.module:function'")
 
 
 def fit_method(name: str, X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1,

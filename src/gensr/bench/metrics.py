@@ -35,8 +35,8 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     """Raise :class:`SymbolicTimeout` after ``seconds`` (Unix main thread only; elsewhere no limit).
 
     Uses ``SIGALRM`` with the previous handler and timer restored on exit, so it nests inside a caller's
-    own alarm only by replacing it for the duration; the benchmark runner gives its hard per-task limit
-    through this same function.
+    own alarm only by replacing it for the duration. It bounds the sympy checks only; the per-fit hard
+    limit is a killed child process (:mod:`gensr.bench.child`), which works under every executor.
     """
     usable = (seconds is not None and seconds > 0 and hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread())

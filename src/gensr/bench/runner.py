@@ -23,7 +23,6 @@ import math
 import os
 import platform
 import socket
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,11 +65,13 @@ class BenchConfig:
     checkpoint: str | None = None  # gensr model; None: the shipped default
     options: dict[str, dict[str, Any]] | None = None  # per-method keyword options, e.g. {"gensr":
     #   {"max_generations": 3}} (tests bound work by generations, not by the wall clock)
+    hard_limit_s: float | None = None  # a fit still running after this is killed; None: 3 x time_limit + 120
     symbolic_timeout: float = 60.0  # seconds for the sympy symbolic check and simplified complexity
 
     def __post_init__(self) -> None:
         for name, allowed in (("suites", SUITES), ("methods", METHODS)):
-            unknown = [v for v in getattr(self, name) if v not in allowed]
+            # a method may also be an import path "package.module:function" with fit_gensr's signature
+            unknown = [v for v in getattr(self, name) if v not in allowed and not (name == "methods" and ":" in v)]
             if unknown or not getattr(self, name):
                 raise ValueError(f"{name}={list(getattr(self, name))}: choose one or more of {list(allowed)}")
         if self.protocol not in PROTOCOLS:
@@ -84,6 +85,10 @@ class BenchConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.subset is not None and self.subset < 1:
             raise ValueError(f"subset must be >= 1, got {self.subset}")
+
+    def hard_limit(self) -> float:
+        """Seconds after which a fit's process is killed (an error row; the sweep goes on)."""
+        return self.hard_limit_s if self.hard_limit_s is not None else 3 * self.time_limit + 120
 
     def trial_seeds(self) -> tuple[int, ...]:
         if self.seeds is not None:
@@ -161,9 +166,8 @@ def split(problem: Any, config: BenchConfig, noise: float, seed: int
 def run_task(task: Task) -> dict[str, Any]:
     """Fit and score one task; never raises: a failure is a row with ``error`` set and R² clipped to 0."""
     from gensr import __version__
-    from gensr.bench.methods import fit_method
+    from gensr.bench.child import FitFailed, request_fit
     from gensr.bench.metrics import parse_model, r2, simplified_complexity, symbolic_solution
-    from gensr.bench.metrics import time_limit as hard_limit
 
     cfg = task.config
     row: dict[str, Any] = {c: "" for c in COLUMNS}
@@ -185,34 +189,34 @@ def run_task(task: Task) -> dict[str, Any]:
         options = dict((cfg.options or {}).get(task.method, {}))
         if task.method == "gensr" and cfg.checkpoint is not None:
             options.setdefault("checkpoint", cfg.checkpoint)
-        start = time.perf_counter()
-        # a hard stop well past the budget, so one runaway fit cannot stall a sweep (main thread only)
-        with hard_limit(3 * cfg.time_limit + 120):
-            out = fit_method(task.method, (X_tr - x_mu) / x_sd, (y_tr - y_mu) / y_sd, time_limit=cfg.time_limit,
-                             seed=task.seed, threads=cfg.threads, **options)
-        row["wall_time"] = time.perf_counter() - start
-
-        def predict(X: np.ndarray) -> np.ndarray:
-            with np.errstate(all="ignore"):
-                return np.asarray(out.predict((X - x_mu) / x_sd), dtype=np.float64) * y_sd + y_mu
-
-        row["r2_train"], row["r2_test"] = r2(y_tr, predict(X_tr)), r2(y_te, predict(X_te))
+        # the fit runs in a child process that is killed at a hard limit well past the budget, so one
+        # runaway fit cannot stall a sweep, under any executor
+        out = request_fit(task.method, (X_tr - x_mu) / x_sd, (y_tr - y_mu) / y_sd,
+                          [(X_tr - x_mu) / x_sd, (X_te - x_mu) / x_sd], time_limit=cfg.time_limit, seed=task.seed,
+                          threads=cfg.threads, options=options, hard_limit=cfg.hard_limit())
+        row["wall_time"] = out["wall_time"]
+        with np.errstate(all="ignore"):
+            p_tr, p_te = (p * y_sd + y_mu for p in out["predictions"])
+        row["r2_train"], row["r2_test"] = r2(y_tr, p_tr), r2(y_te, p_te)
         row["r2_test_clipped"] = max(row["r2_test"], 0.0)
         row["solved_099"], row["solved_0999"] = row["r2_test"] > 0.99, row["r2_test"] > 0.999
-        row.update(complexity=out.complexity, evaluations=out.evaluations if out.evaluations is not None else "")
-        notes = [str(out.info["model_error"])] if "model_error" in out.info else []
-        if out.model is not None:
-            row["model"] = str(out.model)
-            row["complexity_simplified"] = simplified_complexity(out.model, seconds=cfg.symbolic_timeout)
+        model, info = out["model"], out["info"]
+        row.update(complexity=out["complexity"],
+                   evaluations=out["evaluations"] if out["evaluations"] is not None else "")
+        notes = [str(info["model_error"])] if "model_error" in info else []
+        if model is not None:
+            row["model"] = str(model)
+            row["complexity_simplified"] = simplified_complexity(model, seconds=cfg.symbolic_timeout)
         if problem.truth is not None:
             solved, note = False, ""
-            if out.model is not None and row["r2_test"] > 0.5:  # ground truth is never standardised (scale)
-                solved, note = symbolic_solution(out.model, parse_model(problem.truth), seconds=cfg.symbolic_timeout)
+            if model is not None and row["r2_test"] > 0.5:  # ground truth is never standardised (scale)
+                solved, note = symbolic_solution(model, parse_model(problem.truth), seconds=cfg.symbolic_timeout)
             row["symbolic"] = solved
             notes += [note] if note else []
         row["error"] = "; ".join(notes)
     except Exception as exc:  # a failed fit is a result, not a crash of the sweep
-        row["error"] = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
+        text = str(exc) if isinstance(exc, FitFailed) else f"{type(exc).__name__}: {exc}"
+        row["error"] = text.replace("\n", " ")[:500]
     row["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     return row
 
