@@ -205,7 +205,7 @@ from gensr.search import SearchConfig
 X = np.random.default_rng(0).uniform(1, 3, size=(500, 3))
 y = np.sin(X[:, 0]) * X[:, 1] + X[:, 2] ** 3
 t = time.perf_counter()
-GenSRRegressor(checkpoint={str(tiny_checkpoint)!r}, max_time=6, verbose=0, random_state=0,
+GenSRRegressor(checkpoint={str(tiny_checkpoint)!r}, max_time=10, verbose=0, random_state=0,
                search_config=SearchConfig().replace(**{{"budget.target_r2": 2.0}})).fit(X, y)
 print(time.perf_counter() - t)
 """
@@ -216,7 +216,7 @@ print(time.perf_counter() - t)
         burner.kill()
     assert out.returncode == 0, out.stderr
     wall = float(out.stdout.strip().splitlines()[-1])
-    assert wall <= 6 * 1.05, f"max_time=6 took {wall:.2f} s"
+    assert wall <= 10 * 1.05, f"max_time=10 took {wall:.2f} s"
 
 
 @pytest.mark.parametrize(("sx", "sy"), [(1e300, 1.0), (1.0, 1e-300), (1e-20, 1e20)])

@@ -256,7 +256,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if not 0.0 <= args.test_size < 1.0:
         raise ValueError(f"--test-size must be in [0, 1), got {args.test_size}")
     from gensr._config import apply_overrides
-    from gensr.estimator import GenSRRegressor
     from gensr.search import SearchConfig
 
     search_config = apply_overrides(SearchConfig(), args.search)
@@ -275,6 +274,17 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     y = table[args.target]
     if y.dtype.kind not in "fiub":
         raise ValueError(f"target column {args.target!r} is not numeric (dtype {y.dtype})")
+    bad = [c for c in features if table[c].dtype.kind not in "fiub"]
+    if bad:
+        raise ValueError(f"non-numeric feature columns: {bad}; encode or drop them before fitting")
+    # the table's own checks first, with numpy only: bad input fails before scikit-learn and torch load
+    from gensr._validation import check_rows, finite_rows
+
+    keep = finite_rows(table[features].to_numpy(float), y.to_numpy(float), features,
+                       "drop" if args.drop_nan else "raise")
+    check_rows(y.to_numpy(float)[keep])
+    from gensr.estimator import GenSRRegressor
+
     X_all, y_all = table[features], y.to_numpy()
     test = None
     if args.test_size > 0:

@@ -22,13 +22,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from gensr._validation import check_rows, finite_rows
 from gensr.grammar import MAX_VARS, Expression
 
 log = logging.getLogger(__name__)
 
 __all__ = ["GenSRRegressor"]
 
-MIN_ROWS = 10  # fewer rows cannot tell formulas apart; constant fitting alone would overfit
 _MODEL_CACHE: dict[tuple[str, float, str], Any] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -213,22 +213,12 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         X, y_safe = validate_data(self, X, y_safe, y_numeric=True, dtype=np.float64, ensure_all_finite=False,
                                   ensure_min_samples=1)
         y = np.where(finite_y, np.asarray(y_safe, dtype=np.float64), np.nan)
-        bad_x = ~np.isfinite(X)
-        keep = ~bad_x.any(axis=1) & finite_y
+        names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
+        keep = finite_rows(X, y, names, self.nan_policy)
         if not keep.all():
-            if self.nan_policy == "raise":
-                names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
-                where = [f"column{'s' if bad_x.any(0).sum() > 1 else ''} "
-                         f"{', '.join(names[i] for i in np.flatnonzero(bad_x.any(axis=0)))}"] if bad_x.any() else []
-                where += ["the target"] if not finite_y.all() else []
-                raise ValueError(f"input contains NaN or inf in {int((~keep).sum())} rows ({' and '.join(where)}); "
-                                 "clean the data or pass nan_policy='drop' (CLI: --drop-nan) to drop those rows")
             log.info("dropping %d rows with NaN or inf", int((~keep).sum()))
             X, y = X[keep], y[keep]
-        if len(y) < MIN_ROWS:
-            raise ValueError(f"got n_samples = {len(y)} usable rows; gensr needs at least {MIN_ROWS}")
-        if np.ptp(y) <= 1e-12 * float(np.max(np.abs(y))):  # relative: 1e-200-scale targets are fine
-            raise ValueError("the target y is constant: there is no formula to find beyond y = constant")
+        check_rows(y)
         return X, y
 
     def fit(self, X: Any, y: Any) -> GenSRRegressor:
@@ -260,7 +250,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         # max_time covers the whole fit: the search's clock starts at this call (imports, validation and
         # loading count), and a small share is kept back for building the front (constant snapping)
         total = config.budget.max_time
-        config = config.replace(**{"budget.max_time": max(total - max(0.03 * total, 0.3), 0.05)})
+        config = config.replace(**{"budget.max_time": max(total - max(0.04 * total, 0.5), 0.05)})
         seeds = _baselines(len(selected)) + (list(previous[1]) if previous else [])
         result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
                         progress=self.verbose > 0, extra_expressions=seeds, t0=start, callback=self.callback)
