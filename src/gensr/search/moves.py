@@ -12,6 +12,7 @@ latent search.
 from __future__ import annotations
 
 import math
+import time
 from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
@@ -241,8 +242,6 @@ class Enumerate:
         with state.deadline.section("decode"):
             beams = state.model.decode(mu, method="beam", beam_size=ec.beam, max_len=ec.max_nodes,
                                        arity=state.arity, token_mask=state.token_mask)[0]
-        import time
-
         for ids, _ in beams:
             if time.perf_counter() > stop_at:
                 return
