@@ -600,21 +600,7 @@ def screen_constants(
                 pass
             if not candidates:
                 candidates.append(_starts(k, init, 1, gen)[0])
-        best: tuple[float, float, np.ndarray] | None = None
-        for c in candidates:
-            pred = predict(X, c)
-            r2 = r2_score(y, pred)
-            mse = float(np.mean((pred - y) ** 2)) if math.isfinite(r2) else math.inf
-            if not math.isfinite(mse):
-                mse, r2 = math.inf, -math.inf
-            if best is None or mse < best[0]:
-                best = (mse, r2, c)
-    assert best is not None
-    mse, r2, c = best
-    constants = np.array(c, dtype=np.float64)
-    constants.setflags(write=False)
-    return ConstantFit(constants=constants, mse=mse, r2=r2, success=math.isfinite(mse), n_evals=counter[0],
-                       n_starts=len(candidates), n_rows_fit=n)
+    return _best_on_all_rows(lambda c: predict(X, c), candidates, y, counter[0], len(candidates), n)
 
 
 def _final(
@@ -630,10 +616,16 @@ def _final(
     candidates = sorted(candidates, key=lambda t: t[0])
     if n_rows_fit == len(y):
         candidates = candidates[:1]
+    return _best_on_all_rows(lambda c: evaluate(fn, c, X), [c for _, c in candidates], y,
+                             n_evals + len(candidates), n_run, n_rows_fit)
+
+
+def _best_on_all_rows(predict: Callable[[np.ndarray], np.ndarray], candidates: Sequence[np.ndarray],
+                      y: np.ndarray, n_evals: int, n_run: int, n_rows_fit: int) -> ConstantFit:
+    """The candidate constants with the lowest MSE on all rows (valid first), as a :class:`ConstantFit`."""
     best: tuple[float, float, np.ndarray] | None = None
-    for _, c in candidates:
-        pred = evaluate(fn, c, X)
-        n_evals += 1
+    for c in candidates:
+        pred = predict(c)
         r2 = r2_score(y, pred)
         with np.errstate(all="ignore"):
             mse = float(np.mean((pred - y) ** 2)) if math.isfinite(r2) else math.inf
@@ -645,15 +637,8 @@ def _final(
     mse, r2, c = best
     constants = np.array(c, dtype=np.float64)
     constants.setflags(write=False)
-    return ConstantFit(
-        constants=constants,
-        mse=mse,
-        r2=r2,
-        success=math.isfinite(mse),
-        n_evals=n_evals,
-        n_starts=n_run,
-        n_rows_fit=n_rows_fit,
-    )
+    return ConstantFit(constants=constants, mse=mse, r2=r2, success=math.isfinite(mse), n_evals=n_evals,
+                       n_starts=n_run, n_rows_fit=n_rows_fit)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -299,16 +299,19 @@ def evaluate_many(exprs: Sequence[Expression], X: Any) -> np.ndarray:
     return out
 
 
-def _numpy_builder(root: Node) -> Callable[[Any, Any], Any]:
-    """Compile a tree into ``f(X, c)`` for numpy arrays (no guard: call under ``np.errstate``); leaves of
-    constants are scalars, so the result may need broadcasting to ``(n_rows,)``."""
+def _builder(root: Node, impl: str) -> Callable[[Any, Any], Any]:
+    """Compile a tree into ``f(X, c)`` (``c`` holds the constants in prefix order) with the operator table's
+    ``impl`` functions ("numpy" or "torch"). Torch leaves are full (n,) tensors; numpy leaves of constants and
+    integers are scalars (broadcast the result to ``(n_rows,)``), and numpy is unguarded: call it under
+    ``np.errstate``."""
     counter = 0
+    torch_impl = impl == "torch"
 
     def build(node: Node) -> Callable[[Any, Any], Any]:
         nonlocal counter
         tok = node.token
         if tok in OPERATORS:
-            fn = OPERATORS[tok].numpy
+            fn = getattr(OPERATORS[tok], impl)
             subs = [build(c) for c in node.children]
             if len(subs) == 1:
                 (a,) = subs
@@ -321,37 +324,9 @@ def _numpy_builder(root: Node) -> Callable[[Any, Any], Any]:
         if tok == CONST:
             k = counter
             counter += 1
-            return lambda X, c: c[k]
+            return (lambda X, c: c[k].expand(X.shape[0])) if torch_impl else (lambda X, c: c[k])
         val = float(tok)
-        return lambda X, c: val
-
-    return build(root)
-
-
-def _torch_builder(root: Node) -> Callable[[Any, Any], Any]:
-    """Compile a tree into ``f(X, c)`` for torch tensors; ``c`` holds the constants in prefix order."""
-    counter = 0
-
-    def build(node: Node) -> Callable[[Any, Any], Any]:
-        nonlocal counter
-        tok = node.token
-        if tok in OPERATORS:
-            fn = OPERATORS[tok].torch
-            subs = [build(c) for c in node.children]
-            if len(subs) == 1:
-                (a,) = subs
-                return lambda X, c: fn(a(X, c))
-            a, b = subs
-            return lambda X, c: fn(a(X, c), b(X, c))
-        if tok[0] == "x":
-            idx = int(tok[1:])
-            return lambda X, c: X[:, idx]
-        if tok == CONST:
-            k = counter
-            counter += 1
-            return lambda X, c: c[k].expand(X.shape[0])
-        val = float(tok)
-        return lambda X, c: X.new_full((X.shape[0],), val)
+        return (lambda X, c: X.new_full((X.shape[0],), val)) if torch_impl else (lambda X, c: val)
 
     return build(root)
 
@@ -546,11 +521,11 @@ class Expression:
     def numpy_fn(self) -> Callable[[Any, Any], Any]:
         """A numpy callable ``f(X, c) -> y`` (constants ``c`` in prefix order), unguarded and fast: call it
         under ``np.errstate`` and broadcast the result to ``(n_rows,)``."""
-        return _numpy_builder(self.root)
+        return _builder(self.root, "numpy")
 
     def torch_fn(self) -> Callable[[Any, Any], Any]:
         """A torch callable ``f(X, c) -> y``, differentiable in the constants ``c`` (prefix order)."""
-        return _torch_builder(self.root)
+        return _builder(self.root, "torch")
 
     def torch_evaluate(self, X: Any, constants: Any = None) -> Any:
         import torch
