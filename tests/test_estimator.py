@@ -180,7 +180,7 @@ def test_plot_front(fitted, tmp_path):
 
 
 def test_fit_leaves_global_state_alone(tiny_checkpoint):
-    """No reseeding of torch's global RNG, and the caller's model is never moved."""
+    """No reseeding of torch's global RNG."""
     import torch
 
     X, y = _data()

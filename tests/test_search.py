@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from gensr.grammar import parse
 from gensr.search import STAGES, Candidate, SearchConfig, SearchResult, search
@@ -203,3 +204,11 @@ def test_input_validation(model, X, y, kwargs, match):
 def test_config_validation(bad):
     with pytest.raises((ValueError, TypeError)):
         SearchConfig().replace(**bad)
+
+
+def test_device_setting_never_moves_the_callers_model(model, data3):
+    X, y = data3
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    search(model, X, y, config(budget__max_generations=1, device="cpu", **SMALL), rng=0)
+    assert next(model.parameters()).device.type == "cpu"
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # weights and BN stats kept

@@ -625,9 +625,9 @@ def _best_on_all_rows(predict: Callable[[np.ndarray], np.ndarray], candidates: S
     """The candidate constants with the lowest MSE on all rows (valid first), as a :class:`ConstantFit`."""
     best: tuple[float, float, np.ndarray] | None = None
     for c in candidates:
-        pred = predict(c)
-        r2 = r2_score(y, pred)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # candidates are evaluated guarded, never with a warning
+            pred = predict(c)
+            r2 = r2_score(y, pred)
             mse = float(np.mean((pred - y) ** 2)) if math.isfinite(r2) else math.inf
         if not math.isfinite(mse):
             mse, r2 = math.inf, -math.inf
