@@ -104,7 +104,8 @@ def run_one(problem: dict, variant: str, args: argparse.Namespace) -> dict:
     return {"problem": problem["name"], "variant": variant, "wall_s": wall, "r2_test": max(r2, 0.0),
             "skeleton_recovered": symbolic_match(model, problem["truth"], X.shape[1]),
             "complexity": chosen.complexity,
-            "equation": model.equations_.iloc[model.best_index_]["equation"], "candidates": res.n_fitted,
+            "equation": model.equations_.iloc[model.best_index_]["equation"],
+            "stage": model.equations_.iloc[model.best_index_]["stage"], "candidates": res.n_fitted,
             "evaluations": res.evaluations, "generations": res.generations,
             "stop": ",".join(sorted(res.stop)), **{f"t_{k}": v for k, v in res.timings.items()}}
 
