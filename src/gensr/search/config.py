@@ -85,7 +85,7 @@ class FitConfig:
     starts: int = 3  # starts for skeletons whose constants sit inside sin/exp/log/pow…: frequencies and
     # exponents need several; affine and rational constants get one (the decoded or unit start converges)
     adaptive_starts: bool = True  # False: ``starts`` for every skeleton with constants (the old behaviour)
-    method: Literal["lm", "bfgs"] = "lm"  # Levenberg–Marquardt with exact Jacobians; "bfgs" as GenSR
+    method: Literal["lm", "bfgs"] = "lm"  # the torch fit (screen_rows=0): LM with exact Jacobians; "bfgs" as GenSR
     max_iter: int = 100  # per start: LM evaluations or BFGS iterations
     screen_rows: int = 64  # fit on this many rows first and refit fully only candidates that could join the
     # front (measured: most decodes are far from it); 0 = always fit fully

@@ -126,11 +126,12 @@ class Pool:
         screened = False
         with self.deadline.section("fit"):
             if self.screen:
-                fit = screen_constants(canon.numpy_fn(), k, self.X, self.y, init=init, n_starts=starts,
+                fn = canon.numpy_fn()
+                fit = screen_constants(fn, k, self.X, self.y, init=init, n_starts=starts,
                                        max_rows=fc.screen_rows, max_iter=fc.screen_max_iter, time_limit=limit,
                                        rng=self.fit_seed)
                 if k and self.could_join_front(canon.complexity, fit.mse, fc.screen_slack):
-                    full = screen_constants(canon.numpy_fn(), k, self.X, self.y, init=fit.constants, n_starts=1,
+                    full = screen_constants(fn, k, self.X, self.y, init=fit.constants, n_starts=1,
                                             max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12,
                                             time_limit=max(limit, 0.0), rng=self.fit_seed)
                     self.n_full_fits += 1
