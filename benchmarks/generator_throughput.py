@@ -3,7 +3,7 @@
 Single-process rows time :func:`gensr.generator.iter_problems` for the default config (E2E affine constants)
 and for ``constants="none"`` (GenSR as released), with a fixed number of points per problem. "CPU" columns
 divide by this process's CPU time, so they stay meaningful on a shared machine; "wall" by elapsed time.
-With ``--workers > 1`` it also times :func:`gensr.generator.write_corpus` (uncompressed, to a temporary
+With ``--workers > 1`` it also times :func:`gensr.corpus.write_corpus` (uncompressed, to a temporary
 directory) with that many processes.
 
 Example::
@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from gensr.generator import GeneratorConfig, iter_problems, write_corpus
+from gensr.corpus import write_corpus
+from gensr.generator import GeneratorConfig, iter_problems
 
 
 def _single_process(n: int, seed: int, config: GeneratorConfig) -> dict[str, float]:

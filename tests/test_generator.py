@@ -16,16 +16,13 @@ from gensr.generator import (
     GeneratorConfig,
     config_from_dict,
     config_to_dict,
-    iter_corpus,
     iter_problems,
-    load_corpus,
     problem_rng,
     sample_expression,
     sample_inputs,
     sample_problem,
-    write_corpus,
 )
-from gensr.grammar import BINARY, CONST, INT_TOKENS, UNARY, VARIABLES, VOCAB
+from gensr.grammar import BINARY, CONST, INT_TOKENS, UNARY, VARIABLES
 
 SMALL = GeneratorConfig(min_points=40, max_points=40)  # fast problems for the per-problem checks
 
@@ -54,19 +51,6 @@ def test_iter_problems_uses_per_index_generators():
     assert _same(whole[3], sample_problem(problem_rng(5, 3), SMALL))
     other = list(iter_problems(3, 6, SMALL))
     assert not any(_same(x, y) for x, y in zip(whole, other))
-
-
-def test_write_corpus_independent_of_workers(tmp_path):
-    cfg = GeneratorConfig(max_points=30)
-    one = write_corpus(tmp_path / "w1", 300, seed=3, config=cfg, workers=1, shard_size=100, progress=False)
-    two = write_corpus(tmp_path / "w2", 300, seed=3, config=cfg, workers=2, shard_size=100, progress=False)
-    shards1, shards2 = list(iter_corpus(one)), list(iter_corpus(two))
-    assert len(shards1) == len(shards2) == 3
-    for s1, s2 in zip(shards1, shards2):
-        assert s1.keys() == s2.keys()
-        for k in s1:
-            assert s1[k].dtype == s2[k].dtype and s1[k].shape == s2[k].shape
-            assert s1[k].tobytes() == s2[k].tobytes(), k
 
 
 # --------------------------------------------------------------------------------------------------
@@ -395,52 +379,3 @@ def test_defaults_follow_e2e():
 # corpus files
 
 
-def test_corpus_round_trip(tmp_path):
-    cfg = GeneratorConfig(max_points=25)
-    out = write_corpus(tmp_path / "c", 50, seed=9, config=cfg, shard_size=20, progress=False)
-    meta = json.loads((out / "config.json").read_text())
-    assert meta["n"] == 50 and meta["seed"] == 9 and meta["n_shards"] == 3
-    assert meta["vocab_signature"] == VOCAB.signature() and meta["gensr_version"]
-    assert config_from_dict(meta["config"]) == cfg
-    assert sorted(f.name for f in out.glob("shard-*.npz")) == [f"shard-{i:05d}.npz" for i in range(3)]
-
-    data = load_corpus(out)
-    assert data["tokens"].shape == (50, cfg.max_len + 2) and data["tokens"].dtype == np.int16
-    assert data["X"].shape == (50, 25, 10) and data["X"].dtype == np.float32
-    assert data["y"].shape == (50, 25) and data["y"].dtype == np.float32
-    assert data["n_points"].dtype == np.int16 and data["n_vars"].dtype == np.int8
-    assert data["const_offsets"].shape == (51,)
-    for i, p in enumerate(iter_problems(50, 9, cfg)):
-        assert VOCAB.decode(data["tokens"][i]) == list(p.prefix)
-        assert data["tokens"][i, 0] == VOCAB.bos_id
-        n, d = p.X.shape
-        assert (data["n_points"][i], data["n_vars"][i]) == (n, d)
-        np.testing.assert_array_equal(data["X"][i, :n, :d], p.X.astype(np.float32))
-        assert not data["X"][i, n:].any() and not data["X"][i, :, d:].any()
-        np.testing.assert_array_equal(data["y"][i, :n], p.y.astype(np.float32))
-        lo, hi = data["const_offsets"][i : i + 2]
-        np.testing.assert_array_equal(data["constants"][lo:hi], p.constants)
-        assert FAMILIES[data["family"][i]] == p.family
-    with pytest.raises(FileExistsError):
-        write_corpus(out, 5, seed=9, config=cfg, progress=False)
-    write_corpus(out, 5, seed=9, config=cfg, progress=False, overwrite=True)
-    assert load_corpus(out)["tokens"].shape[0] == 5
-
-
-def test_corpus_errors(tmp_path):
-    out = write_corpus(tmp_path / "c", 30, seed=1, config=GeneratorConfig(max_points=10), shard_size=10,
-                       progress=False, compress=False)
-    shard = out / "shard-00001.npz"
-    shard.write_bytes(shard.read_bytes()[:200])  # truncated
-    with pytest.raises(ValueError, match=r"corrupt corpus shard .*shard-00001"):
-        load_corpus(out)
-    shard.unlink()
-    with pytest.raises(ValueError, match=r"missing.*shard-00001"):
-        load_corpus(out)
-    meta = json.loads((out / "config.json").read_text())
-    meta["vocab_signature"] = "0" * 16
-    (out / "config.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="vocabulary"):
-        load_corpus(out)
-    with pytest.raises(ValueError, match=r"config\.json"):
-        load_corpus(tmp_path)

@@ -179,7 +179,7 @@ def test_ddp_two_cpu_processes(tmp_path):
 
 
 def test_train_from_corpus(tmp_path):
-    from gensr.generator import write_corpus
+    from gensr.corpus import write_corpus
     from gensr.train import CorpusBatches
 
     cfg = resolve_config("tiny")

@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from gensr._config import apply_overrides, from_dict, load_json
-    from gensr.generator import GeneratorConfig, write_corpus
+    from gensr.corpus import write_corpus
+    from gensr.generator import GeneratorConfig
 
     if args.n <= 0:
         raise ValueError("--n must be positive")
@@ -180,7 +181,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _show_corpus(path: Path, k: int) -> None:
-    from gensr.generator import load_corpus
+    from gensr.corpus import load_corpus
     from gensr.grammar import VOCAB, Expression
 
     data = load_corpus(path)

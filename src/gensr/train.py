@@ -182,7 +182,7 @@ class CorpusBatches(torch.utils.data.IterableDataset):
 
     def __init__(self, corpus: str | Path, seed: int, batch_size: int, max_len: int, start_batch: int,
                  rank: int = 0, world: int = 1):
-        from gensr.generator import load_corpus
+        from gensr.corpus import load_corpus
 
         self.data = load_corpus(corpus)
         n = len(self.data["tokens"])
