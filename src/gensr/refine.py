@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from gensr.codec import encode_tokens, pack_data
+from gensr.constants import subsample_rows
 from gensr.grammar import Expression
 from gensr.model import scale_features
 
@@ -39,9 +40,7 @@ def _device(model: torch.nn.Module) -> torch.device:
 
 def _rows(n: int, max_points: int, rng: np.random.Generator | int | None) -> np.ndarray:
     """All rows if there are at most ``max_points``, else a sorted random subset drawn from ``rng``."""
-    if n <= max_points:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(rng).choice(n, size=max_points, replace=False))
+    return subsample_rows(n, max_points, np.random.default_rng(rng))
 
 
 @torch.no_grad()
