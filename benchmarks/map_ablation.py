@@ -42,7 +42,7 @@ def generated(n: int) -> list[dict]:
     from gensr.train import resolve_config
 
     gen = resolve_config(config_file="configs/default_model.json").generator
-    gen = dataclasses.replace(gen, min_vars=1, max_vars=3, dim_weights=(), min_points=400, max_points=400,
+    gen = dataclasses.replace(gen.with_dims(1, 3), dim_weights=(), min_points=400, max_points=400,
                               noise_gamma=0.0)
     out = []
     for i, p in enumerate(iter_problems(n, 20261201, gen)):

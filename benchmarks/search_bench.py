@@ -68,7 +68,8 @@ def problems(checkpoint: str | None, n_generated: int, seed: int) -> list[dict]:
         X = rng.uniform(lo, hi, size=(200, max(expr.variables) + 1))
         out.append({"name": name, "truth": expr, "X": X, "y": expr.evaluate(X)})
     _, meta = read_checkpoint_config(checkpoint)
-    gen = dataclasses.replace(config_from_dict(meta["generator"]), max_vars=3, min_points=200, max_points=200)
+    gen = config_from_dict(meta["generator"])
+    gen = dataclasses.replace(gen.with_dims(gen.min_vars, 3), min_points=200, max_points=200)
     for i, p in enumerate(iter_problems(n_generated, seed, gen)):
         out.append({"name": f"generated-{i}", "truth": p.expr, "X": p.X, "y": p.y})
     return out

@@ -379,3 +379,10 @@ def test_defaults_follow_e2e():
 # corpus files
 
 
+
+
+def test_with_dims_keeps_the_weights_that_stay():
+    cfg = GeneratorConfig(min_vars=1, max_vars=4, dim_weights=(4.0, 2.0, 1.0, 0.0))
+    assert cfg.with_dims(2, 3).dim_weights == (2.0, 1.0)
+    assert cfg.with_dims(4, 6).dim_weights == ()  # only zeros and unknowns left: uniform
+    assert GeneratorConfig().with_dims(2, 2).min_vars == 2

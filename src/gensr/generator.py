@@ -126,6 +126,13 @@ class GeneratorConfig:
     noise_gamma: float = 0.0  # target noise std = U(0, γ)·RMS(y) (E2E train_noise_gamma; off in GenSR)
     max_attempts: int = 10_000  # expression resamples per problem before giving up with an error
 
+    def with_dims(self, min_vars: int, max_vars: int) -> GeneratorConfig:
+        """A copy drawing D from ``min_vars…max_vars``, keeping ``dim_weights`` for the Ds that stay (uniform
+        where the old table says nothing or leaves only zeros)."""
+        old = dict(zip(range(self.min_vars, self.max_vars + 1), self.dim_weights)) if self.dim_weights else {}
+        w = tuple(old.get(d, 0.0) for d in range(min_vars, max_vars + 1))
+        return dataclasses.replace(self, min_vars=min_vars, max_vars=max_vars, dim_weights=w if sum(w) > 0 else ())
+
     def __post_init__(self) -> None:
         for name in ("binary_weights", "unary_weights", "input_families"):
             object.__setattr__(self, name, _as_weights(name, getattr(self, name)))

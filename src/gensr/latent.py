@@ -120,7 +120,7 @@ def _fit_generator(config: GeneratorConfig | None, model: CVAE) -> GeneratorConf
     cfg = config or GeneratorConfig()
     max_len = min(cfg.max_len, model.cfg.max_len - 2)
     max_vars = min(cfg.max_vars, model.cfg.max_vars)
-    return dataclasses.replace(cfg, max_len=max_len, max_vars=max_vars, min_vars=min(cfg.min_vars, max_vars))
+    return dataclasses.replace(cfg.with_dims(min(cfg.min_vars, max_vars), max_vars), max_len=max_len)
 
 
 def _device(model: CVAE) -> torch.device:
@@ -444,7 +444,7 @@ def interpolation_stats(model: CVAE, n_pairs: int = 100, *, rng: int | np.random
         for _try in range(max_tries):
             pa = sample_problem(gen, cfg)
             d = pa.n_vars
-            pb = sample_problem(gen, dataclasses.replace(cfg, min_vars=d, max_vars=d))
+            pb = sample_problem(gen, cfg.with_dims(d, d))
             X = sample_inputs(d, n_points, gen, cfg)
             try:
                 results.append(interpolate(model, pa.expr, pb.expr, steps=steps, spherical=spherical, X=X))
@@ -541,7 +541,7 @@ def _family_config(config: GeneratorConfig, family: str, n_vars: int) -> Generat
     if config.max_unary < 1 or not any(w > 0 for k, w in weights if k in FAMILY_MARKERS[family]):
         raise ValueError(f"the generator config never samples a {family} operator "
                          f"({sorted(FAMILY_MARKERS[family])}); the {family} class cannot be built")
-    return dataclasses.replace(config, min_vars=n_vars, max_vars=n_vars, unary_weights=weights)
+    return dataclasses.replace(config.with_dims(n_vars, n_vars), unary_weights=weights)
 
 
 def sample_family_problem(family: str, n_vars: int, rng: np.random.Generator,
