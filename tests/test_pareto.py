@@ -136,3 +136,10 @@ def test_balanced_rule_weighs_accuracy_against_nodes():
     assert select_model(c, loss, r2, rule="balanced") == 2  # 0.15 of R² is worth 6 nodes; 0.001 is not
     with pytest.raises(ValueError, match="needs r2"):
         select_model(c, loss, rule="balanced")
+
+
+def test_balanced_rule_returns_the_simplest_exact_law():
+    from gensr.pareto import select_model
+
+    c, loss, r2 = [3, 5, 7, 11], [0.5, 1e-4, 1e-30, 1e-31], [0.5, 0.9999, 1.0, 1.0]
+    assert select_model(c, loss, r2, rule="balanced") == 2  # not the 0.9999 approximation two nodes shorter

@@ -109,8 +109,10 @@ def select_model(
         outside the loss filter). Ties go to the simpler member. Losses must be ``>= 0``.
     ``"balanced"``
         Accuracy-weighted: the largest ``r2 − balance·complexity`` (default: an extra node must buy 0.001
-        of R²); ties go to the simpler. Needs ``r2``. Unlike ``"best"``, a big early drop in loss does not
-        win over a later member that is much more accurate, which matters on noisy real data.
+        of R²); ties go to the simpler. If some candidate is exact to float precision (R² ≥ 1 − 1e-10), the
+        simplest exact one is chosen: there is no accuracy left to trade. Needs ``r2``. Unlike ``"best"``,
+        a big early drop in loss does not win over a later member that is much more accurate, which
+        matters on noisy real data (measured: BENCHMARKS.md §8).
     ``"simplest"``
         The lowest complexity among candidates with a finite loss and ``r2 >= r2_floor`` (ties: lower
         loss); if none reaches the floor, falls back to ``"accuracy"``. Needs ``r2``. The default floor
@@ -164,7 +166,10 @@ def select_model(
         r = _as_1d("r2", r2)
         _check_lengths(complexity=c, r2=r)
         with np.errstate(invalid="ignore"):
+            exact = idx[r[idx] >= 1 - 1e-10]
             value = np.where(np.isfinite(r[idx]), r[idx] - balance * c[idx], -np.inf)
+        if exact.size:
+            return int(exact[np.lexsort((exact, l[exact], c[exact]))[0]])
         return int(idx[np.lexsort((idx, c[idx], -value))[0]])
 
     if rule == "accuracy":
