@@ -148,12 +148,13 @@ def select_model(
     if not valid.any():
         raise ValueError("no candidate has a finite loss and complexity")
     idx = np.flatnonzero(valid)
-
-    if rule == "simplest":
+    if rule in ("simplest", "balanced"):  # the rules that read R²
         if r2 is None:
-            raise ValueError("rule='simplest' needs r2")
+            raise ValueError(f"rule={rule!r} needs r2")
         r = _as_1d("r2", r2)
         _check_lengths(complexity=c, r2=r)
+
+    if rule == "simplest":
         with np.errstate(invalid="ignore"):
             ok = idx[r[idx] >= r2_floor]
         if ok.size:
@@ -161,10 +162,6 @@ def select_model(
         rule = "accuracy"
 
     if rule == "balanced":
-        if r2 is None:
-            raise ValueError("rule='balanced' needs r2")
-        r = _as_1d("r2", r2)
-        _check_lengths(complexity=c, r2=r)
         with np.errstate(invalid="ignore"):
             exact = idx[r[idx] >= 1 - 1e-10]
             value = np.where(np.isfinite(r[idx]), r[idx] - balance * c[idx], -np.inf)

@@ -203,7 +203,6 @@ class Localise:
         with state.deadline.section("encode"), torch.no_grad():
             mu, logvar = state.model.encode_prior(*pack_data(sets, state.device))
         mu, sd = mu.double().cpu().numpy(), np.exp(0.5 * logvar.double().cpu().numpy())
-        state.prior_means = mu[: lc.n_subsets]
         eps = state.rng.standard_normal((lc.n_prior_samples, mu.shape[1]))
         src = np.arange(lc.n_prior_samples) % len(sets)
         groups = [(mu[: lc.n_subsets], sd[: lc.n_subsets], "prior"), (mu[lc.n_subsets :], sd[lc.n_subsets :],

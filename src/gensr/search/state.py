@@ -42,7 +42,6 @@ class SearchState:
         self.best_z: np.ndarray | None = None  # the fittest latent decoded so far (the first one on ties)
         self.best_zf = -math.inf
         self.stds: np.ndarray | None = None  # CMA-ES search shape: prior σ of the best initial latent
-        self.prior_means: np.ndarray | None = None  # prior means of the encoded subsets (set by localisation)
         self.recentre: tuple[np.ndarray, float] | None = None  # a refined latent that beat the CMA-ES run
         self.reencoded: set[tuple[str, ...]] = set()
         self.evaluations = self.n_invalid = self.generations = self.restarts = 0
