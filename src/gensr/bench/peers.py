@@ -17,8 +17,8 @@ with linear scaling, 5 Levenberg–Marquardt iterations of local search per indi
 ``local_iterations=5``, called ``optimizer_iterations`` in pyoperon 0.6), symbols
 ``add,mul,aq,exp,log,sin,tanh,constant,variable`` (the ground-truth override), 500,000 evaluations and 100,000
 generations ("just large enough"). Scaled to the limit: SRBench's 8 h ``time_limit`` becomes ``max_time =
-ceil(time_limit)`` (Operon's own clock, whole seconds; less any time the call has already spent, e.g.
-importing scikit-learn on a first call, and at least 1) and ``n_threads = threads``. Operon can also end
+floor(time_limit)`` (Operon's own clock, whole seconds; less any time the call has already spent, e.g.
+importing scikit-learn on a first call, and at least 1; rounded down so that the call stays within the limit) and ``n_threads = threads``. Operon can also end
 earlier on its own convergence threshold (``epsilon`` = 1e-5). SRBench's ground-truth file doubles the
 evaluations to 1,000,000; we keep the tuned 500,000 so that both peers get the same 500,000-evaluation budget
 as gplearn's 1000 × 500 below.
@@ -348,7 +348,7 @@ def fit_pyoperon(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, 
     y : ndarray of shape (n,)
         Training targets.
     time_limit : float
-        Seconds for the whole call; Operon gets ``max_time = ceil(time_limit - time spent so far)``, at least 1.
+        Seconds for the whole call; Operon gets ``max_time = floor(time_limit - time spent so far)``, at least 1.
     seed : int
         Operon's ``random_state``.
     threads : int, default=1
@@ -375,7 +375,7 @@ def fit_pyoperon(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     # Operon's clock starts in fit; the time already spent here (importing scikit-learn on a first call) counts
-    max_time = max(1, math.ceil(time_limit - (time.perf_counter() - start)))
+    max_time = max(1, math.floor(time_limit - (time.perf_counter() - start)))
     params = {**OPERON_SETTINGS, "max_time": max_time, "n_threads": int(threads), "random_state": int(seed)}
     est = SymbolicRegressor(**params)
     est.fit(X, y)
