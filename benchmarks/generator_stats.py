@@ -39,7 +39,7 @@ def stats(exprs: list[Expression], n_vars: list[int]) -> dict[str, float]:
 
 
 def feynman(data_dir: str) -> dict[str, float]:
-    from gensr.bench.data import list_problems, load_problem
+    from gensr.bench.suites import list_problems, load_problem
     from gensr.grammar import parse
 
     exprs, dims = [], []

@@ -52,7 +52,7 @@ def generated(n: int) -> list[dict]:
 
 
 def feynman(n: int, data_dir: str, rows: int) -> list[dict]:
-    from gensr.bench.data import list_problems, load_problem
+    from gensr.bench.suites import list_problems, load_problem
 
     names = list_problems("feynman", data_dir)
     pick = sorted(np.random.default_rng(0).choice(len(names), n, replace=False)) if n < len(names) else range(

@@ -31,8 +31,8 @@ def main() -> None:
     import torch
 
     from gensr import GenSRRegressor
-    from gensr.bench.data import list_problems, load_problem
     from gensr.bench.metrics import r2
+    from gensr.bench.suites import list_problems, load_problem
     from gensr.pareto import RULES, select_model
 
     torch.set_num_threads(1)

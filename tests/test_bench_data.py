@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import sympy
 
-from gensr.bench.data import list_problems, load_problem, read_pmlb, sample_feynman
+from gensr.bench.data import read_pmlb, sample_feynman
 from gensr.bench.metrics import parse_model
+from gensr.bench.suites import list_problems, load_problem
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchdata"
 

@@ -151,3 +151,42 @@ def test_dask_local_cluster(bench_data_dir, tmp_path):
     cfg = BenchConfig(suites=("strogatz",), time_limit=60, workers=1, options=BOUNDED)
     rows = _rows(run(cfg, bench_data_dir, tmp_path / "dask", dask="local", progress=False))
     assert len(rows) == 1 and rows[0]["error"] == ""
+
+
+def test_a_registered_suite_and_method_run(tmp_path, toy_methods, monkeypatch):
+    """A new suite and a new method are one registry entry each; the method's default options reach it."""
+    from gensr.bench import methods, suites
+
+    def load(name, data_dir, rows):
+        X = np.linspace(1.0, 2.0, rows)[:, None]
+        y = np.full(rows, 3.0) if name == "flat" else 2.0 * X[:, 0]
+        return Problem("toy", name, X, y, ("x",), "3" if name == "flat" else "2*x0")
+
+    monkeypatch.setitem(suites.SUITES, "toy", suites.Suite("Toy", lambda data_dir: ["flat", "line"], load))
+    monkeypatch.setitem(methods.METHODS, "mean", methods.Method("toy_methods:mean", {"offset": 0.0}))
+    cfg = BenchConfig(suites=("toy",), methods=("mean",), feynman_rows=40, time_limit=5)
+    rows = {r["dataset"]: r for r in _rows(run(cfg, tmp_path, tmp_path / "r", progress=False))}
+    assert set(rows) == {"flat", "line"} and all(r["error"] == "" for r in rows.values())
+    assert rows["flat"]["symbolic"] == "True" and rows["line"]["symbolic"] == "False"
+    assert float(rows["line"]["r2_test"]) < 0.5 and rows["flat"]["complexity"] == "1"
+    # a sweep's own options extend the registered ones
+    cfg = dataclasses.replace(cfg, options={"mean": {"offset": 1.0}})
+    shifted = {r["dataset"]: r for r in _rows(run(cfg, tmp_path, tmp_path / "r2", progress=False))}
+    assert float(shifted["flat"]["model"]) == pytest.approx(4.0)
+
+
+def test_resumes_a_sweep_written_before_the_registries(bench_data_dir, tmp_path, toy_methods):
+    """An old config.json (a top-level 'checkpoint', no 'options') still resumes; workers may differ."""
+    cfg = BenchConfig(problems=("feynman_I_12_1",), methods=("toy_methods:broken",), time_limit=1,
+                      feynman_rows=200)
+    out = tmp_path / "old"
+    run(cfg, bench_data_dir, out, progress=False)
+    stored = json.loads((out / "config.json").read_text())
+    stored["config"].pop("options")
+    stored["config"].update(checkpoint=None, workers=4)
+    (out / "config.json").write_text(json.dumps(stored))
+    assert len(_rows(run(cfg, bench_data_dir, out, progress=False))) == 1  # resumed: nothing refit
+    stored["config"]["checkpoint"] = "some/model"  # another gensr model is another sweep
+    (out / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="another configuration"):
+        run(cfg, bench_data_dir, out, progress=False)

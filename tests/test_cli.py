@@ -161,14 +161,20 @@ def test_fit_test_size_plot_threshold_and_search_overrides(tmp_path, tiny_checkp
     assert payload["test_rows"] == 10 and payload["test_r2"] > 0.999
     assert main(["fit", str(path), "--target", "y", "--search", "lee.evry=0", *FIT]) == 2
     assert "did you mean" in capsys.readouterr().err
+    cfg = tmp_path / "search.json"  # --config: SearchConfig sections, checked the same way
+    cfg.write_text(json.dumps({"lee": {"evry": 0}}))
+    assert main(["fit", str(path), "--target", "y", "--config", str(cfg), *FIT]) == 2
+    assert "did you mean" in capsys.readouterr().err
 
 
 def test_bench_run_and_report(tmp_path, bench_data_dir, tiny_checkpoint, capsys):
     out = tmp_path / "run"
     argv = ["bench", "run", "--data-dir", str(bench_data_dir), "--out", str(out), "--suites", "strogatz",
-            "--time-limit", "1", "--checkpoint", str(tiny_checkpoint), "--quiet"]
+            "--time-limit", "1", "--checkpoint", str(tiny_checkpoint), "--quiet", "hard_limit_s=100"]
     assert main(argv) == 0
     assert "results in" in capsys.readouterr().out
+    stored = json.loads((out / "config.json").read_text())["config"]  # --checkpoint is a gensr option
+    assert stored["options"] == {"gensr": {"checkpoint": str(tiny_checkpoint)}} and stored["hard_limit_s"] == 100
     md = tmp_path / "B.md"
     md.write_text("# keep me\n")
     assert main(["bench", "report", str(out), "--write-into", str(md), "--plots", str(tmp_path / "p")]) == 0

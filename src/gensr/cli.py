@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas
@@ -58,8 +58,9 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
                    help="wall-clock budget of the whole command in seconds (default: the search config's, 60)")
     p.add_argument("--max-generations", type=int, default=None,
                    help="CMA-ES generations (default: the search config's, 200)")
+    p.add_argument("--config", help="JSON file with SearchConfig sections (budget, cma, fit, lee, …)")
     p.add_argument("--search", action="append", default=[], metavar="KEY=VALUE",
-                   help="a SearchConfig override such as fit.screen_rows=0 or lee.every=0 (repeatable)")
+                   help="a dotted SearchConfig override after --config, e.g. fit.screen_rows=0 (repeatable)")
     p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
     p.add_argument("--model-selection", choices=["best", "balanced", "accuracy", "simplest"], default=None,
                    help="best: PySR's rule; balanced: largest R² - 0.001·complexity; accuracy: lowest loss; "
@@ -132,12 +133,15 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--subset", type=int, help="a random subset of this many problems per suite")
     r.add_argument("--workers", type=int, help="parallel fits, one per core (default 1)")
     r.add_argument("--threads", type=int, help="threads per fit (default 1)")
-    r.add_argument("--checkpoint", help="gensr model directory (default: the shipped model)")
+    r.add_argument("--checkpoint", help="gensr model directory (default: the shipped model); the same as "
+                                        "the override 'options={\"gensr\": {\"checkpoint\": DIR}}'")
     where = r.add_mutually_exclusive_group()
     where.add_argument("--dask", choices=["local"], help="run on a dask LocalCluster of --workers processes")
     where.add_argument("--scheduler", help="run on a dask cluster, e.g. tcp://host:8786")
     r.add_argument("--retry-errors", action="store_true", help="rerun fits that failed instead of skipping them")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("overrides", nargs="*", help="BenchConfig overrides after the options, e.g. hard_limit_s=200 "
+                                                "or 'options={\"gensr\": {\"max_generations\": 3}}'")
     rep = actions.add_parser("report", help="markdown tables (with published numbers) and plots of results",
                              description="Aggregate results CSVs per (protocol, suite, noise, method), print "
                                          "markdown tables with the published reference numbers, and optionally "
@@ -248,19 +252,8 @@ def _check_writable(path: str) -> None:
         raise ValueError(f"cannot write {p}: permission denied")
 
 
-def _cmd_fit(args: argparse.Namespace) -> int:
-    import json
-
-    for path in (args.output, args.plot):
-        if path:
-            _check_writable(path)
-    if not 0.0 <= args.test_size < 1.0:
-        raise ValueError(f"--test-size must be in [0, 1), got {args.test_size}")
-    from gensr._config import apply_overrides
-    from gensr.search import SearchConfig
-
-    search_config = apply_overrides(SearchConfig(), args.search)
-    budget = args.max_time if args.max_time is not None else search_config.budget.max_time
+def _fit_table(args: argparse.Namespace) -> tuple[pandas.DataFrame, list[str], pandas.Series]:
+    """Read the table of ``gensr fit`` and check its columns and rows (numpy only, before scikit-learn)."""
     table = read_table(args.data)
     if len(table) == 0:
         raise ValueError(f"{args.data} has a header but no data rows")
@@ -284,6 +277,24 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     keep = finite_rows(table[features].to_numpy(float), y.to_numpy(float), features,
                        "drop" if args.drop_nan else "raise")
     check_rows(y.to_numpy(float)[keep])
+    return table, features, y
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    import json
+
+    for path in (args.output, args.plot):
+        if path:
+            _check_writable(path)
+    if not 0.0 <= args.test_size < 1.0:
+        raise ValueError(f"--test-size must be in [0, 1), got {args.test_size}")
+    from gensr._config import apply_overrides, from_dict, load_json
+    from gensr.search import SearchConfig
+
+    base = from_dict(SearchConfig, load_json(args.config), where=args.config) if args.config else SearchConfig()
+    search_config = apply_overrides(base, args.search)
+    budget = args.max_time if args.max_time is not None else search_config.budget.max_time
+    table, features, y = _fit_table(args)
     from gensr.estimator import GenSRRegressor
 
     X_all, y_all = table[features], y.to_numpy()
@@ -318,15 +329,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if len(model.selected_features_) < len(features):
         print(f"note: only these features were used: {[features[i] for i in model.selected_features_]}")
     if args.output:
-        payload = {"target": args.target, "features": list(features), "model_selection": model.model_selection,
-                   "chosen": int(model.best_index_),
-                   "selected_features": [features[i] for i in model.selected_features_],
-                   "front": [{"complexity": int(r.complexity), "loss": float(r.loss), "r2": float(r.r2),
-                              "score": float(r.score), "equation": r.equation,
-                              "sympy": str(r.sympy_format), "latex": _latex(r.sympy_format),
-                              "prefix": list(r.expression.prefix),
-                              "constants": [float(c) for c in r.expression.constants]}
-                             for r in front.itertuples()]}
+        payload = _front_payload(args, model, features)
         if test is not None:
             payload["test_r2"] = r2
             payload["test_rows"] = len(test[1])
@@ -336,6 +339,18 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print("gensr fit: interrupted; the front above is what was found so far", file=sys.stderr)
         return 130
     return 0
+
+
+def _front_payload(args: argparse.Namespace, model: Any, features: list[str]) -> dict[str, Any]:
+    """The JSON of ``gensr fit --output``: the whole front and the chosen equation."""
+    front = model.equations_
+    return {"target": args.target, "features": list(features), "model_selection": model.model_selection,
+            "chosen": int(model.best_index_), "selected_features": [features[i] for i in model.selected_features_],
+            "front": [{"complexity": int(r.complexity), "loss": float(r.loss), "r2": float(r.r2),
+                       "score": float(r.score), "equation": r.equation, "sympy": str(r.sympy_format),
+                       "latex": _latex(r.sympy_format), "prefix": list(r.expression.prefix),
+                       "constants": [float(c) for c in r.expression.constants]}
+                      for r in front.itertuples()]}
 
 
 def _test_r2(model: object, X: object, y: object) -> float:
@@ -397,14 +412,18 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 def _bench_config(args: argparse.Namespace) -> object:
     import dataclasses
 
-    from gensr._config import from_dict, load_json
+    from gensr._config import apply_overrides, from_dict, load_json
     from gensr.bench.runner import BenchConfig
 
     config = from_dict(BenchConfig, load_json(args.config), where=args.config) if args.config else BenchConfig()
     # every BenchConfig field that has a command-line option and was given overrides the file
     given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(BenchConfig)}
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
-    return dataclasses.replace(config, **given)
+    if args.checkpoint is not None:  # gensr's model is one of its per-method options
+        options = dict(config.options or {})
+        options["gensr"] = {**options.get("gensr", {}), "checkpoint": args.checkpoint}
+        given["options"] = options
+    return apply_overrides(dataclasses.replace(config, **given), args.overrides)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:

@@ -10,14 +10,16 @@ Every loader reads from a data directory laid out as ``shared/benchdata`` (and a
 - ``pmlb_blackbox/<name>/<name>.tsv.gz`` and ``lists/gensr_e2e_blackbox_57.txt`` (the neural papers' 57).
 - any folder of PMLB-format ``.tsv.gz`` files (``target`` column, tab-separated), searched recursively.
 
-Problems are named; :func:`load_problem` rebuilds one from ``(suite, name, data_dir)`` so that workers of a
-process pool or a dask cluster load their own data instead of receiving arrays. True formulas are returned
-as strings over ``x0 … x{d-1}`` (the column order), ready for :func:`gensr.bench.metrics.parse_model`.
+Problems are named; :func:`gensr.bench.suites.load_problem` rebuilds one from ``(suite, name, data_dir)`` so
+that workers of a process pool or a dask cluster load their own data instead of receiving arrays. True
+formulas are returned as strings over ``x0 … x{d-1}`` (the column order), ready for
+:func:`gensr.bench.metrics.parse_model`.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-SUITES = ("feynman", "strogatz", "blackbox", "pmlb")
 FEYNMAN_ROWS = 100_000  # rows of every PMLB Feynman file
 _FEYNMAN_TABLE = Path("feynman") / "feynman_equations_clean.csv"
 _STROGATZ_TABLE = Path("strogatz") / "strogatz_equations.csv"
@@ -39,7 +40,7 @@ class Problem:
     Attributes
     ----------
     suite, name : str
-        Where it comes from (one of :data:`SUITES`) and its PMLB name.
+        Where it comes from (a key of :data:`gensr.bench.suites.SUITES`) and its PMLB name.
     X : np.ndarray, shape (n, d)
     y : np.ndarray, shape (n,)
     feature_names : tuple of str
@@ -100,26 +101,6 @@ def _to_indexed(formula: str, names: list[str]) -> str:
     return str(expr.xreplace({symbols[n]: sympy.Symbol(f"x{i}") for i, n in enumerate(names)}))
 
 
-def list_problems(suite: str, data_dir: str | Path) -> list[str]:
-    """Names of every problem of ``suite`` under ``data_dir``, in a fixed (sorted) order."""
-    data_dir = Path(data_dir)
-    if suite == "feynman":
-        return sorted(_feynman_table(str(data_dir)).index)
-    if suite == "strogatz":
-        return sorted(_strogatz_table(str(data_dir)).index)
-    if suite == "blackbox":
-        names = _require(data_dir / _BLACKBOX_LIST, "the 57-dataset list").read_text().split()
-        return sorted(n for n in names if not n.startswith("#"))
-    if suite == "pmlb":
-        if not data_dir.is_dir():
-            raise FileNotFoundError(f"PMLB folder {data_dir} does not exist")
-        names = sorted({p.name[: -len(".tsv.gz")] for p in data_dir.rglob("*.tsv.gz")})
-        if not names:
-            raise FileNotFoundError(f"no PMLB-format .tsv.gz files under {data_dir}")
-        return names
-    raise ValueError(f"unknown suite {suite!r}; choose from {SUITES}")
-
-
 def _pmlb_file(data_dir: Path, name: str) -> Path:
     for candidate in (data_dir / name / f"{name}.tsv.gz", data_dir / "pmlb_blackbox" / name / f"{name}.tsv.gz",
                       data_dir / f"{name}.tsv.gz"):
@@ -165,25 +146,55 @@ def sample_feynman(formula: str, ranges: list[tuple[str, float, float]], rows: i
     return X, y
 
 
-def load_problem(suite: str, name: str, data_dir: str | Path, *, feynman_rows: int = FEYNMAN_ROWS) -> Problem:
-    """Load (or, for Feynman, sample) one problem; see the module docstring for the layout."""
-    data_dir = Path(data_dir)
-    if suite == "feynman":
-        table = _feynman_table(str(data_dir))
-        if name not in table.index:
-            raise ValueError(f"{name!r} is not one of the {len(table)} Feynman problems")
-        row = table.loc[name]
-        ranges = _parse_ranges(row["variables"])
-        names = [n for n, _, _ in ranges]
-        X, y = sample_feynman(row["formula_sympy"], ranges, feynman_rows, seed=zlib.crc32(name.encode()))
-        return Problem(suite, name, X, y, tuple(names), _to_indexed(row["formula_sympy"], names))
-    if suite == "strogatz":
-        table = _strogatz_table(str(data_dir))
-        if name not in table.index:
-            raise ValueError(f"{name!r} is not one of the {len(table)} Strogatz problems")
-        X, y, features = read_pmlb(_require(data_dir / table.loc[name, "file_pmlb_format"], f"data of {name}"))
-        return Problem(suite, name, X, y, features, _to_indexed(table.loc[name, "formula_sympy"], list(features)))
-    if suite in ("blackbox", "pmlb"):
+# ---- one loader per suite (registered in gensr.bench.suites) ------------------------------------------
+def feynman_names(data_dir: Path) -> list[str]:
+    return sorted(_feynman_table(str(data_dir)).index)
+
+
+def load_feynman(name: str, data_dir: Path, rows: int) -> Problem:
+    """Sample ``rows`` rows of one Feynman equation (the draw depends only on the name and ``rows``)."""
+    table = _feynman_table(str(data_dir))
+    if name not in table.index:
+        raise ValueError(f"{name!r} is not one of the {len(table)} Feynman problems")
+    row = table.loc[name]
+    ranges = _parse_ranges(row["variables"])
+    names = [n for n, _, _ in ranges]
+    X, y = sample_feynman(row["formula_sympy"], ranges, rows, seed=zlib.crc32(name.encode()))
+    return Problem("feynman", name, X, y, tuple(names), _to_indexed(row["formula_sympy"], names))
+
+
+def strogatz_names(data_dir: Path) -> list[str]:
+    return sorted(_strogatz_table(str(data_dir)).index)
+
+
+def load_strogatz(name: str, data_dir: Path, rows: int) -> Problem:
+    """One Strogatz file with its true formula (``rows`` is unused: the files are read whole)."""
+    table = _strogatz_table(str(data_dir))
+    if name not in table.index:
+        raise ValueError(f"{name!r} is not one of the {len(table)} Strogatz problems")
+    X, y, features = read_pmlb(_require(data_dir / table.loc[name, "file_pmlb_format"], f"data of {name}"))
+    return Problem("strogatz", name, X, y, features, _to_indexed(table.loc[name, "formula_sympy"], list(features)))
+
+
+def blackbox_names(data_dir: Path) -> list[str]:
+    names = _require(data_dir / _BLACKBOX_LIST, "the 57-dataset list").read_text().split()
+    return sorted(n for n in names if not n.startswith("#"))
+
+
+def pmlb_names(data_dir: Path) -> list[str]:
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"PMLB folder {data_dir} does not exist")
+    names = sorted({p.name[: -len(".tsv.gz")] for p in data_dir.rglob("*.tsv.gz")})
+    if not names:
+        raise FileNotFoundError(f"no PMLB-format .tsv.gz files under {data_dir}")
+    return names
+
+
+def pmlb_loader(suite: str) -> Callable[[str, Path, int], Problem]:
+    """The loader of a suite of PMLB files without true formulas (``rows`` is unused)."""
+
+    def load(name: str, data_dir: Path, rows: int) -> Problem:
         X, y, features = read_pmlb(_pmlb_file(data_dir, name))
         return Problem(suite, name, X, y, features, None)
-    raise ValueError(f"unknown suite {suite!r}; choose from {SUITES}")
+
+    return load

@@ -1,4 +1,10 @@
-"""The benchmarked methods behind one signature: ``fit(X, y, *, time_limit, seed, threads) -> FitOutcome``.
+"""The benchmarked methods, by registration: adding a method (a peer) is one entry of :data:`METHODS`.
+
+Every method is a function ``fit(X, y, *, time_limit, seed, threads, **options) -> FitOutcome``, named by
+its import path (``"package.module:function"``) so that the child process of a fit
+(:mod:`gensr.bench.child`) can import it; a :class:`Method` adds default keyword options, which a sweep's
+``BenchConfig.options[name]`` extends (e.g. ``{"gensr": {"checkpoint": "runs/x/checkpoint"}}``). A name that
+is not registered but contains ``":"`` is taken as such an import path.
 
 ``gensr`` is :class:`gensr.GenSRRegressor` with its defaults and ``max_time = time_limit`` (which covers
 everything, model loading included); ``pyoperon`` and ``gplearn`` are the adapters of
@@ -7,7 +13,8 @@ everything, model loading included); ``pyoperon`` and ``gplearn`` are the adapte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +22,20 @@ import numpy as np
 
 from gensr.bench.outcome import FitOutcome
 
-METHODS = ("gensr", "pyoperon", "gplearn")
+
+@dataclass(frozen=True)
+class Method:
+    """A benchmarked method: its fit function's import path and default keyword options."""
+
+    fit: str  # "package.module:function" with fit_gensr's signature
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+METHODS: dict[str, Method] = {
+    "gensr": Method("gensr.bench.methods:fit_gensr"),
+    "pyoperon": Method("gensr.bench.peers:fit_pyoperon"),
+    "gplearn": Method("gensr.bench.peers:fit_gplearn"),
+}
 
 
 def fit_gensr(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1,
@@ -43,23 +63,24 @@ def fit_gensr(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, thr
                       evaluations=int(result.evaluations), info=info)
 
 
+def resolve(name: str) -> Method:
+    """The :class:`Method` of a registered name or of an import path ``"package.module:function"``."""
+    if name in METHODS:
+        return METHODS[name]
+    if ":" in name:
+        return Method(name)
+    raise ValueError(f"unknown method {name!r}; choose from {list(METHODS)} or give 'package.module:function'")
+
+
 def get_method(name: str) -> Callable[..., FitOutcome]:
-    """The fit function of a method name in :data:`METHODS`."""
-    if name == "gensr":
-        return fit_gensr
-    if name in ("pyoperon", "gplearn"):
-        from gensr.bench import peers
+    """The fit function of a registered method name or an import path."""
+    import importlib
 
-        return getattr(peers, f"fit_{name}")
-    if ":" in name:  # "package.module:function": a method of your own, with fit_gensr's signature
-        import importlib
-
-        module, _, attr = name.partition(":")
-        return getattr(importlib.import_module(module), attr)
-    raise ValueError(f"unknown method {name!r}; choose from {METHODS} or give 'package.module:function'")
+    module, _, attr = resolve(name).fit.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def fit_method(name: str, X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1,
                **options: Any) -> FitOutcome:
-    """Dispatch to :func:`get_method`; ``options`` go to the method (e.g. gensr's ``checkpoint``)."""
+    """Fit a method by name or import path; ``options`` go to the fit function (e.g. gensr's ``checkpoint``)."""
     return get_method(name)(X, y, time_limit=time_limit, seed=seed, threads=threads, **options)

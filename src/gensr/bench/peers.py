@@ -18,10 +18,10 @@ with linear scaling, 5 Levenberg–Marquardt iterations of local search per indi
 ``add,mul,aq,exp,log,sin,tanh,constant,variable`` (the ground-truth override), 500,000 evaluations and 100,000
 generations ("just large enough"). Scaled to the limit: SRBench's 8 h ``time_limit`` becomes ``max_time =
 floor(time_limit)`` (Operon's own clock, whole seconds; less any time the call has already spent, e.g.
-importing scikit-learn on a first call, and at least 1; rounded down so that the call stays within the limit) and ``n_threads = threads``. Operon can also end
-earlier on its own convergence threshold (``epsilon`` = 1e-5). SRBench's ground-truth file doubles the
-evaluations to 1,000,000; we keep the tuned 500,000 so that both peers get the same 500,000-evaluation budget
-as gplearn's 1000 × 500 below.
+importing scikit-learn on a first call, and at least 1; rounded down so that the call stays within the limit)
+and ``n_threads = threads``. Operon can also end earlier on its own convergence threshold (``epsilon`` =
+1e-5). SRBench's ground-truth file doubles the evaluations to 1,000,000; we keep the tuned 500,000 so that
+both peers get the same 500,000-evaluation budget as gplearn's 1000 × 500 below.
 
 gplearn (:data:`GPLEARN_SETTINGS`): population 1000, up to :data:`GPLEARN_MAX_GENERATIONS` = 500
 generations, functions ``add, sub, mul, div, log, sqrt, sin, cos`` (the ground-truth override), tournament

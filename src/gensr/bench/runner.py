@@ -15,6 +15,7 @@ once, so a crash loses nothing and a rerun skips what is done.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime
@@ -23,15 +24,17 @@ import math
 import os
 import platform
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gensr.bench.data import FEYNMAN_ROWS, SUITES, list_problems, load_problem
-from gensr.bench.methods import METHODS
+from gensr.bench.data import FEYNMAN_ROWS
+from gensr.bench.methods import METHODS, resolve
+from gensr.bench.suites import SUITES, list_problems, load_problem
 
 PROTOCOLS = ("gensr", "srbench")
 GENSR_SEED = 14423
@@ -62,9 +65,8 @@ class BenchConfig:
     subset_seed: int = 0
     workers: int = 1  # parallel fits (processes; each gets `threads` threads)
     threads: int = 1  # threads per fit (torch, pyoperon)
-    checkpoint: str | None = None  # gensr model; None: the shipped default
-    options: dict[str, dict[str, Any]] | None = None  # per-method keyword options, e.g. {"gensr":
-    #   {"max_generations": 3}} (tests bound work by generations, not by the wall clock)
+    options: dict[str, dict[str, Any]] | None = None  # per-method keyword options over the registry's, e.g.
+    #   {"gensr": {"checkpoint": "runs/x/checkpoint", "max_generations": 3}}
     hard_limit_s: float | None = None  # a fit still running after this is killed; None: 3 x time_limit + 120
     symbolic_timeout: float = 60.0  # seconds for the sympy symbolic check and simplified complexity
 
@@ -186,12 +188,11 @@ def run_task(task: Task) -> dict[str, Any]:
         if scale:  # SRBench black-box: standardise X and y for the fit, map predictions back
             x_mu, x_sd = X_tr.mean(0), np.where(X_tr.std(0) > 0, X_tr.std(0), 1.0)
             y_mu, y_sd = float(y_tr.mean()), float(y_tr.std()) or 1.0
-        options = dict((cfg.options or {}).get(task.method, {}))
-        if task.method == "gensr" and cfg.checkpoint is not None:
-            options.setdefault("checkpoint", cfg.checkpoint)
+        method = resolve(task.method)
+        options = {**method.options, **(cfg.options or {}).get(task.method, {})}
         # the fit runs in a child process that is killed at a hard limit well past the budget, so one
         # runaway fit cannot stall a sweep, under any executor
-        out = request_fit(task.method, (X_tr - x_mu) / x_sd, (y_tr - y_mu) / y_sd,
+        out = request_fit(method.fit, (X_tr - x_mu) / x_sd, (y_tr - y_mu) / y_sd,
                           [(X_tr - x_mu) / x_sd, (X_te - x_mu) / x_sd], time_limit=cfg.time_limit, seed=task.seed,
                           threads=cfg.threads, options=options, hard_limit=cfg.hard_limit())
         row["wall_time"] = out["wall_time"]
@@ -225,8 +226,18 @@ EXECUTION_FIELDS = ("workers", "threads")  # how a sweep runs, not what it measu
 
 
 def _sweep_part(config: dict[str, Any]) -> dict[str, Any]:
-    """The fields that define a sweep (compared on resume); execution settings are left out."""
-    return {k: v for k, v in config.items() if k not in EXECUTION_FIELDS}
+    """The fields of a stored configuration that define the sweep (compared on resume), in today's schema.
+
+    Execution settings are left out. A file written by an older version lacks newer fields (their defaults
+    apply, as they did then) and may name gensr's model in a top-level ``checkpoint``, now a gensr option.
+    """
+    current = {**json.loads(json.dumps(dataclasses.asdict(BenchConfig()))), **config}
+    checkpoint = current.pop("checkpoint", None)
+    if checkpoint is not None:
+        options = {name: dict(opts) for name, opts in (current.get("options") or {}).items()}
+        options.setdefault("gensr", {}).setdefault("checkpoint", checkpoint)
+        current["options"] = options
+    return {k: v for k, v in current.items() if k not in EXECUTION_FIELDS}
 
 
 # ---- results file ------------------------------------------------------------------------------------
@@ -270,7 +281,7 @@ class ResultsFile:
 
 # ---- execution ---------------------------------------------------------------------------------------
 def _init_worker(threads: int) -> None:
-    """Process-pool initializer: pin the math libraries to ``threads`` before anything imports torch."""
+    """Worker initializer: pin the math libraries to ``threads`` before anything imports torch."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
     import torch
@@ -278,40 +289,65 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _pool_results(tasks: list[Task], workers: int, threads: int) -> Iterator[dict[str, Any]]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+class _InlineExecutor(Executor):
+    """Runs a task in this process when it is submitted: one worker, nothing pickled, easy to debug."""
 
-    ctx = multiprocessing.get_context("spawn")  # no torch/OpenMP state inherited through fork
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
-        futures = [pool.submit(run_task, t) for t in tasks]
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        fut: Future = Future()
         try:
-            for fut in as_completed(futures):
-                yield fut.result()
-        finally:
-            for fut in futures:
-                fut.cancel()
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            fut.set_exception(exc)
+        return fut
 
 
-def _dask_results(tasks: list[Task], dask: str, workers: int, threads: int) -> Iterator[dict[str, Any]]:
+@contextlib.contextmanager
+def _executor(dask: str | None, workers: int, threads: int) -> Iterator[tuple[Executor, int]]:
+    """The executor of a sweep and how many tasks to keep in flight: in-process, a process pool or dask."""
+    if dask is None and workers == 1:
+        yield _InlineExecutor(), 1
+        return
+    if dask is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("spawn")  # no torch/OpenMP state inherited through fork
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+            yield pool, 2 * workers
+        return
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError:
         raise ImportError("--dask/--scheduler need dask.distributed: pip install 'gensr[distributed]'") from None
-    if dask == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
-        client = Client(cluster)
-    else:
-        cluster, client = None, Client(dask)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) if dask == "local" else None
+    client = Client(cluster if cluster is not None else dask)
     try:
         client.run(_init_worker, threads)
-        futures = client.map(run_task, tasks, pure=False)
-        for fut in as_completed(futures):
-            yield fut.result()
+        in_flight = 2 * max(sum(client.nthreads().values()), 1)
+        with client.get_executor(pure=False) as executor:
+            yield executor, in_flight
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _results(tasks: list[Task], executor: Executor, in_flight: int) -> Iterator[dict[str, Any]]:
+    """Rows as their fits finish; at most ``in_flight`` tasks are submitted at a time (so Ctrl-C stops soon)."""
+    todo = iter(tasks)
+    pending: set[Future] = set()
+    try:
+        while True:
+            while len(pending) < in_flight and (task := next(todo, None)) is not None:
+                pending.add(executor.submit(run_task, task))
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+    finally:
+        for fut in pending:
+            fut.cancel()
 
 
 def run(config: BenchConfig, data_dir: str | Path, out: str | Path, *, dask: str | None = None,
@@ -322,7 +358,9 @@ def run(config: BenchConfig, data_dir: str | Path, out: str | Path, *, dask: str
     ``out`` gets ``config.json`` (the sweep and the data directory), ``env.json`` (versions, machine) and
     ``results.csv``. Rows already in ``results.csv`` are skipped, so the same command resumes a stopped
     sweep. ``dask``: None for a local process pool (``workers`` processes, or in-process when 1),
-    ``"local"`` for a dask LocalCluster, or a scheduler address such as ``"tcp://host:8786"``.
+    ``"local"`` for a dask LocalCluster, or a scheduler address such as ``"tcp://host:8786"``; all three
+    are one ``concurrent.futures`` path. Every fit runs in a child process killed at the hard limit
+    (:mod:`gensr.bench.child`), so the limit holds under every executor and a worker is never lost.
     """
     from tqdm.auto import tqdm
 
@@ -346,18 +384,13 @@ def run(config: BenchConfig, data_dir: str | Path, out: str | Path, *, dask: str
     writer = ResultsFile(results)
     bar = tqdm(total=len(tasks), desc=f"bench {out.name}", unit="fit", disable=not progress, dynamic_ncols=True)
     try:
-        if dask is not None:
-            rows: Iterable[dict[str, Any]] = _dask_results(tasks, dask, config.workers, config.threads)
-        elif config.workers > 1:
-            rows = _pool_results(tasks, config.workers, config.threads)
-        else:
-            rows = map(run_task, tasks)
-        for row in rows:
-            writer.write(row)
-            if on_row is not None:
-                on_row(row)
-            bar.set_postfix_str(f"{row['dataset']}/{row['method']} R2={float(row['r2_test']):.4f}")
-            bar.update()
+        with _executor(dask, config.workers, config.threads) as (executor, in_flight):
+            for row in _results(tasks, executor, in_flight):
+                writer.write(row)
+                if on_row is not None:
+                    on_row(row)
+                bar.set_postfix_str(f"{row['dataset']}/{row['method']} R2={float(row['r2_test']):.4f}")
+                bar.update()
     finally:
         bar.close()
         writer.close()
