@@ -9,7 +9,7 @@ import pytest
 import sympy
 
 from gensr.bench.data import read_pmlb, sample_feynman
-from gensr.bench.metrics import parse_model
+from gensr.bench.parsing import parse_model
 from gensr.bench.suites import list_problems, load_problem
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchdata"

@@ -12,13 +12,13 @@ import sympy
 from gensr.bench.metrics import (
     SymbolicTimeout,
     node_count,
-    parse_model,
     r2,
     round_floats,
     simplified_complexity,
     symbolic_solution,
     time_limit,
 )
+from gensr.bench.parsing import parse_model
 
 
 def test_parse_keeps_clashing_names_as_symbols():

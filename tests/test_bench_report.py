@@ -245,3 +245,14 @@ def test_report_end_to_end(results, tmp_path):
     assert content.startswith("# Benchmarks\n\nkeep me\n")
     assert text.strip() in content
     assert "](figs/feynman_noise0.png)" in text
+
+
+def test_published_numbers_are_package_data():
+    """The report reads the published numbers from the package's CSV, with a source and protocol per row."""
+    from importlib import resources
+
+    raw = pd.read_csv(resources.files("gensr.bench").joinpath("published.csv"))
+    frame = rep.published_frame()
+    assert len(raw) == len(frame) == len(rep.published()) and list(raw.columns) == list(frame.columns)
+    assert raw["source"].notna().all() and set(raw["protocol"]) == {"gensr", "srbench"}
+    assert frame["r2_mean"].equals(raw["r2_mean"].astype(float))

@@ -13,7 +13,7 @@ Every loader reads from a data directory laid out as ``shared/benchdata`` (and a
 Problems are named; :func:`gensr.bench.suites.load_problem` rebuilds one from ``(suite, name, data_dir)`` so
 that workers of a process pool or a dask cluster load their own data instead of receiving arrays. True
 formulas are returned as strings over ``x0 … x{d-1}`` (the column order), ready for
-:func:`gensr.bench.metrics.parse_model`.
+:func:`gensr.bench.parsing.parse_model`.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _to_indexed(formula: str, names: list[str]) -> str:
     """Rewrite a formula over named variables as one over x0 … x{d-1} (sympy, every name a plain Symbol)."""
     import sympy
 
-    from gensr.bench.metrics import parse_model
+    from gensr.bench.parsing import parse_model
 
     symbols = {n: sympy.Symbol(n) for n in names}
     expr = parse_model(formula, symbols)
@@ -132,7 +132,7 @@ def sample_feynman(formula: str, ranges: list[tuple[str, float, float]], rows: i
     """Draw ``rows`` points uniformly in the ranges and evaluate the formula (sympy → numpy)."""
     import sympy
 
-    from gensr.bench.metrics import parse_model
+    from gensr.bench.parsing import parse_model
 
     names = [n for n, _, _ in ranges]
     symbols = [sympy.Symbol(n) for n in names]

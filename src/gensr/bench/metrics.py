@@ -14,7 +14,7 @@ import contextlib
 import math
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -22,8 +22,6 @@ import numpy as np
 SYMBOLIC_MIN_R2 = 0.5  # SRBench checks the symbolic rule only above this test R²
 MAX_SIMPLIFY_NODES = 400  # larger models are not simplified (counted as not solved; SRBench would try for 1 h)
 
-_FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "asin", "acos", "atan", "Abs",
-              "cot", "sign", "Min", "Max")
 
 
 class SymbolicTimeout(Exception):
@@ -54,26 +52,6 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def parse_model(text: str, symbols: Mapping[str, Any] | None = None) -> Any:
-    """Parse a formula with sympy; every name is a plain Symbol unless it is a known function or ``pi``.
-
-    Names sympy would otherwise read as objects (``I``, ``E``, ``S``, ``N``, ``gamma``, ``beta``) stay
-    symbols, as in SRBench, which passes every feature in ``local_dict``.
-    """
-    import sympy
-    from sympy.parsing.sympy_parser import parse_expr, standard_transformations
-
-    local: dict[str, Any] = {name: getattr(sympy, name) for name in _FUNCTIONS}
-    local["pi"] = sympy.pi
-    local.update(symbols or {})
-    for name in ("I", "E", "S", "N", "O", "Q", "gamma", "beta", "zeta", "lambda"):
-        local.setdefault(name, sympy.Symbol(name))
-    try:
-        return parse_expr(text, local_dict=local, transformations=standard_transformations, evaluate=True)
-    except Exception as exc:  # sympy raises SyntaxError, TokenError, TypeError, ... for bad text
-        raise ValueError(f"cannot parse formula {text!r}: {exc}") from None
 
 
 def plain(expr: Any) -> Any:

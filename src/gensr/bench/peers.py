@@ -50,19 +50,19 @@ Evaluations: Operon's ``stats_["evaluation_count"]`` (fitness evaluations; the r
 evaluations of its local search are logged in ``info``); gplearn's population size × generations run.
 
 Models: Operon's ``get_model_string`` with the variables named ``x0 …``; gplearn's program printed at full
-precision (its ``str`` rounds constants to 3 decimals). Both are parsed with ``sympy.parse_expr`` and an
-explicit name table, so names such as ``E``, ``I``, ``S`` or ``N`` can never mean sympy objects. gplearn's
-protected ``div``, ``log``, ``sqrt`` and ``inv`` become the plain functions, as SRBench does; where their
-argument is a number, the protected value is used, which is exact. A model that cannot be converted is
-``None`` with the reason in ``info["model_error"]``; ``info["model_agreement"]`` is the fraction of
-training rows on which the formula reproduces the method's own predictions (rtol 1e-4), so a formula that
-differs from what was scored (say gplearn's protected ``sqrt`` of a negative argument) is visible.
+precision (its ``str`` rounds constants to 3 decimals). Both are parsed by :mod:`gensr.bench.parsing`
+(``sympy.parse_expr`` with an explicit name table), so names such as ``E``, ``I``, ``S`` or ``N`` can never
+mean sympy objects. gplearn's protected ``div``, ``log``, ``sqrt`` and ``inv`` become the plain functions, as
+SRBench does; where their argument is a number, the protected value is used, which is exact. A model that
+cannot be converted is ``None`` with the reason in ``info["model_error"]``; ``info["model_agreement"]`` is the
+fraction of training rows on which the formula reproduces the method's own predictions (rtol 1e-4), so a
+formula that differs from what was scored (say gplearn's protected ``sqrt`` of a negative argument) is
+visible.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -71,6 +71,7 @@ from typing import Any
 import numpy as np
 
 from gensr.bench.outcome import FitOutcome
+from gensr.bench.parsing import gplearn_to_sympy, operon_to_sympy
 
 # SRBench v2.0 tuned Operon settings (tuned/params/_operonregressor.py) with the ground-truth symbol set
 # (tuned/OperonRegressor.py); n_threads, max_time and random_state are set per call.
@@ -139,106 +140,6 @@ class _Predictor:
         return np.asarray(y_hat, dtype=np.float64).reshape(-1)
 
 
-# --------------------------------------------------------------------------- formula strings -> sympy
-
-
-def _indexed_symbols(text: str, prefix: str, n_features: int | None) -> dict[str, Any]:
-    """``{prefix}{i}`` -> ``Symbol("x{i}")`` for every index used in ``text``, checked against ``n_features``."""
-    import sympy
-
-    used = {int(i) for i in re.findall(rf"\b{prefix}(\d+)\b", text)}
-    if n_features is not None and any(i >= n_features for i in used):
-        raise ValueError(f"variable {prefix}{max(used)} out of range for {n_features} features")
-    top = n_features if n_features is not None else (max(used) + 1 if used else 0)
-    return {f"{prefix}{i}": sympy.Symbol(f"x{i}") for i in range(top)}
-
-
-def _parse(text: str, names: dict[str, Any]) -> Any:
-    """``sympy.parse_expr`` where only ``names`` and number constructors exist; floats become 53-bit floats."""
-    import sympy
-    from sympy.parsing.sympy_parser import parse_expr
-
-    # no `from sympy import *`: an unknown name becomes a plain Symbol (caught below), an unknown function
-    # a NameError, and 'E', 'I', 'S', 'N', 'pi' … never mean sympy objects
-    global_dict = {"Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational,
-                   "Symbol": sympy.Symbol}
-    try:
-        expr = sympy.sympify(parse_expr(text, local_dict=dict(names), global_dict=global_dict))
-    except NameError as exc:
-        raise ValueError(f"unknown function in {text!r}: {exc}") from exc
-    allowed = {v for v in names.values() if isinstance(v, sympy.Symbol)}
-    unknown = expr.free_symbols - allowed
-    if unknown:
-        raise ValueError(f"unknown names {sorted(map(str, unknown))} in {text!r}")
-    return expr.xreplace({f: sympy.Float(float(f)) for f in expr.atoms(sympy.Float)})
-
-
-def _gplearn_functions() -> dict[str, Callable[..., Any]]:
-    """gplearn's function names in sympy; protected functions are plain, except on a number (exact there)."""
-    import sympy
-
-    def number(a: Any) -> bool:  # a real number (nan and complex values stay symbolic-plain)
-        return bool(getattr(a, "is_number", False) and getattr(a, "is_extended_real", False))
-
-    def div(a: Any, b: Any) -> Any:
-        return sympy.Integer(1) if number(b) and abs(b) <= 0.001 else a / b
-
-    def log(a: Any) -> Any:
-        if number(a):
-            return sympy.log(abs(a)) if abs(a) > 0.001 else sympy.Integer(0)
-        return sympy.log(a)
-
-    def inv(a: Any) -> Any:
-        if number(a):
-            return 1 / a if abs(a) > 0.001 else sympy.Integer(0)
-        return 1 / a
-
-    return {
-        "add": lambda a, b: a + b,
-        "sub": lambda a, b: a - b,
-        "mul": lambda a, b: a * b,
-        "div": div,
-        "sqrt": lambda a: sympy.sqrt(abs(a) if number(a) else a),
-        "log": log,
-        "inv": inv,
-        "neg": lambda a: -a,
-        "abs": sympy.Abs,
-        "max": sympy.Max,
-        "min": sympy.Min,
-        "sin": sympy.sin,
-        "cos": sympy.cos,
-        "tan": sympy.tan,
-        "sig": lambda a: 1 / (1 + sympy.exp(-a)),
-    }
-
-
-def gplearn_to_sympy(program: str, n_features: int | None = None) -> Any:
-    """Convert a gplearn program string such as ``add(mul(X0, X1), -0.5)`` to sympy over ``x0, x1, …``.
-
-    Parameters
-    ----------
-    program : str
-        The prefix program as gplearn prints it (``X{i}`` features, any float format for constants).
-    n_features : int, optional
-        Number of input features; a variable ``X{i}`` with ``i >= n_features`` is an error.
-
-    Returns
-    -------
-    sympy.Expr
-        The formula with ``X{i}`` renamed ``x{i}``. gplearn's protected ``div``, ``log``, ``sqrt`` and
-        ``inv`` are the plain functions (as in SRBench), except that on a numeric argument the protected
-        value is used.
-
-    Raises
-    ------
-    ValueError
-        On unknown names or functions, or a variable out of range.
-    """
-    names: dict[str, Any] = _indexed_symbols(program, "X", n_features)
-    names.update(_gplearn_functions())
-    return _parse(program, names)
-
-
 def gplearn_program_string(program: Any) -> str:
     """A gplearn ``_Program`` as its usual prefix string, but with constants at full precision (``repr``).
 
@@ -262,45 +163,6 @@ def gplearn_program_string(program: Any) -> str:
         if i != len(nodes) - 1:
             parts.append(", ")
     return "".join(parts)
-
-
-def _operon_functions() -> dict[str, Any]:
-    """Function names that Operon's infix formatter prints, in sympy (``aq`` prints as ``a / sqrt(1 + b^2)``)."""
-    import sympy
-
-    return {
-        "sqrt": sympy.sqrt, "exp": sympy.exp, "log": sympy.log, "sin": sympy.sin, "cos": sympy.cos,
-        "tan": sympy.tan, "tanh": sympy.tanh, "sinh": sympy.sinh, "cosh": sympy.cosh, "asin": sympy.asin,
-        "acos": sympy.acos, "atan": sympy.atan, "abs": sympy.Abs, "cbrt": sympy.cbrt, "floor": sympy.floor,
-        "ceil": sympy.ceiling, "log1p": lambda a: sympy.log(1 + a), "square": lambda a: a**2,
-        "logabs": lambda a: sympy.log(sympy.Abs(a)), "sqrtabs": lambda a: sympy.sqrt(sympy.Abs(a)),
-        "fmin": sympy.Min, "fmax": sympy.Max, "pow": sympy.Pow, "nan": sympy.nan, "inf": sympy.oo,
-    }
-
-
-def operon_to_sympy(model: str, n_features: int | None = None) -> Any:
-    """Convert Operon's infix model string (variables named ``x0, x1, …``) to sympy.
-
-    Parameters
-    ----------
-    model : str
-        ``SymbolicRegressor.get_model_string(tree, precision, names=["x0", …])``: infix with ``^`` for
-        powers and parenthesised negative constants, e.g. ``(2.0 + (1.5 * ((-0.3) * x1)))``.
-    n_features : int, optional
-        Number of input features; a variable ``x{i}`` with ``i >= n_features`` is an error.
-
-    Returns
-    -------
-    sympy.Expr
-
-    Raises
-    ------
-    ValueError
-        On unknown names or functions, or a variable out of range.
-    """
-    names: dict[str, Any] = _indexed_symbols(model, "x", n_features)
-    names.update(_operon_functions())
-    return _parse(model.replace("^", "**"), names)
 
 
 def _agreement(model: Any, y_hat: np.ndarray, X: np.ndarray) -> float:

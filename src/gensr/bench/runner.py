@@ -169,7 +169,8 @@ def run_task(task: Task) -> dict[str, Any]:
     """Fit and score one task; never raises: a failure is a row with ``error`` set and R² clipped to 0."""
     from gensr import __version__
     from gensr.bench.child import FitFailed, request_fit
-    from gensr.bench.metrics import parse_model, r2, simplified_complexity, symbolic_solution
+    from gensr.bench.metrics import r2, simplified_complexity, symbolic_solution
+    from gensr.bench.parsing import parse_model
 
     cfg = task.config
     row: dict[str, Any] = {c: "" for c in COLUMNS}
