@@ -66,7 +66,8 @@ def feynman(n: int, data_dir: str, rows: int) -> list[dict]:
 
 def fit_one(arm: str, checkpoint: str, prob: dict, max_time: float) -> dict:
     from gensr import GenSRRegressor
-    from gensr.bench.metrics import r2, symbolic_solution
+    from gensr._utils import r2_score as r2
+    from gensr.bench.metrics import symbolic_solution
     from gensr.bench.parsing import parse_model
 
     X, y = prob["X"], prob["y"]

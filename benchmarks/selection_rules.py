@@ -31,7 +31,7 @@ def main() -> None:
     import torch
 
     from gensr import GenSRRegressor
-    from gensr.bench.metrics import r2
+    from gensr._utils import r2_score as r2
     from gensr.bench.suites import list_problems, load_problem
     from gensr.pareto import RULES, select_model
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import time
 
-import numpy as np
 import pytest
 import sympy
 
 from gensr.bench.metrics import (
     SymbolicTimeout,
     node_count,
-    r2,
     round_floats,
     simplified_complexity,
     symbolic_solution,
@@ -59,11 +56,3 @@ def test_time_limit_interrupts_and_restores():
     with time_limit(5):
         pass  # the timer is cleared on exit: nothing fires later
     time.sleep(0.05)
-
-
-def test_r2():
-    y = np.array([1.0, 2.0, 3.0])
-    assert r2(y, y) == 1.0
-    assert r2(y, np.array([2.0, 2.0, 2.0])) == 0.0
-    assert r2(y, np.array([1.0, np.nan, 3.0])) == -math.inf
-    assert r2(y, np.ones(2)) == -math.inf

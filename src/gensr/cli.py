@@ -356,7 +356,7 @@ def _front_payload(args: argparse.Namespace, model: Any, features: list[str]) ->
 def _test_r2(model: object, X: object, y: object) -> float:
     import numpy as np
 
-    from gensr.constants import r2_score
+    from gensr._utils import r2_score
 
     keep = np.isfinite(np.asarray(y, dtype=float)) & np.isfinite(np.asarray(X, dtype=float)).all(axis=1)
     return r2_score(np.asarray(y, dtype=float)[keep], model.predict(X[keep]))  # type: ignore[attr-defined]

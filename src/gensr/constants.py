@@ -37,18 +37,18 @@ import scipy.optimize
 import sympy
 import torch
 
+from gensr._utils import r2_score, subsample_rows
+
 __all__ = [
     "CANDIDATE_ERRORS",
     "ConstantFit",
     "ExpressionFn",
     "evaluate",
     "fit_constants",
-    "r2_score",
     "screen_constants",
     "snap_constant",
     "snap_constants",
     "snap_if_no_loss",
-    "subsample_rows",
 ]
 
 ExpressionFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -108,22 +108,6 @@ class ConstantFit:
 # --------------------------------------------------------------------------------------------------------
 
 
-def r2_score(y: np.ndarray, y_pred: np.ndarray) -> float:
-    """sklearn-style R² (``force_finite=True``) that never warns; non-finite predictions give ``-inf``."""
-    y = np.asarray(y, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
-    with np.errstate(all="ignore"):
-        if not np.all(np.isfinite(y_pred)):
-            return -math.inf
-        ss_res = float(np.sum((y - y_pred) ** 2))
-        ss_tot = float(np.sum((y - y.mean()) ** 2))
-    if not math.isfinite(ss_res):
-        return -math.inf
-    if ss_tot == 0.0:
-        return 1.0 if ss_res == 0.0 else 0.0
-    return 1.0 - ss_res / ss_tot
-
-
 def _tensor(a: object) -> torch.Tensor:
     """float64 tensor sharing memory with a writable array, copying read-only ones (torch warns on those)."""
     arr = np.asarray(a, dtype=np.float64)
@@ -152,13 +136,6 @@ def evaluate(fn: ExpressionFn, constants: Sequence[float] | np.ndarray, X: np.nd
             return _as_output(fn(X_t, c_t), n).numpy().copy()
     except CANDIDATE_ERRORS:
         return np.full(n, np.nan)
-
-
-def subsample_rows(n: int, max_rows: int, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of ``min(n, max_rows)`` rows, drawn without replacement from ``rng`` if ``n > max_rows``."""
-    if n <= max_rows:
-        return np.arange(n)
-    return np.sort(rng.choice(n, size=max_rows, replace=False))
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gensr._utils import model_device
 from gensr.codec import arity_tensor, collate, decoded_expression, is_valid_decode, token_mask_for
 from gensr.generator import GeneratorConfig, Problem, config_from_dict, sample_inputs, sample_problem
 from gensr.grammar import MAX_NODES, VOCAB, Expression, parse
@@ -121,10 +122,6 @@ def _fit_generator(config: GeneratorConfig | None, model: CVAE) -> GeneratorConf
     max_len = min(cfg.max_len, model.cfg.max_len - 2)
     max_vars = min(cfg.max_vars, model.cfg.max_vars)
     return dataclasses.replace(cfg.with_dims(min(cfg.min_vars, max_vars), max_vars), max_len=max_len)
-
-
-def _device(model: CVAE) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _nanmean(values: Sequence[float]) -> float:
@@ -306,7 +303,7 @@ def _shared_points(a: Expression, b: Expression, n_vars: int, n_points: int, x_r
 @torch.no_grad()
 def _posterior_means(model: CVAE, exprs: Sequence[Expression], X: np.ndarray, ys: Sequence[np.ndarray]
                      ) -> torch.Tensor:
-    device = _device(model)
+    device = model_device(model)
     seqs = [VOCAB.encode(e.prefix, max_len=model.cfg.max_len) for e in exprs]
     tokens = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
     for i, s in enumerate(seqs):
@@ -381,7 +378,7 @@ def interpolate(model: CVAE, a: str | Expression, b: str | Expression, *, steps:
                          "try another range (e.g. 0.1 4 for log or sqrt)")
     y_a, y_b = _values(ea, X), _values(eb, X)
     model.eval()
-    device = _device(model)
+    device = model_device(model)
     mu = _posterior_means(model, [ea, eb], X, [y_a, y_b])
     ts = torch.linspace(0.0, 1.0, int(steps), device=device)
     z = _path(mu[0], mu[1], ts, spherical)
@@ -559,7 +556,7 @@ def sample_family_problem(family: str, n_vars: int, rng: np.random.Generator,
 def prior_embeddings(model: CVAE, problems: Sequence[Problem], *, batch_size: int = _ENCODE_BATCH) -> np.ndarray:
     """(n, latent_dim) prior means μ of p(z | X, y) for each problem (the equation is not seen)."""
     model.eval()
-    device = _device(model)
+    device = model_device(model)
     out = []
     for s in range(0, len(problems), batch_size):
         batch = collate(problems[s : s + batch_size], MAX_NODES + 2)  # tokens are collated but never read
@@ -695,7 +692,7 @@ def _untrained_like(model: CVAE) -> CVAE:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_UNTRAINED_SEED)
         fresh = CVAE(model.cfg)
-    return fresh.to(_device(model)).eval()
+    return fresh.to(model_device(model)).eval()
 
 
 def probe(model: CVAE, *, n_per_class: int = 100, seeds: Sequence[int] = (0, 1, 2),

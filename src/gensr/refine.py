@@ -26,16 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gensr._utils import model_device, subsample_rows
 from gensr.codec import encode_tokens, pack_data
-from gensr.constants import subsample_rows
 from gensr.grammar import Expression
 from gensr.model import scale_features
 
 __all__ = ["GEvalPath", "geval_descent", "geval_loss", "geval_path", "reencode"]
-
-
-def _device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _rows(n: int, max_points: int, rng: np.random.Generator | int | None) -> np.ndarray:
@@ -73,7 +69,7 @@ def reencode(
         return np.zeros((0, model.cfg.latent_dim))
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    device = _device(model)
+    device = model_device(model)
     rows = _rows(len(y), max_points, rng)
     Xt, yt, var_mask, point_mask = pack_data([(X[rows], y[rows])], device)
     k = len(exprs)
@@ -109,7 +105,7 @@ def _geval_inputs(model: torch.nn.Module, k: int, X: np.ndarray, y: np.ndarray, 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     rows = _rows(len(y), max_points, rng)
-    Xt, yt, var_mask, point_mask = pack_data([(X[rows], y[rows])], _device(model))
+    Xt, yt, var_mask, point_mask = pack_data([(X[rows], y[rows])], model_device(model))
     _, _, y_std = scale_features(yt[:, :, None], point_mask, var_mask.new_ones(1, 1))
     return (Xt.expand(k, -1, -1), var_mask.expand(k, -1), point_mask.expand(k, -1), y_std[..., 0].expand(k, -1))
 
@@ -135,7 +131,7 @@ def geval_loss(
     z = np.atleast_2d(np.asarray(z, dtype=np.float64))
     inputs = _geval_inputs(model, len(z), X, y, max_points, rng)
     with torch.no_grad():
-        zt = torch.as_tensor(z, dtype=torch.float32, device=_device(model))
+        zt = torch.as_tensor(z, dtype=torch.float32, device=model_device(model))
         return _per_latent_mse(model, zt, inputs).double().cpu().numpy()
 
 
@@ -177,7 +173,7 @@ def geval_path(
         return GEvalPath(z0.copy(), z0[None].copy(), np.zeros((0, len(z0))))
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     inputs = _geval_inputs(model, len(z0), X, y, max_points, rng)
-    z = torch.tensor(z0, dtype=torch.float32, device=_device(model), requires_grad=True)
+    z = torch.tensor(z0, dtype=torch.float32, device=model_device(model), requires_grad=True)
     # Adam written out (Kingma & Ba 2015, default betas): torch.optim's first use costs ~1.5 s of imports
     m, v, (b1, b2, eps) = torch.zeros_like(z), torch.zeros_like(z), (0.9, 0.999, 1e-8)
     path, losses = [z.detach().clone()], []

@@ -20,8 +20,6 @@ import json
 import logging
 import math
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -33,6 +31,7 @@ import numpy as np
 import torch
 
 from gensr._config import apply_overrides, from_dict, load_json, to_dict
+from gensr._utils import environment, git_sha, model_device, resolve_device
 from gensr.checkpoint import save_checkpoint
 from gensr.codec import arity_tensor, collate, decoded_expression, is_valid_decode, token_mask_for
 from gensr.generator import GeneratorConfig, problem_rng, sample_problem
@@ -231,7 +230,7 @@ def evaluate(model: CVAE, problems: Sequence[Any], *, batch_size: int = 128, bea
     between posterior means of random pairs, and, if ``beam_size`` > 0, top-``beam_size`` recovery.
     """
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     arity = arity_tensor(device)
     sums: dict[str, float] = {}
@@ -295,7 +294,7 @@ def _interpolation_validity(model: CVAE, problems: Sequence[Any], mus: torch.Ten
     pools = [idx for idx in by_dim.values() if len(idx) >= 2]
     if not pools:
         return math.nan
-    device = next(model.parameters()).device
+    device = model_device(model)
     ts = torch.linspace(0, 1, 7)[1:-1]
     zs, owners = [], []
     for _ in range(n_pairs):
@@ -328,32 +327,6 @@ def clip_gradients(model: CVAE, tc: TrainConfig) -> tuple[float, float]:
     return float(norm), float(prior_norm)
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("train.device is 'cuda' but CUDA is not available; use 'cpu' or 'auto'")
-    return torch.device(name)
-
-
-def _git_sha() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _environment(device: torch.device, git_sha: str) -> dict[str, Any]:
-    from gensr import __version__
-
-    return {"gensr": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": sys.version.split()[0], "platform": platform.platform(), "device": str(device),
-            "cuda": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "git_sha": git_sha}
-
-
 _LOG_FIELDS = ["step", "elapsed_s", "samples", "samples_per_s", "lr", "beta", "loss", "recon_post", "recon_prior",
                "kl", "kl_fb", "kl_prior", "bow", "geval_mse", "token_acc", "grad_norm", "prior_grad_norm"]
 
@@ -369,7 +342,7 @@ def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: b
     tc = cfg.train
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    device = _device(tc.device)
+    device = resolve_device(tc.device)
     if world > 1:
         import torch.distributed as dist
 
@@ -399,12 +372,12 @@ def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: b
     elif rank == 0 and state_path.exists():
         raise FileExistsError(f"{out}: run directory already holds a run; pass --resume or choose another --out")
     is_main = rank == 0
-    git_sha = _git_sha() if is_main else "unknown"  # one subprocess per run, not one per checkpoint
+    sha = git_sha() if is_main else "unknown"  # one subprocess per run, not one per checkpoint
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
         (out / "argv.txt").write_text(" ".join(argv if argv is not None else sys.argv) + "\n")
-        (out / "env.json").write_text(json.dumps(_environment(device, git_sha), indent=2))
+        (out / "env.json").write_text(json.dumps(environment(device, sha), indent=2))
     ddp_model: torch.nn.Module = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -436,7 +409,7 @@ def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: b
         if not is_main:
             return
         meta = {"generator": to_dict(cfg.generator), "train": to_dict(cfg.train), "step": step,
-                "samples": samples, "git_sha": git_sha, "command": " ".join(argv or sys.argv),
+                "samples": samples, "git_sha": sha, "command": " ".join(argv or sys.argv),
                 "seed": tc.seed, "metrics": metrics}
         save_checkpoint(ckpt_dir, model, meta)
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "samples": samples,

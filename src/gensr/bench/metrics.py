@@ -11,13 +11,10 @@ and the reason is reported.
 from __future__ import annotations
 
 import contextlib
-import math
 import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
-
-import numpy as np
 
 SYMBOLIC_MIN_R2 = 0.5  # SRBench checks the symbolic rule only above this test R²
 MAX_SIMPLIFY_NODES = 400  # larger models are not simplified (counted as not solved; SRBench would try for 1 h)
@@ -116,15 +113,3 @@ def symbolic_solution(model: Any, truth: Any, *, seconds: float | None = 60.0) -
             return bool(solved), ""
     except SymbolicTimeout as exc:
         return False, f"symbolic check {exc}"
-
-
-def r2(y: np.ndarray, y_hat: np.ndarray) -> float:
-    """Coefficient of determination; -inf when the predictions are not all finite (or have the wrong shape)."""
-    y_hat = np.asarray(y_hat, dtype=np.float64).reshape(-1)
-    if y_hat.shape != y.shape or not np.isfinite(y_hat).all():
-        return -math.inf
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    ss_res = float(np.sum((y - y_hat) ** 2))
-    if ss_tot == 0:
-        return 1.0 if ss_res == 0 else -math.inf
-    return 1.0 - ss_res / ss_tot

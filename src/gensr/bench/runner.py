@@ -22,7 +22,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from gensr._utils import environment
 from gensr.bench.data import FEYNMAN_ROWS
 from gensr.bench.methods import METHODS, resolve
 from gensr.bench.suites import SUITES, list_problems, load_problem
@@ -168,8 +168,9 @@ def split(problem: Any, config: BenchConfig, noise: float, seed: int
 def run_task(task: Task) -> dict[str, Any]:
     """Fit and score one task; never raises: a failure is a row with ``error`` set and R² clipped to 0."""
     from gensr import __version__
+    from gensr._utils import r2_score as r2
     from gensr.bench.child import FitFailed, request_fit
-    from gensr.bench.metrics import r2, simplified_complexity, symbolic_solution
+    from gensr.bench.metrics import simplified_complexity, symbolic_solution
     from gensr.bench.parsing import parse_model
 
     cfg = task.config
@@ -396,18 +397,3 @@ def run(config: BenchConfig, data_dir: str | Path, out: str | Path, *, dask: str
         bar.close()
         writer.close()
     return results
-
-
-def environment() -> dict[str, Any]:
-    """Versions and machine facts recorded beside every sweep."""
-    from importlib import metadata
-
-    versions = {}
-    for dist in ("gensr", "numpy", "scipy", "torch", "sympy", "scikit-learn", "pyoperon", "gplearn", "dask"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "host": socket.gethostname(), "versions": versions,
-            "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from gensr._utils import model_device
 from gensr.grammar import MAX_VARS, Expression, parse
 from gensr.pareto import pareto_front, select_model
 from gensr.search.budget import Deadline
@@ -294,7 +295,7 @@ def search(
     if names is not None and len(names) != X.shape[1]:
         raise ValueError(f"{len(names)} feature names for {X.shape[1]} features")
     seeds = check_seeds(extra_expressions, names, X.shape[1])
-    if config.device is not None and torch.device(config.device) != next(model.parameters()).device:
+    if config.device is not None and torch.device(config.device) != model_device(model):
         import copy
 
         model = copy.deepcopy(model).to(config.device)  # the caller's model stays where it is

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gensr._utils import model_device
 from gensr.codec import arity_tensor, decoded_expression, token_mask_for
 from gensr.grammar import Expression
 from gensr.search.budget import Deadline
@@ -32,7 +33,7 @@ class SearchState:
     def __init__(self, model: torch.nn.Module, X: np.ndarray, y: np.ndarray, cfg: SearchConfig,
                  rng: np.random.Generator, deadline: Deadline):
         self.model, self.X, self.y, self.cfg, self.rng, self.deadline = model, X, y, cfg, rng, deadline
-        self.device = next(model.parameters()).device
+        self.device = model_device(model)
         self.tgen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
         self.pool = Pool(X, y, cfg, deadline, fit_seed=int(rng.integers(2**62)))
         self.arity = arity_tensor(self.device)
