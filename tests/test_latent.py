@@ -14,7 +14,6 @@ from gensr.latent import (
     EMBEDDINGS,
     PROBE_CLASSES,
     PROBES,
-    _path,
     function_family,
     interpolate,
     interpolation_stats,
@@ -22,6 +21,7 @@ from gensr.latent import (
     sample_family_problem,
     summary_features,
 )
+from gensr.latent.interpolation import _path
 
 
 def test_interpolate_two_formulas(model):
