@@ -111,8 +111,14 @@ def test_overfits_a_fixed_batch_to_exact_posterior_reconstruction():
 
 def test_run_directory_and_resume(tiny_run, tmp_path):
     for name in ("config.json", "argv.txt", "env.json", "log.csv", "val_log.csv", "state.pt",
-                 "checkpoint/model.safetensors", "checkpoint/config.json"):
+                 "checkpoint/model.safetensors", "checkpoint/config.json", "best/model.safetensors"):
         assert (tiny_run / name).is_file(), name
+    # best/ holds the model of the best validation prior recovery (ties: the later step)
+    vals = list(csv.DictReader(open(tiny_run / "val_log.csv")))
+    best = json.loads((tiny_run / "best" / "config.json").read_text())
+    top = max(float(r["val_recovery_prior"]) for r in vals)
+    assert best["metrics"]["val_recovery_prior"] == pytest.approx(top)
+    assert best["step"] == max(int(r["step"]) for r in vals if float(r["val_recovery_prior"]) == top)
     rows = list(csv.DictReader(open(tiny_run / "log.csv")))
     assert int(rows[-1]["step"]) == 20
     for key in ("loss", "recon_post", "kl", "geval_mse", "token_acc"):

@@ -2,8 +2,9 @@
 
 ``gensr train --config FILE [--preset tiny|default] [--resume]`` calls :func:`train`. A run directory holds
 the resolved ``config.json``, ``argv.txt``, ``env.json``, ``log.csv`` (every metric, one row per logged
-step), ``checkpoint/`` (safetensors + JSON, see :mod:`gensr.checkpoint`) and ``state.pt`` (optimizer and
-counters for ``--resume``; loaded with ``weights_only=True`` and never shipped).
+step), ``val_log.csv``, ``checkpoint/`` (the latest model: safetensors + JSON, see :mod:`gensr.checkpoint`),
+``best/`` (the model of the best validation prior recovery so far, same format) and ``state.pt`` (optimizer
+and counters for ``--resume``; loaded with ``weights_only=True`` and never shipped).
 
 Data come streaming from the generator, or from a corpus written by ``gensr generate`` (``train.corpus``).
 Streaming batch ``b`` is made of problems ``b*B … b*B+B-1`` of the generator seeded by ``(seed, index)``,
@@ -331,15 +332,18 @@ _LOG_FIELDS = ["step", "elapsed_s", "samples", "samples_per_s", "lr", "beta", "l
                "kl", "kl_fb", "kl_prior", "bow", "geval_mse", "token_acc", "grad_norm", "prior_grad_norm"]
 
 
-def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: bool = False,
-          argv: Sequence[str] | None = None) -> dict[str, float]:
-    """Train a CVAE into ``out_dir``; returns the last validation metrics.
+@dataclass
+class _Progress:
+    """Where a run stands; saved in ``state.pt`` so that ``--resume`` continues from it."""
 
-    Works unchanged under ``torchrun`` (DDP: gloo on CPU, nccl on CUDA); rank 0 validates, logs and saves.
-    """
-    from tqdm.auto import tqdm
+    step: int = 0
+    samples: int = 0
+    elapsed_before: float = 0.0  # seconds trained by earlier sessions of this run
+    best: float = -math.inf  # best validation prior recovery so far (the best/ checkpoint's)
 
-    tc = cfg.train
+
+def _setup_distributed(tc: TrainConfig) -> tuple[torch.device, int, int]:
+    """(device, rank, world size); under ``torchrun`` joins the process group (nccl on CUDA, gloo on CPU)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device = resolve_device(tc.device)
@@ -352,119 +356,196 @@ def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: b
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if tc.threads > 0:
         torch.set_num_threads(tc.threads)
-    out = Path(out_dir)
-    ckpt_dir, state_path, log_path = out / "checkpoint", out / "state.pt", out / "log.csv"
-    torch.manual_seed(tc.seed)
-    model = CVAE(cfg.model).to(device)
+    return device, rank, world
+
+
+def _optimizer(model: CVAE, tc: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW, with weight decay on matrices only."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=(0.9, 0.98))
-    step, samples, elapsed_before, best = 0, 0, 0.0, -math.inf
+    return torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=(0.9, 0.98))
+
+
+def _open_run_dir(out: Path, cfg: RunConfig, *, resume: bool, is_main: bool, model: CVAE,
+                  opt: torch.optim.Optimizer, device: torch.device, sha: str,
+                  argv: Sequence[str] | None) -> _Progress:
+    """Restore ``state.pt`` when resuming (else refuse a used directory) and write the run's records."""
+    state_path = out / "state.pt"
+    progress = _Progress()
     if resume:
         if not state_path.is_file():
             raise FileNotFoundError(f"{state_path}: nothing to resume (no state.pt in the run directory)")
         state = torch.load(state_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        step, samples = int(state["step"]), int(state["samples"])
-        elapsed_before, best = float(state["elapsed"]), float(state["best"])
-    elif rank == 0 and state_path.exists():
+        progress = _Progress(int(state["step"]), int(state["samples"]), float(state["elapsed"]),
+                             float(state["best"]))
+    elif is_main and state_path.exists():
         raise FileExistsError(f"{out}: run directory already holds a run; pass --resume or choose another --out")
-    is_main = rank == 0
-    sha = git_sha() if is_main else "unknown"  # one subprocess per run, not one per checkpoint
     if is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
         (out / "argv.txt").write_text(" ".join(argv if argv is not None else sys.argv) + "\n")
         (out / "env.json").write_text(json.dumps(environment(device, sha), indent=2))
+    return progress
+
+
+def _loader(cfg: RunConfig, start_batch: int, rank: int, world: int) -> torch.utils.data.DataLoader:
+    """Batches from the corpus (``train.corpus``) or generated on the fly, continuing at ``start_batch``."""
+    tc = cfg.train
+    if tc.corpus:
+        data: torch.utils.data.IterableDataset = CorpusBatches(tc.corpus, tc.seed, tc.batch_size, cfg.model.max_len,
+                                                               start_batch=start_batch, rank=rank, world=world)
+    else:
+        data = GeneratedBatches(cfg.generator, tc.seed, tc.batch_size, cfg.model.max_len, start_batch=start_batch,
+                                rank=rank, world=world)
+    return torch.utils.data.DataLoader(data, batch_size=None, num_workers=tc.data_workers, persistent_workers=False,
+                                       prefetch_factor=4 if tc.data_workers else None)
+
+
+class _Checkpointer:
+    """Writes ``checkpoint/`` (the latest model), ``best/`` (the best validation prior recovery) and ``state.pt``."""
+
+    def __init__(self, out: Path, cfg: RunConfig, model: CVAE, opt: torch.optim.Optimizer, sha: str,
+                 argv: Sequence[str] | None, is_main: bool) -> None:
+        self.out, self.cfg, self.model, self.opt, self.sha, self.is_main = out, cfg, model, opt, sha, is_main
+        self.command = " ".join(argv or sys.argv)
+        self.start = time.perf_counter()
+
+    def _meta(self, progress: _Progress, metrics: dict[str, float]) -> dict[str, Any]:
+        return {"generator": to_dict(self.cfg.generator), "train": to_dict(self.cfg.train), "step": progress.step,
+                "samples": progress.samples, "git_sha": self.sha, "command": self.command, "seed": self.cfg.train.seed,
+                "metrics": metrics}
+
+    def latest(self, progress: _Progress, metrics: dict[str, float]) -> None:
+        if not self.is_main:
+            return
+        save_checkpoint(self.out / "checkpoint", self.model, self._meta(progress, metrics))
+        torch.save({"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": progress.step,
+                    "samples": progress.samples, "best": progress.best,
+                    "elapsed": progress.elapsed_before + time.perf_counter() - self.start}, self.out / "state.pt")
+
+    def validated(self, progress: _Progress, metrics: dict[str, float]) -> None:
+        """After a validation: a new best prior recovery (ties go to the later step) replaces ``best/``."""
+        score = metrics["val_recovery_prior"]
+        if self.is_main and not math.isnan(score) and score >= progress.best:
+            progress.best = score
+            save_checkpoint(self.out / "best", self.model, self._meta(progress, metrics))
+
+
+class _TrainLog:
+    """``log.csv``: one row per ``log_every`` steps (rank 0 only), with the window's throughput."""
+
+    def __init__(self, path: Path, enabled: bool) -> None:
+        new = not path.exists()
+        self._file = open(path, "a", newline="") if enabled else None
+        self._writer = csv.DictWriter(self._file, fieldnames=_LOG_FIELDS, extrasaction="ignore") if self._file else None
+        if self._writer is not None and new:
+            self._writer.writeheader()
+        self._t, self._n = time.perf_counter(), 0
+
+    def count(self, n: int) -> None:
+        self._n += n
+
+    def write(self, row: dict[str, Any]) -> dict[str, Any]:
+        now = time.perf_counter()
+        row = {**row, "samples_per_s": round(self._n / max(now - self._t, 1e-9), 1)}
+        self._t, self._n = now, 0
+        if self._writer is not None and self._file is not None:
+            self._writer.writerow(row)
+            self._file.flush()
+        return row
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def _step(model: CVAE, ddp_model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
+          step: int, tc: TrainConfig, device: torch.device, autocast: Any) -> dict[str, float]:
+    """One optimiser step; returns the log row's values (lr, beta, gradient norms, every loss term)."""
+    model.train()
+    lr = get_lr(step, tc)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    beta = get_beta(step, tc)
+    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    with autocast:
+        _, terms = ddp_model(batch["tokens"], batch["X"], batch["y"], batch["var_mask"], batch["point_mask"],
+                             beta=beta)
+    opt.zero_grad(set_to_none=True)
+    terms["loss"].backward()
+    grad_norm, prior_grad_norm = clip_gradients(model, tc)
+    opt.step()
+    return {"lr": lr, "beta": beta, "grad_norm": grad_norm, "prior_grad_norm": prior_grad_norm,
+            **{k: float(v.detach()) for k, v in terms.items()}}
+
+
+def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: bool = False,
+          argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Train a CVAE into ``out_dir``; returns the last validation metrics.
+
+    Works unchanged under ``torchrun`` (DDP: gloo on CPU, nccl on CUDA); rank 0 validates, logs and saves
+    ``checkpoint/`` (latest), ``best/`` (best validation prior recovery) and ``state.pt``.
+    """
+    from tqdm.auto import tqdm
+
+    tc = cfg.train
+    device, rank, world = _setup_distributed(tc)
+    is_main = rank == 0
+    out = Path(out_dir)
+    torch.manual_seed(tc.seed)
+    model = CVAE(cfg.model).to(device)
+    opt = _optimizer(model, tc)
+    sha = git_sha() if is_main else "unknown"  # one subprocess per run, not one per checkpoint
+    progress = _open_run_dir(out, cfg, resume=resume, is_main=is_main, model=model, opt=opt, device=device,
+                             sha=sha, argv=argv)
     ddp_model: torch.nn.Module = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
         ddp_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     val_problems = make_problems(tc.eval_seed, 0, tc.eval_size, cfg.generator) if is_main else []
-    if tc.corpus:
-        data: torch.utils.data.IterableDataset = CorpusBatches(tc.corpus, tc.seed, tc.batch_size, cfg.model.max_len,
-                                                               start_batch=step, rank=rank, world=world)
-    else:
-        data = GeneratedBatches(cfg.generator, tc.seed, tc.batch_size, cfg.model.max_len, start_batch=step,
-                                rank=rank, world=world)
-    loader = torch.utils.data.DataLoader(data, batch_size=None, num_workers=tc.data_workers,
-                                         persistent_workers=False, prefetch_factor=4 if tc.data_workers else None)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and tc.bf16
                 else contextlib.nullcontext())
-    new_log = not log_path.exists()
-    log_file = open(log_path, "a", newline="") if is_main else None
+    saver = _Checkpointer(out, cfg, model, opt, sha, argv, is_main)
+    train_log = _TrainLog(out / "log.csv", is_main)
     val_fields: list[str] = []
-    writer = csv.DictWriter(log_file, fieldnames=_LOG_FIELDS, extrasaction="ignore") if log_file else None
-    if writer is not None and new_log:
-        writer.writeheader()
     metrics: dict[str, float] = {}
-    start = time.perf_counter()
-    bar = tqdm(total=tc.max_steps, initial=step, disable=quiet or not is_main, desc="train", unit="step")
-    t_window, n_window = time.perf_counter(), 0
-
-    def checkpoint() -> None:
-        if not is_main:
-            return
-        meta = {"generator": to_dict(cfg.generator), "train": to_dict(cfg.train), "step": step,
-                "samples": samples, "git_sha": sha, "command": " ".join(argv or sys.argv),
-                "seed": tc.seed, "metrics": metrics}
-        save_checkpoint(ckpt_dir, model, meta)
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "samples": samples,
-                    "elapsed": elapsed_before + time.perf_counter() - start, "best": best}, state_path)
-
+    bar = tqdm(total=tc.max_steps, initial=progress.step, disable=quiet or not is_main, desc="train", unit="step")
     try:
-        for batch in loader:
-            if step >= tc.max_steps:
+        for batch in _loader(cfg, progress.step, rank, world):
+            if progress.step >= tc.max_steps:
                 break
-            model.train()
-            lr = get_lr(step, tc)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            beta = get_beta(step, tc)
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            with autocast:
-                _, terms = ddp_model(batch["tokens"], batch["X"], batch["y"], batch["var_mask"],
-                                     batch["point_mask"], beta=beta)
-            opt.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            grad_norm, prior_grad_norm = clip_gradients(model, tc)
-            opt.step()
-            step += 1
-            samples += tc.batch_size * world
-            n_window += tc.batch_size * world
+            values = _step(model, ddp_model, opt, batch, progress.step, tc, device, autocast)
+            progress.step += 1
+            progress.samples += tc.batch_size * world
+            train_log.count(tc.batch_size * world)
             bar.update(1)
-            if is_main and (step % tc.log_every == 0 or step == tc.max_steps):
-                now = time.perf_counter()
-                row = {"step": step, "elapsed_s": round(elapsed_before + now - start, 2), "samples": samples,
-                       "samples_per_s": round(n_window / max(now - t_window, 1e-9), 1), "lr": lr, "beta": beta,
-                       "grad_norm": grad_norm, "prior_grad_norm": prior_grad_norm,
-                       **{k: float(v.detach()) for k, v in terms.items()}}
-                t_window, n_window = now, 0
-                writer.writerow(row)  # type: ignore[union-attr]
-                log_file.flush()  # type: ignore[union-attr]
+            last = progress.step == tc.max_steps
+            if is_main and (progress.step % tc.log_every == 0 or last):
+                row = train_log.write({"step": progress.step, "samples": progress.samples, **values,
+                                       "elapsed_s": round(progress.elapsed_before + time.perf_counter()
+                                                          - saver.start, 2)})
                 bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['token_acc']:.3f}", kl=f"{row['kl']:.2f}")
-            if is_main and (step % tc.eval_every == 0 or step == tc.max_steps):
-                metrics = evaluate(model, val_problems, seed=tc.eval_seed)
-                metrics["step"] = step
+            if is_main and (progress.step % tc.eval_every == 0 or last):
+                metrics = {**evaluate(model, val_problems, seed=tc.eval_seed), "step": progress.step}
                 _append_val(out / "val_log.csv", metrics, val_fields)
-                best = max(best, metrics["val_recovery_prior"])
+                saver.validated(progress, metrics)
                 if not quiet:
-                    bar.write(f"step {step}: " + ", ".join(f"{k[4:]}={v:.3f}" for k, v in metrics.items()
-                                                           if k.startswith("val_") and not math.isnan(v)))
-            if step % tc.save_every == 0 or step == tc.max_steps:
-                checkpoint()
-            if tc.time_limit > 0 and time.perf_counter() - start >= tc.time_limit:
-                log.info("time limit reached at step %d", step)
+                    bar.write(f"step {progress.step}: " + ", ".join(
+                        f"{k[4:]}={v:.3f}" for k, v in metrics.items() if k.startswith("val_") and not math.isnan(v)))
+            if progress.step % tc.save_every == 0 or last:
+                saver.latest(progress, metrics)
+            if tc.time_limit > 0 and time.perf_counter() - saver.start >= tc.time_limit:
+                log.info("time limit reached at step %d", progress.step)
                 break
     finally:
         bar.close()
-        if log_file is not None:
-            log_file.close()
-    if is_main and (step % tc.save_every != 0):
-        checkpoint()
+        train_log.close()
+    if progress.step % tc.save_every != 0:
+        saver.latest(progress, metrics)
     if world > 1:
         import torch.distributed as dist
 
