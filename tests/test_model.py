@@ -238,7 +238,7 @@ def test_prior_invariant_to_row_order_and_padding(n_inducing):
 
 
 def test_features_finite_for_extreme_columns(model):
-    from gensr.model import scale_features
+    from gensr.layers import scale_features
 
     B, N = 4, 20
     X = torch.zeros(B, N, 10)

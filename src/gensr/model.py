@@ -1,4 +1,4 @@
-"""The GenSR conditional VAE over equations, plus LEE's evaluation head (all forward code lives here).
+"""The GenSR conditional VAE over equations, plus LEE's evaluation head (its blocks are in :mod:`gensr.layers`).
 
 Implements ``GENSR_METHOD.md`` §4 (the dual-branch CVAE) and §4.1 (its loss), and the ``g_eval`` head of
 §9.3 (LEE, our reading). The model only sees token ids: it knows nothing about operators. Equations are
@@ -17,24 +17,8 @@ Where we depart from the released GenSR: separate encoders for the data and the 
 encoder and concatenates the two sequences); z is projected directly to a few memory tokens instead of
 GenSR's 200-sample "fusion" into a 200 x 512 memory; pre-LayerNorm blocks; free bits on the KL.
 
-Scale robustness
-----------------
-The data arrive at the user's scale (anything from 1e-20 to 1e20, constant columns, zeros). Each column
-(every x_j and y) is summarised by statistics over its real rows only (``point_mask``), computed after
-dividing the column by its largest magnitude so that nothing overflows in float32. Each value is then
-described by three bounded numbers:
-
-* its standardised value ``(v - mean) / std`` clipped to ``[-10, 10]`` (0 for a constant column),
-* ``sign(v)``,
-* ``log10(|v| + 1e-30) / 10`` clipped to ``[-3, 3]``;
-
-and each column by six: ``log10(std) / 10``, ``log10(|mean|) / 10``, ``sign(mean)``, ``log10(max |v|) / 10``,
-a "constant column" flag and a "column present" flag. Per-value features feed a per-point MLP; the column
-statistics are embedded once per example and added to every point. Unused columns (``var_mask`` False) are
-all zeros. The same features (x columns only) feed ``g_eval``, whose target is the standardised y.
-
-References: nanoGPT's ``model.py`` for the layout; Set Transformer (Lee et al. 2019; SAB, ISAB, PMA) for
-the data encoder, as in NeSymReS.
+The building blocks (feature scaling, attention, the encoders, the decoder block, ``g_eval``) are in
+:mod:`gensr.layers`; this module holds the configuration and the model that joins them.
 """
 
 from __future__ import annotations
@@ -46,11 +30,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["BOS_ID", "CVAE", "CVAE_PRESETS", "EOS_ID", "PAD_ID", "CVAEConfig", "scale_features"]
+from gensr.layers import (
+    MLP,
+    DataEncoder,
+    DecoderBlock,
+    EquationEncoder,
+    GEval,
+    gauss_kl,
+    scale_features,
+)
+
+__all__ = ["BOS_ID", "CVAE", "CVAE_PRESETS", "EOS_ID", "PAD_ID", "CVAEConfig"]
 
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 LOGVAR_MIN, LOGVAR_MAX = -10.0, 4.0  # sigma in [0.007, 7.4]: keeps exp() and the KL finite
-N_VALUE_FEATURES, N_COLUMN_STATS = 3, 6
 MU_BN_EPS = 1e-12  # BatchNorm's default eps 1e-5 let the encoders shrink raw mu_q below sqrt(eps) and collapse
 #   anyway (measured: raw variance 1e-8, normalised spread 0.025 after 2,500 steps); with a tiny eps the
 #   normalisation is exactly scale-invariant, so no gradient can shrink the spread
@@ -119,286 +112,6 @@ CVAE_PRESETS: dict[str, CVAEConfig] = {
     # managed ~50 on 1 thread. Greedy decoding of 200 latents: ~0.25 s for 20 tokens, ~0.85 s for 62 (1 thread).
     "default": CVAEConfig(posterior_mu_bn=1.0),
 }
-
-
-# ----------------------------------------------------------------------------------------------------------
-# scale-robust features
-
-
-def scale_features(values: Tensor, row_mask: Tensor, col_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Scale-robust per-value features and per-column statistics.
-
-    Parameters
-    ----------
-    values : Tensor, shape (B, N, C)
-        Raw values, one column per variable (and y).
-    row_mask : Tensor of bool, shape (B, N)
-        True for real rows; only these enter the statistics.
-    col_mask : Tensor of bool, shape (B, C)
-        True for real columns; the features of the others are zero.
-
-    Returns
-    -------
-    per_value : Tensor, shape (B, N, C, 3)
-        Clipped standardised value, sign, scaled log-magnitude.
-    stats : Tensor, shape (B, C, 6)
-        log10 std, log10 |mean|, sign(mean), log10 max|v| (each / 10), constant flag, present flag.
-    standardised : Tensor, shape (B, N, C)
-        ``(v - mean) / std`` clipped to [-10, 10]; 0 for constant columns and masked entries.
-    """
-    w = (row_mask[:, :, None] & col_mask[:, None, :]).to(values.dtype)  # (B, N, C)
-    v = torch.nan_to_num(values, nan=0.0, posinf=1e30, neginf=-1e30) * w
-    n = w.sum(1, keepdim=True).clamp_min(1.0)  # (B, 1, C)
-    # divide by the largest magnitude first: squares of 1e20 would overflow float32
-    scale = v.abs().amax(1, keepdim=True).clamp_min(1e-30)  # (B, 1, C)
-    u = v / scale  # in [-1, 1]
-    # centre on one real row first, so that a small spread around a large offset survives float32 sums
-    first = row_mask.to(torch.uint8).argmax(1)[:, None, None].expand(-1, 1, u.shape[2])  # (B, 1, C)
-    d = (u - u.gather(1, first)) * w
-    mean_d = d.sum(1, keepdim=True) / n
-    centred = (d - mean_d) * w
-    mean_u = u.gather(1, first) + mean_d
-    std_u = (centred.square().sum(1, keepdim=True) / n).sqrt()
-    constant = std_u < 1e-7  # relative spread below float32 resolution
-    standardised = (centred / std_u.clamp_min(1e-7)).clamp(-10.0, 10.0)
-    standardised = torch.where(constant, torch.zeros_like(standardised), standardised)
-
-    def log10(t: Tensor) -> Tensor:  # log10 of a magnitude, bounded to [-3, 3] after / 10
-        return t.clamp_min(1e-30).log10().clamp(-30.0, 30.0) / 10.0
-
-    log_scale = scale.log10()
-    log_std = (log_scale + std_u.clamp_min(1e-30).log10()).clamp(-30.0, 30.0) / 10.0
-    log_mean = (log_scale + mean_u.abs().clamp_min(1e-30).log10()).clamp(-30.0, 30.0) / 10.0
-    present = col_mask[:, None, :].to(values.dtype)
-    stats = torch.stack(
-        [log_std, log_mean, mean_u.sign(), log10(scale), constant.to(values.dtype), present], dim=-1
-    )  # (B, 1, C, 6)
-    stats = (stats * present[..., None]).squeeze(1)  # (B, C, 6)
-    per_value = torch.stack([standardised, v.sign(), log10(v.abs())], dim=-1) * w[..., None]  # (B, N, C, 3)
-    return per_value, stats, standardised
-
-
-# ----------------------------------------------------------------------------------------------------------
-# building blocks
-
-
-class MLP(nn.Module):
-    """Two-layer GELU feed-forward network."""
-
-    def __init__(self, d_in: int, d_hidden: int, d_out: int, dropout: float = 0.0):
-        super().__init__()
-        self.fc = nn.Linear(d_in, d_hidden)
-        self.proj = nn.Linear(d_hidden, d_out)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.proj(F.gelu(self.fc(x))))
-
-
-class Attention(nn.Module):
-    """Multi-head attention: queries from ``x``, keys and values from ``ctx`` (``x`` itself by default).
-
-    ``cache`` (self-attention, one new query at a time) holds preallocated key/value buffers of shape
-    (B, nh, T_max, hs); ``kv`` passes precomputed keys/values (the decoder's fixed memory).
-    """
-
-    def __init__(self, d_model: int, n_heads: int, dropout: float):
-        super().__init__()
-        self.n_heads, self.dropout = n_heads, dropout
-        self.q = nn.Linear(d_model, d_model)
-        self.kv = nn.Linear(d_model, 2 * d_model)
-        self.proj = nn.Linear(d_model, d_model)
-
-    def split_heads(self, t: Tensor) -> Tensor:  # (B, T, D) -> (B, nh, T, hs)
-        B, T, D = t.shape
-        return t.view(B, T, self.n_heads, D // self.n_heads).transpose(1, 2)
-
-    def project_kv(self, ctx: Tensor) -> tuple[Tensor, Tensor]:
-        k, v = self.kv(ctx).chunk(2, dim=-1)
-        return self.split_heads(k), self.split_heads(v)  # each (B, nh, Tk, hs)
-
-    def forward(
-        self,
-        x: Tensor,
-        ctx: Tensor | None = None,
-        *,
-        key_mask: Tensor | None = None,
-        causal: bool = False,
-        kv: tuple[Tensor, Tensor] | None = None,
-        cache: dict[str, Tensor] | None = None,
-        pos: int = 0,
-    ) -> Tensor:
-        B, T, D = x.shape
-        q = self.split_heads(self.q(x))  # (B, nh, T, hs)
-        if kv is not None:
-            k, v = kv
-        else:
-            k, v = self.project_kv(x if ctx is None else ctx)
-        if cache is not None:  # incremental self-attention: append this step, attend to all steps so far
-            assert T == 1, "the KV cache decodes one position at a time"
-            cache["k"][:, :, pos : pos + 1] = k
-            cache["v"][:, :, pos : pos + 1] = v
-            k, v = cache["k"][:, :, : pos + 1], cache["v"][:, :, : pos + 1]
-            causal = False  # the single query may see every cached key
-        mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, Tk), True = attend
-        p = self.dropout if self.training else 0.0
-        if T == 1 and mask is None and p == 0.0:
-            # one query (incremental decoding, pooling seeds): plain matmuls beat the CPU flash kernel
-            att = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)  # (B, nh, 1, Tk)
-            y = att.softmax(dim=-1) @ v  # (B, nh, 1, hs)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
-        y = y.transpose(1, 2).reshape(B, T, D)  # (B, T, D)
-        return self.proj(y)
-
-
-class Block(nn.Module):
-    """Pre-LN transformer encoder block (self-attention + MLP); the Set Transformer's SAB."""
-
-    def __init__(self, cfg: CVAEConfig):
-        super().__init__()
-        d = cfg.d_model
-        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.attn = Attention(d, cfg.n_heads, cfg.dropout)
-        self.mlp = MLP(d, cfg.ffn_mult * d, d, cfg.dropout)
-
-    def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        x = x + self.attn(self.ln1(x), key_mask=key_mask)
-        return x + self.mlp(self.ln2(x))
-
-
-class CrossBlock(nn.Module):
-    """Queries attend to a context, then an MLP: the Set Transformer's MAB (pre-LN)."""
-
-    def __init__(self, cfg: CVAEConfig):
-        super().__init__()
-        d = cfg.d_model
-        self.ln_q, self.ln_ctx, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
-        self.attn = Attention(d, cfg.n_heads, cfg.dropout)
-        self.mlp = MLP(d, cfg.ffn_mult * d, d, cfg.dropout)
-
-    def forward(self, q: Tensor, ctx: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        q = q + self.attn(self.ln_q(q), self.ln_ctx(ctx), key_mask=key_mask)
-        return q + self.mlp(self.ln2(q))
-
-
-class InducedBlock(nn.Module):
-    """ISAB: m learned inducing points summarise the set, then every element reads the summary."""
-
-    def __init__(self, cfg: CVAEConfig):
-        super().__init__()
-        self.inducing = nn.Parameter(torch.randn(1, cfg.n_inducing, cfg.d_model) * 0.02)
-        self.summarise, self.broadcast = CrossBlock(cfg), CrossBlock(cfg)
-
-    def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        h = self.summarise(self.inducing.expand(x.shape[0], -1, -1), x, key_mask)  # (B, m, D)
-        return self.broadcast(x, h)  # (B, N, D)
-
-
-class AttentionPool(nn.Module):
-    """Pooling by multihead attention (PMA) with one learned seed: a set or sequence -> one vector."""
-
-    def __init__(self, cfg: CVAEConfig):
-        super().__init__()
-        self.seed = nn.Parameter(torch.randn(1, 1, cfg.d_model) * 0.02)
-        self.block = CrossBlock(cfg)
-        self.ln = nn.LayerNorm(cfg.d_model)
-
-    def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:
-        pooled = self.block(self.seed.expand(x.shape[0], -1, -1), x, key_mask)  # (B, 1, D)
-        return self.ln(pooled[:, 0])  # (B, D)
-
-
-class PointEmbed(nn.Module):
-    """Per-point MLP over the scale-robust features of its columns, plus an embedding of the column stats."""
-
-    def __init__(self, n_cols: int, d_out: int, d_hidden: int):
-        super().__init__()
-        self.values = nn.Linear(n_cols * N_VALUE_FEATURES, d_hidden)
-        self.stats = nn.Linear(n_cols * N_COLUMN_STATS, d_hidden)
-        self.out = nn.Linear(d_hidden, d_out)
-
-    def forward(self, per_value: Tensor, stats: Tensor) -> Tensor:
-        B, N = per_value.shape[:2]
-        h = self.values(per_value.reshape(B, N, -1)) + self.stats(stats.reshape(B, 1, -1))  # (B, N, H)
-        return self.out(F.gelu(h))  # (B, N, d_out)
-
-
-class DataEncoder(nn.Module):
-    """(X, y) -> h_data: point embeddings, a row-order-invariant set encoder, attention pooling."""
-
-    def __init__(self, cfg: CVAEConfig):
-        super().__init__()
-        self.embed = PointEmbed(cfg.max_vars + 1, cfg.d_model, cfg.d_model)
-        block = InducedBlock if cfg.n_inducing > 0 else Block
-        self.blocks = nn.ModuleList([block(cfg) for _ in range(cfg.n_data_layers)])
-        self.pool = AttentionPool(cfg)
-
-    def forward(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> Tensor:
-        B = X.shape[0]
-        cols = torch.cat([X, y[:, :, None]], dim=2)  # (B, N, Dmax + 1): y is the last column
-        col_mask = torch.cat([var_mask, var_mask.new_ones(B, 1)], dim=1)  # (B, Dmax + 1)
-        per_value, stats, _ = scale_features(cols, point_mask, col_mask)
-        h = self.embed(per_value, stats)  # (B, N, D)
-        for block in self.blocks:
-            h = block(h, point_mask)
-        return self.pool(h, point_mask)  # (B, D)
-
-
-class EquationEncoder(nn.Module):
-    """Token ids -> h_eq: bidirectional transformer with learned positions, attention pooling."""
-
-    def __init__(self, cfg: CVAEConfig):
-        super().__init__()
-        self.wpe = nn.Embedding(cfg.max_len, cfg.d_model)
-        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_eq_layers)])
-        self.pool = AttentionPool(cfg)
-
-    def forward(self, tok_emb: Tensor, key_mask: Tensor) -> Tensor:
-        pos = torch.arange(tok_emb.shape[1], device=tok_emb.device)
-        h = tok_emb + self.wpe(pos)  # (B, T, D)
-        for block in self.blocks:
-            h = block(h, key_mask)
-        return self.pool(h, key_mask)  # (B, D)
-
-
-class DecoderBlock(nn.Module):
-    """Pre-LN decoder block: causal self-attention (KV-cached), cross-attention to the z memory, MLP."""
-
-    def __init__(self, cfg: CVAEConfig):
-        super().__init__()
-        d = cfg.d_model
-        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
-        self.self_attn = Attention(d, cfg.n_heads, cfg.dropout)
-        self.cross_attn = Attention(d, cfg.n_heads, cfg.dropout)
-        self.mlp = MLP(d, cfg.ffn_mult * d, d, cfg.dropout)
-
-    def forward(
-        self, x: Tensor, memory_kv: tuple[Tensor, Tensor], cache: dict[str, Tensor] | None = None, pos: int = 0
-    ) -> Tensor:
-        x = x + self.self_attn(self.ln1(x), causal=True, cache=cache, pos=pos)
-        x = x + self.cross_attn(self.ln2(x), kv=memory_kv)
-        return x + self.mlp(self.ln3(x))
-
-
-def _gauss_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
-    """Per-dimension KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)), shape (B, L)."""
-    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).square()) / logvar_p.exp() - 1.0)
-
-
-class GEval(nn.Module):
-    """LEE's evaluation decoder g_eval(z, x) -> standardised y at x."""
-
-    def __init__(self, cfg: CVAEConfig):
-        super().__init__()
-        h = cfg.geval_hidden
-        self.embed = PointEmbed(cfg.max_vars, h, h)
-        self.z = nn.Linear(cfg.latent_dim, h)
-        self.mlp = nn.Sequential(nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, 1))
-
-    def forward(self, z: Tensor, per_value: Tensor, stats: Tensor) -> Tensor:
-        h = self.embed(per_value, stats) + self.z(z)[:, None, :]  # (B, N, H)
-        return self.mlp(h).squeeze(-1)  # (B, N)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -813,12 +526,12 @@ class CVAE(nn.Module):
             return F.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1), ignore_index=PAD_ID)
 
         zero = logits_post.new_zeros(())
-        kl_dims = _gauss_kl(mu_q, logvar_q, mu_p, logvar_p)  # (B, L)
+        kl_dims = gauss_kl(mu_q, logvar_q, mu_p, logvar_p)  # (B, L)
         # The two branches get separate KL terms. The posterior is pulled towards a frozen prior, with free
         # bits; the prior is fitted to a frozen posterior at full weight, so it keeps learning in dimensions
         # below the free-bits floor, where the clamped term has no gradient.
-        kl_fb = _gauss_kl(mu_q, logvar_q, mu_p.detach(), logvar_p.detach()).mean(0).clamp_min(cfg.free_bits).sum()
-        kl_prior = _gauss_kl(mu_q.detach(), logvar_q.detach(), mu_p, logvar_p).sum(1).mean()
+        kl_fb = gauss_kl(mu_q, logvar_q, mu_p.detach(), logvar_p.detach()).mean(0).clamp_min(cfg.free_bits).sum()
+        kl_prior = gauss_kl(mu_q.detach(), logvar_q.detach(), mu_p, logvar_p).sum(1).mean()
         not_pad = tgt != PAD_ID
         # The CE is a mean per target token while a KL is a sum per sequence: put both on the per-token
         # scale by dividing the KLs by the batch's mean target length (EOS included). The loss is then the

@@ -29,7 +29,7 @@ import torch
 from gensr._utils import model_device, subsample_rows
 from gensr.codec import encode_tokens, pack_data
 from gensr.grammar import Expression
-from gensr.model import scale_features
+from gensr.layers import scale_features
 
 __all__ = ["GEvalPath", "geval_descent", "geval_loss", "geval_path", "reencode"]
 
