@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gensr.formula import parse
 from gensr.generator import GeneratorConfig, iter_problems, sample_expression
-from gensr.grammar import parse
 from gensr.search import SearchConfig
 from gensr.search.budget import Deadline
 from gensr.search.pool import Pool

@@ -40,7 +40,7 @@ def stats(exprs: list[Expression], n_vars: list[int]) -> dict[str, float]:
 
 def feynman(data_dir: str) -> dict[str, float]:
     from gensr.bench.suites import list_problems, load_problem
-    from gensr.grammar import parse
+    from gensr.formula import parse
 
     exprs, dims = [], []
     for name in list_problems("feynman", data_dir):

@@ -12,8 +12,9 @@ from gensr.codec import (
     pack_data,
     token_mask_for,
 )
+from gensr.formula import parse
 from gensr.generator import GeneratorConfig, problem_rng, sample_problem
-from gensr.grammar import MAX_VARS, VOCAB, parse
+from gensr.grammar import MAX_VARS, VOCAB
 
 
 def test_pack_data_pads_and_masks():

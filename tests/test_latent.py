@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from gensr.cli import main
+from gensr.formula import parse
 from gensr.generator import GeneratorConfig
-from gensr.grammar import parse
 from gensr.latent import (
     EMBEDDINGS,
     PROBE_CLASSES,

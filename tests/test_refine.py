@@ -10,7 +10,8 @@ import torch
 
 from gensr.checkpoint import load_model
 from gensr.codec import pack_data
-from gensr.grammar import VOCAB, Expression, parse
+from gensr.formula import parse
+from gensr.grammar import VOCAB, Expression
 from gensr.layers import scale_features
 from gensr.model import CVAE, CVAE_PRESETS
 from gensr.refine import GEvalPath, geval_descent, geval_loss, geval_path, reencode

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from gensr.grammar import parse
+from gensr.formula import parse
 from gensr.search import STAGES, Candidate, SearchConfig, SearchResult, search
 
 # small initial populations keep every test well under a second of search

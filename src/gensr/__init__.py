@@ -7,7 +7,8 @@ for formulas, and ``__version__``. Other modules are documented as internal.
 import logging
 from typing import Any
 
-from gensr.grammar import Expression, parse
+from gensr.formula import parse
+from gensr.grammar import Expression
 
 __version__ = "0.1.0"
 __all__ = ["Expression", "GenSRRegressor", "__version__", "parse"]

@@ -372,7 +372,7 @@ def _cmd_interpolate(args: argparse.Namespace) -> int:
     import json
 
     from gensr.checkpoint import load_model
-    from gensr.grammar import parse
+    from gensr.formula import parse
     from gensr.latent import interpolate, plot_interpolation
 
     a, b = parse(args.a), parse(args.b)  # bad formulas fail before the model is loaded

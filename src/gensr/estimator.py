@@ -430,7 +430,7 @@ def _short(sym: Any, digits: int = 5) -> str:
 def _folded(expr: Expression, sym: Any, names: list[str], X: np.ndarray) -> Expression:
     """``expr`` as its printed (sympy) form, when that parses back to the same function with no more nodes:
     snapped unit constants disappear (``1.0*a*b/c`` is ``a*b/c``) and the complexity matches the text."""
-    from gensr.grammar import parse
+    from gensr.formula import parse
 
     try:
         folded = parse(str(sym), names)

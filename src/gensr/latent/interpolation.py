@@ -34,8 +34,9 @@ import torch
 
 from gensr._utils import model_device
 from gensr.codec import arity_tensor, decoded_expression, is_valid_decode, token_mask_for
+from gensr.formula import parse
 from gensr.generator import GeneratorConfig, sample_inputs, sample_problem
-from gensr.grammar import VOCAB, Expression, parse
+from gensr.grammar import VOCAB, Expression
 from gensr.latent._common import fit_generator, nanmean
 from gensr.model import CVAE
 

@@ -26,7 +26,8 @@ import torch
 from tqdm.auto import tqdm
 
 from gensr._utils import model_device
-from gensr.grammar import MAX_VARS, Expression, parse
+from gensr.formula import parse
+from gensr.grammar import MAX_VARS, Expression
 from gensr.pareto import pareto_front, select_model
 from gensr.search.budget import Deadline
 from gensr.search.config import SearchConfig
