@@ -7,16 +7,12 @@ import warnings
 import numpy as np
 import pytest
 import sklearn.metrics
-import sympy
 import torch
 
 from gensr.constants import (
     ConstantFit,
     evaluate,
     fit_constants,
-    snap_constant,
-    snap_constants,
-    snap_if_no_loss,
     subsample_rows,
 )
 
@@ -187,32 +183,3 @@ def test_argument_validation(sine_data):
         fit_constants(sine, 3, *sine_data, init=[1.0, 2.0])
     with pytest.raises(ValueError, match="finite"):
         fit_constants(sine, 3, sine_data[0], np.full(200, np.nan))
-
-
-
-def test_snap_constants_maps_each_value():
-    assert snap_constants([0.25, 0.123456789]) == [sympy.Rational(1, 4), None]
-
-
-def test_snap_if_no_loss_keeps_accuracy():
-    x = np.linspace(-2.0, 2.0, 100)
-    y = 3.0 * x + 1 / (2 * np.pi) + 0.37 * x**2  # 0.37 is not a simple form within rtol
-    fn = lambda X, c: c[0] * X[:, 0] + c[1] + c[2] * X[:, 0] ** 2  # noqa: E731
-    fit = fit_constants(fn, 3, x[:, None], y, rng=0)
-    constants, forms = snap_if_no_loss(fn, fit.constants, x[:, None], y)
-    assert forms == [3, 1 / (2 * sympy.pi), None]  # 37/100 is not a short form (q > 12)
-    assert constants[0] == 3.0 and constants[1] == 1 / (2 * np.pi) and constants[2] == fit.constants[2]
-    snapped_mse = np.mean((evaluate(fn, constants, x[:, None]) - y) ** 2)
-    assert snapped_mse <= fit.mse * (1 + 1e-9) + 1e-12 * np.mean(y**2)
-
-
-def test_snap_if_no_loss_rejects_snaps_that_cost_accuracy():
-    rng = np.random.default_rng(0)
-    x = np.linspace(-2.0, 2.0, 100)
-    y = 0.5003 * x + 0.01 * rng.standard_normal(100)
-    fn = lambda X, c: c[0] * X[:, 0]  # noqa: E731
-    fit = fit_constants(fn, 1, x[:, None], y, rng=0)
-    assert snap_constant(fit.constants[0], rtol=1e-2) == sympy.Rational(1, 2)
-    constants, forms = snap_if_no_loss(fn, fit.constants, x[:, None], y, rtol=1e-2)
-    assert forms == [None]
-    np.testing.assert_array_equal(constants, fit.constants)

@@ -17,9 +17,7 @@ Floating-point safety is local (``STYLE.md`` habit 9): every evaluation runs und
 torch produces NaN/inf silently; non-finite outputs become a large finite residual during the fit and an
 infinite loss in the result. Nothing here changes process-wide state.
 
-Readable constants: :func:`snap_constant` maps a float to a short sympy form (``3``, ``1/2``, ``pi/4``,
-``1/(2*pi)``, ``sqrt(2)``, …) and :func:`snap_if_no_loss` applies such forms only when that costs no
-accuracy.
+Readable constants (snapping fitted values to ``1/2``, ``pi/4`` …) are in :mod:`gensr.snapping`.
 """
 
 from __future__ import annotations
@@ -29,12 +27,9 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
-from functools import lru_cache
 
 import numpy as np
 import scipy.optimize
-import sympy
 import torch
 
 from gensr._utils import r2_score, subsample_rows
@@ -46,9 +41,6 @@ __all__ = [
     "evaluate",
     "fit_constants",
     "screen_constants",
-    "snap_constant",
-    "snap_constants",
-    "snap_if_no_loss",
 ]
 
 ExpressionFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -616,132 +608,3 @@ def _best_on_all_rows(predict: Callable[[np.ndarray], np.ndarray], candidates: S
     constants.setflags(write=False)
     return ConstantFit(constants=constants, mse=mse, r2=r2, success=math.isfinite(mse), n_evals=n_evals,
                        n_starts=n_run, n_rows_fit=n_rows_fit)
-
-
-# --------------------------------------------------------------------------------------------------------
-# Snapping constants to readable forms
-# --------------------------------------------------------------------------------------------------------
-
-
-def _signed_sqrt(r: sympy.Expr) -> sympy.Expr:
-    return sympy.sign(r) * sympy.sqrt(abs(r))
-
-
-_Form = tuple[Callable[[float], float], Callable[[float], float], Callable[[sympy.Rational], sympy.Expr]]
-
-
-@lru_cache(maxsize=1)
-def _forms() -> tuple[_Form, ...]:
-    """(t, inverse of t, build): value is snapped to ``build(p/q)`` when ``t(value) ≈ p/q``.
-
-    The order sets the preference between forms that both match: plain rationals, then π multiples,
-    1/π multiples, square roots of rationals, e multiples, square roots with π.
-    """
-    pi, e, sqrt, sgn = math.pi, math.e, math.sqrt, math.copysign
-    return (
-        (lambda v: v, lambda w: w, lambda r: r),
-        (lambda v: v / pi, lambda w: w * pi, lambda r: r * sympy.pi),
-        (lambda v: v * pi, lambda w: w / pi, lambda r: r / sympy.pi),
-        (lambda v: sgn(v * v, v), lambda w: sgn(sqrt(abs(w)), w), _signed_sqrt),
-        (lambda v: v / e, lambda w: w * e, lambda r: r * sympy.E),
-        (lambda v: sgn(v * v / pi, v), lambda w: sgn(sqrt(abs(w) * pi), w), lambda r: _signed_sqrt(r * sympy.pi)),
-        (lambda v: sgn(v * v * pi, v), lambda w: sgn(sqrt(abs(w) / pi), w), lambda r: _signed_sqrt(r / sympy.pi)),
-    )
-
-
-def snap_constant(
-    value: float,
-    *,
-    rtol: float = 1e-6,
-    atol: float = 1e-12,
-    max_denominator: int = 12,
-    max_numerator: int = 24,
-    max_int: int = 100,
-) -> sympy.Expr | None:
-    """A short exact form of ``value`` within ``rtol`` (relative), or None.
-
-    Forms, in order of preference: 0 (if ``|value| <= atol``); integers up to ``max_int`` in magnitude;
-    rationals p/q (``q <= max_denominator``, ``|p| <= max_numerator``); (p/q)·π; p/(q·π); ±sqrt(p/q);
-    (p/q)·e; ±sqrt(p/q·π); ±sqrt(p/(q·π)). The nearest p/q for each form is found with
-    ``Fraction.limit_denominator``.
-
-    >>> snap_constant(0.15915494), snap_constant(0.5), snap_constant(3.0), snap_constant(0.123456789)
-    (1/(2*pi), 1/2, 3, None)
-    """
-    value = float(value)
-    if not math.isfinite(value):
-        return None
-    if abs(value) <= atol:
-        return sympy.Integer(0)
-    nearest = round(value)
-    if abs(nearest) <= max_int and abs(nearest - value) <= rtol * abs(value):
-        return sympy.Integer(nearest)
-    for transform, inverse, build in _forms():
-        w = transform(value)
-        if not math.isfinite(w) or w == 0.0:
-            continue
-        frac = Fraction(w).limit_denominator(max_denominator)
-        if frac == 0 or abs(frac.numerator) > max_numerator:
-            continue
-        if abs(inverse(float(frac)) - value) <= rtol * abs(value):
-            return build(sympy.Rational(frac.numerator, frac.denominator))
-    return None
-
-
-def snap_constants(values: Sequence[float] | np.ndarray, *, rtol: float = 1e-6) -> list[sympy.Expr | None]:
-    """:func:`snap_constant` applied to each value."""
-    return [snap_constant(v, rtol=rtol) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
-
-
-def _mse(fn: ExpressionFn, constants: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
-    pred = evaluate(fn, constants, X)
-    with np.errstate(all="ignore"):
-        mse = float(np.mean((pred - y) ** 2))
-    return mse if math.isfinite(mse) else math.inf
-
-
-def snap_if_no_loss(
-    fn: ExpressionFn,
-    constants: Sequence[float] | np.ndarray,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    tol: float = 1e-9,
-    atol: float | None = None,
-    rtol: float = 1e-6,
-) -> tuple[np.ndarray, list[sympy.Expr | None]]:
-    """Snap constants to readable forms one at a time, keeping a snap only when it costs no accuracy.
-
-    Constants are tried greedily, closest to their snapped form first; a snap is kept if the MSE on
-    ``(X, y)`` with all snaps so far stays ``<= mse0·(1 + tol) + atol``, where ``mse0`` is the MSE of the
-    unsnapped constants and ``atol`` (default ``1e-12·mean(y²)``, i.e. float-precision noise of an exact
-    fit) absorbs round-off. No refit is done.
-
-    Returns
-    -------
-    (constants, forms)
-        The new constants (float64, snapped values substituted) and, per constant, its sympy form or None
-        when it was left as is.
-    """
-    c = np.array(constants, dtype=np.float64).reshape(-1)
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
-    if atol is None:
-        atol = 1e-12 * float(np.mean(y**2))
-    forms: list[sympy.Expr | None] = [None] * c.size
-    mse0 = _mse(fn, c, X, y)
-    if not math.isfinite(mse0):
-        return c, forms
-    limit = mse0 * (1.0 + tol) + atol
-    proposals = []
-    for j, v in enumerate(c):
-        form = snap_constant(v, rtol=rtol)
-        if form is not None:
-            snapped = float(form)
-            proposals.append((abs(snapped - v) / max(abs(v), 1e-300), j, form, snapped))
-    for _, j, form, snapped in sorted(proposals, key=lambda t: (t[0], t[1])):
-        trial = c.copy()
-        trial[j] = snapped
-        if _mse(fn, trial, X, y) <= limit:
-            c, forms[j] = trial, form
-    return c, forms

@@ -290,7 +290,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         (X and y were divided by them for the search), every equation is mapped back to the user's units."""
         import pandas as pd
 
-        from gensr.constants import snap_if_no_loss
+        from gensr.snapping import snap_if_no_loss
 
         rows = []
         factor = 1.0  # the MSE in the user's units is the scaled one times y_scale², if float64 holds that
