@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from gensr.generator import (
-    FAMILIES,
     GeneratorConfig,
     config_from_dict,
     config_to_dict,
@@ -23,6 +22,7 @@ from gensr.generator import (
     sample_problem,
 )
 from gensr.grammar import BINARY, CONST, INT_TOKENS, UNARY, VARIABLES
+from gensr.inputs import FAMILIES
 
 SMALL = GeneratorConfig(min_points=40, max_points=40)  # fast problems for the per-problem checks
 

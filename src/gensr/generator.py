@@ -56,9 +56,9 @@ from gensr.grammar import (
     UNARY,
     Expression,
 )
+from gensr.inputs import FAMILIES, input_sampler
 
 __all__ = [
-    "FAMILIES",
     "GeneratorConfig",
     "Problem",
     "config_from_dict",
@@ -69,8 +69,6 @@ __all__ = [
     "sample_inputs",
     "sample_problem",
     ]
-
-FAMILIES = ("cluster", "physical")  # input families; a corpus stores the index into this tuple
 
 Weights = tuple[tuple[str, float], ...]
 
@@ -302,14 +300,11 @@ def _uniforms(rng: np.random.Generator, block: int = 256) -> Iterator[float]:
 _ADDSUB = frozenset(("add", "sub"))
 
 
-def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[float]] | None:
-    """One attempt at an expression over exactly x0…x_{n_vars−1}: prefix tokens and constant values (in
-    prefix order), or ``None`` if it is longer than ``max_len``. ``nxt()`` returns the next U[0, 1)."""
-    c = p.config
-    n_bin = n_vars - 1 + int(nxt() * (c.max_extra_binary + 2))
-    n_un = int(nxt() * (c.max_unary + 1))
+def _tree_shape(nxt: Any, n_bin: int, p: _Plan) -> tuple[list[str | None], list[int], list[int]]:
+    """E2E's generate_tree: ``n_bin`` binary operators placed uniformly among the trees of that size.
 
-    # tree shape: E2E generate_tree. Node ids are creation order, which is E2E's `empty_nodes` list.
+    Node ids are creation order (E2E's ``empty_nodes`` list); a leaf has ``left[i] == -1`` and no token yet.
+    """
     tok: list[str | None] = [None]
     left = [-1]
     right = [-1]
@@ -326,15 +321,17 @@ def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[flo
         right += (-1, -1)
         next_en += 1
         nb_empty += 1 - pos
-    n_nodes = len(tok)
+    return tok, left, right
 
-    # leaves in a random order: x0…x_{D−1} first, then random variables (or integers)
-    leaves = [i for i in range(n_nodes) if left[i] < 0]
+
+def _place_leaves(nxt: Any, tok: list[str | None], left: list[int], n_vars: int, p: _Plan) -> bool:
+    """Leaves in a random order get x0…x_{D−1} first, then random variables (or integers); False if D > leaves."""
+    leaves = [i for i in range(len(tok)) if left[i] < 0]
     for i in range(len(leaves) - 1, 0, -1):  # Fisher–Yates
         j = int(nxt() * (i + 1))
         leaves[i], leaves[j] = leaves[j], leaves[i]
     var_tokens = p.var_tokens
-    prob_int = c.prob_int_leaf
+    prob_int = p.config.prob_int_leaf
     for k, leaf in enumerate(leaves):
         if k < n_vars:
             tok[leaf] = var_tokens[k]
@@ -342,25 +339,32 @@ def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[flo
             tok[leaf] = INT_TOKENS[int(nxt() * len(INT_TOKENS))]
         else:
             tok[leaf] = var_tokens[int(nxt() * n_vars)]
-    if len(leaves) < n_vars:  # cannot happen with n_bin ≥ D−1; kept as the documented E2E rejection
-        return None
+    return len(leaves) >= n_vars  # always true with n_bin ≥ D−1; kept as the documented E2E rejection
 
-    # unaries: candidates above every non-root subtree of < max_unary_subtree tokens, keep n_un at random
+
+def _place_unaries(nxt: Any, left: list[int], right: list[int], n_un: int, p: _Plan) -> list[str | None]:
+    """Unary wrappers: candidates above every non-root subtree of < max_unary_subtree tokens, n_un kept."""
+    n_nodes = len(left)
     unary: list[str | None] = [None] * n_nodes
     if n_un and p.un_tokens:
         size = [1] * n_nodes
         for i in range(n_nodes - 1, -1, -1):  # children have larger ids than their parent
             if left[i] >= 0:
                 size[i] = 1 + size[left[i]] + size[right[i]]
-        limit = c.max_unary_subtree
+        limit = p.config.max_unary_subtree
         cand = [i for i in range(1, n_nodes) if size[i] < limit]
         keep = min(n_un, len(cand))
         for k in range(keep):  # partial Fisher–Yates: the kept subset is uniform
             j = k + int(nxt() * (len(cand) - k))
             cand[k], cand[j] = cand[j], cand[k]
             unary[cand[k]] = _choose(nxt(), p.un_tokens, p.un_cum, p.un_total)
+    return unary
 
-    # prefix emission with E2E prefactors (add_prefactors) when affine constants are on
+
+def _emit_prefix(nxt: Any, tok: list[str | None], left: list[int], right: list[int], unary: list[str | None],
+                 p: _Plan) -> tuple[list[str], list[float], int]:
+    """Prefix tokens, constant values and depth, with E2E's prefactors (add_prefactors) when affine is on."""
+    c = p.config
     out: list[str] = []
     vals: list[float] = []
     affine = p.affine
@@ -416,7 +420,24 @@ def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[flo
             deepest[0] += 1
         out = head + out
         vals = head_vals + vals
-    if len(out) > c.max_len or deepest[0] > MAX_DEPTH:
+    return out, vals, deepest[0]
+
+
+def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[float]] | None:
+    """One attempt at an expression over exactly x0…x_{n_vars−1}: prefix tokens and constant values (in
+    prefix order), or ``None`` if it is longer than ``max_len``. ``nxt()`` returns the next U[0, 1).
+
+    The draws come in a fixed order (sizes, shape, leaves, unaries, prefactors), so a seed gives one corpus.
+    """
+    c = p.config
+    n_bin = n_vars - 1 + int(nxt() * (c.max_extra_binary + 2))
+    n_un = int(nxt() * (c.max_unary + 1))
+    tok, left, right = _tree_shape(nxt, n_bin, p)
+    if not _place_leaves(nxt, tok, left, n_vars, p):
+        return None
+    unary = _place_unaries(nxt, left, right, n_un, p)
+    out, vals, depth = _emit_prefix(nxt, tok, left, right, unary, p)
+    if len(out) > c.max_len or depth > MAX_DEPTH:
         return None
     return out, vals
 
@@ -479,82 +500,6 @@ def _evaluate_prefix(tokens: Sequence[str], values: Sequence[float], cols: np.nd
 # inputs
 
 
-def _random_rotations(rng: np.random.Generator, k: int, d: int) -> np.ndarray:
-    """k Haar-random orthogonal (d, d) matrices: QR of Gaussian matrices with the sign fix.
-
-    E2E draws from SO(d) (scipy's ``special_ortho_group``); Haar on O(d) gives the same law of X here, since
-    a reflection flips one coordinate of ``mean + z·scale``, whose law is symmetric in each coordinate (means
-    N(0, 1), noise Gaussian or U(−1, 1)). Skipping the determinant fix saves a ``det`` per problem.
-    """
-    if d == 1:
-        return np.ones((k, 1, 1))
-    q, r = np.linalg.qr(rng.standard_normal((k, d, d)))
-    return q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
-
-
-def _cluster_uniforms(max_clusters: int, n_vars: int) -> int:
-    return max_clusters * (n_vars + 1)
-
-
-class _ClusterInputs:
-    """E2E's input law: a mixture of k ~ U{1…max_clusters} clusters with means N(0, 1), per-axis variances
-    U(0, 1), a random rotation each and weights U(0, 1) (normalised); all Gaussian or all uniform (50/50);
-    then per-dimension standardisation. Rows come in random order (E2E stacks them cluster by cluster).
-
-    The first batch fixes the standardisation; later batches (refills after invalid rows) reuse it, so every
-    row has the same law."""
-
-    def __init__(self, n_vars: int, rng: np.random.Generator, max_clusters: int):
-        self.rng = rng
-        u = rng.random(2 + _cluster_uniforms(max_clusters, n_vars))  # one draw: numpy's per-call cost dominates
-        k = 1 + int(u[0] * max_clusters)
-        self.gaussian = bool(u[1] < 0.5)
-        self.scales = np.sqrt(u[2 : 2 + k * n_vars]).reshape(k, n_vars)  # variances U(0, 1)
-        w = u[2 + k * n_vars : 2 + k * n_vars + k]
-        self.cum = np.cumsum(w / w.sum())
-        self.means = rng.standard_normal((k, n_vars))
-        self.rot = _random_rotations(rng, k, n_vars)
-        self.shift: np.ndarray | None = None
-        self.scale: np.ndarray | None = None
-
-    def __call__(self, n: int) -> np.ndarray:
-        rng = self.rng
-        comp = np.minimum(np.searchsorted(self.cum, rng.random(n), side="right"), len(self.cum) - 1)
-        d = self.means.shape[1]
-        z = rng.standard_normal((n, d)) if self.gaussian else rng.uniform(-1.0, 1.0, (n, d))
-        v = self.means[comp] + z * self.scales[comp]
-        x = np.matmul(v, self.rot)[comp, np.arange(n)]  # (k, n, d): every row by every rotation, then pick
-        if self.shift is None:  # np.mean/np.std cost ~3x more in Python overhead at this size
-            self.shift = x.sum(axis=0) / n
-            dev = x - self.shift
-            std = np.sqrt(np.einsum("ij,ij->j", dev, dev) / n)
-            self.scale = np.where(std > 0, std, 1.0)
-            return dev / self.scale
-        return (x - self.shift) / self.scale
-
-
-class _PhysicalInputs:
-    """Feynman-like inputs: variable j is uniform on its own positive interval [lo_j, hi_j] with
-    lo_j ~ log-U(physical_low) and hi_j = lo_j·U(physical_ratio) (defaults: within [0.1, 100])."""
-
-    def __init__(self, n_vars: int, rng: np.random.Generator, low: tuple[float, float],
-                 ratio: tuple[float, float]):
-        self.rng = rng
-        self.lo = np.exp(rng.uniform(math.log(low[0]), math.log(low[1]), n_vars))
-        self.hi = self.lo * rng.uniform(ratio[0], ratio[1], n_vars)
-
-    def __call__(self, n: int) -> np.ndarray:
-        return self.lo + (self.hi - self.lo) * self.rng.random((n, self.lo.shape[0]))
-
-
-def _input_sampler(family: str, n_vars: int, rng: np.random.Generator, c: GeneratorConfig) -> Any:
-    if family == "cluster":
-        return _ClusterInputs(n_vars, rng, c.max_clusters)
-    if family == "physical":
-        return _PhysicalInputs(n_vars, rng, c.physical_low, c.physical_ratio)
-    raise ValueError(f"unknown input family {family!r}; known: {list(FAMILIES)}")
-
-
 def sample_inputs(n_vars: int, n_points: int, rng: np.random.Generator, config: GeneratorConfig | None = None,
                   *, family: str | None = None) -> np.ndarray:
     """Draw an input matrix ``X`` (n_points, n_vars), float64.
@@ -566,7 +511,7 @@ def sample_inputs(n_vars: int, n_points: int, rng: np.random.Generator, config: 
     if family is None:
         p = _plan(c)
         family = _choose(float(rng.random()), p.fam_tokens, p.fam_cum, p.fam_total)
-    return _input_sampler(family, n_vars, rng, c)(n_points)
+    return input_sampler(family, n_vars, rng, c)(n_points)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -584,7 +529,7 @@ class Problem:
     X : (n_points, n_vars) float64 inputs (values exactly representable in float32, as stored in a corpus).
     y : (n_points,) float64 targets, finite with ``|y| < max_abs_y`` (plus noise if ``noise_gamma > 0``).
     n_vars : D; the expression uses exactly x0…x_{D−1}.
-    family : input family, one of :data:`FAMILIES`.
+    family : input family, one of :data:`gensr.inputs.FAMILIES`.
     expr : the :class:`~gensr.grammar.Expression` (built on first access; its constants carry the values).
     """
 
@@ -630,7 +575,7 @@ def _sample_problem(rng: np.random.Generator, p: _Plan) -> Problem:
         if sampled is None:
             continue
         tokens, vals = sampled
-        draw = _input_sampler(family, n_vars, rng, c)
+        draw = input_sampler(family, n_vars, rng, c)
         xs, ys, have = [], [], 0
         for _draw in range(c.max_point_draws):
             # float32 round trip: stored X and y stay consistent
