@@ -14,7 +14,8 @@ from gensr.codec import (
 )
 from gensr.formula import parse
 from gensr.generator import GeneratorConfig, problem_rng, sample_problem
-from gensr.grammar import MAX_VARS, VOCAB
+from gensr.grammar import MAX_VARS
+from gensr.vocab import VOCAB
 
 
 def test_pack_data_pads_and_masks():

@@ -9,8 +9,8 @@ import pytest
 
 from gensr.corpus import iter_corpus, load_corpus, write_corpus
 from gensr.generator import GeneratorConfig, config_from_dict, iter_problems
-from gensr.grammar import VOCAB
 from gensr.inputs import FAMILIES
+from gensr.vocab import VOCAB
 
 
 def test_write_corpus_independent_of_workers(tmp_path):

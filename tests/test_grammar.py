@@ -16,9 +16,7 @@ from gensr.grammar import (
     BINARY,
     CONST,
     INT_TOKENS,
-    OPERATORS,
     UNARY,
-    VOCAB,
     Node,
     evaluate_many,
 )
@@ -182,16 +180,3 @@ def test_complexities_and_latex():
     assert e.srbench_complexity() == 6  # sympy: Mul(x0, x1, Pow(x2, -1))
     assert "frac" in e.to_latex()
     assert parse("sin(x0)").to_latex(["theta"]) == r"\sin{\left(\theta \right)}"
-
-
-def test_vocabulary():
-    ids = VOCAB.encode(["add", "x0", CONST])
-    assert ids[0] == VOCAB.bos_id and ids[-1] == VOCAB.eos_id
-    assert VOCAB.decode(ids) == ["add", "x0", CONST]
-    assert (VOCAB.pad_id, VOCAB.bos_id, VOCAB.eos_id) == (0, 1, 2)
-    assert all(VOCAB.arity[VOCAB.index[n]] == op.arity for n, op in OPERATORS.items())
-    assert len(VOCAB.signature()) == 16
-    with pytest.raises(ValueError):
-        VOCAB.encode(["bogus"])
-    with pytest.raises(ValueError):
-        VOCAB.encode(["x0"] * 10, max_len=5)

@@ -9,7 +9,8 @@ import torch
 
 from gensr.checkpoint import default_checkpoint, load_model
 from gensr.codec import arity_tensor
-from gensr.grammar import VOCAB, Expression
+from gensr.grammar import Expression
+from gensr.vocab import VOCAB
 
 
 def test_files_present_and_within_budget():

@@ -11,10 +11,11 @@ import torch
 from gensr.checkpoint import load_model
 from gensr.codec import pack_data
 from gensr.formula import parse
-from gensr.grammar import VOCAB, Expression
+from gensr.grammar import Expression
 from gensr.layers import scale_features
 from gensr.model import CVAE, CVAE_PRESETS
 from gensr.refine import GEvalPath, geval_descent, geval_loss, geval_path, reencode
+from gensr.vocab import VOCAB
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ def save_checkpoint(directory: str | Path, model: Any, meta: dict[str, Any] | No
     from safetensors.torch import save_file
 
     from gensr import __version__
-    from gensr.grammar import VOCAB
+    from gensr.vocab import VOCAB
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -74,7 +74,7 @@ def save_checkpoint(directory: str | Path, model: Any, meta: dict[str, Any] | No
 
 def read_checkpoint_config(path: str | Path | None) -> tuple[Path, dict[str, Any]]:
     """Resolve a checkpoint directory (``None``: the shipped default) and read and check its config."""
-    from gensr.grammar import VOCAB
+    from gensr.vocab import VOCAB
 
     directory = default_checkpoint() if path is None else Path(path)
     if directory.is_file() and directory.name in (WEIGHTS, CONFIG):

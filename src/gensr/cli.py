@@ -186,7 +186,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _show_corpus(path: Path, k: int) -> None:
     from gensr.corpus import load_corpus
-    from gensr.grammar import VOCAB, Expression
+    from gensr.grammar import Expression
+    from gensr.vocab import VOCAB
 
     data = load_corpus(path)
     for i in range(min(k, len(data["tokens"]))):

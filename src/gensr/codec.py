@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from gensr.grammar import MAX_VARS, VOCAB, Expression
+from gensr.grammar import MAX_VARS, Expression
 from gensr.model import PAD_ID
+from gensr.vocab import VOCAB
 
 __all__ = ["arity_tensor", "collate", "decoded_expression", "encode_tokens", "is_valid_decode", "pack_data",
            "token_mask_for"]

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from gensr.generator import GeneratorConfig, config_to_dict, iter_problems
-from gensr.grammar import MAX_VARS, VOCAB
+from gensr.grammar import MAX_VARS
 from gensr.inputs import FAMILIES
+from gensr.vocab import VOCAB
 
 __all__ = ["CORPUS_FORMAT", "iter_corpus", "load_corpus", "write_corpus"]
 

@@ -14,7 +14,7 @@ Representations and conversions
   views: ``prefix`` tokens, ``to_infix()``, ``to_sympy()``, ``to_latex()``.
 * :func:`gensr.formula.parse` reads a user's formula with Python's :mod:`ast` parser (which only builds a
   syntax tree and never evaluates anything) and a whitelist of node types, names and functions.
-* :class:`Vocabulary` maps tokens to the integer ids the model uses.
+* :class:`gensr.vocab.Vocabulary` maps tokens to the integer ids the model uses.
 
 Evaluation is guarded locally: overflow, division by zero, domain errors and huge powers give non-finite
 values (which callers treat as an invalid candidate), with warnings silenced by a local
@@ -23,7 +23,6 @@ values (which callers treat as an invalid candidate), with warnings silenced by 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -39,11 +38,9 @@ __all__ = [
     "MAX_NODES",
     "MAX_VARS",
     "OPERATORS",
-    "VOCAB",
     "Expression",
     "Node",
     "Operator",
-    "Vocabulary",
     "evaluate_many",
 ]
 
@@ -597,57 +594,3 @@ def _names(feature_names: Sequence[str] | None) -> Sequence[str]:
     if len(names) > MAX_VARS:
         raise ValueError(f"at most {MAX_VARS} feature names are supported, got {len(names)}")
     return names + list(VARIABLES[len(names):])
-
-
-# --------------------------------------------------------------------------------------------------
-# vocabulary
-
-
-class Vocabulary:
-    """Token ↔ id mapping for the model. Ids 0, 1, 2 are ``<PAD>``, ``<BOS>``, ``<EOS>``."""
-
-    PAD, BOS, EOS = "<PAD>", "<BOS>", "<EOS>"
-
-    def __init__(self) -> None:
-        self.tokens: tuple[str, ...] = (self.PAD, self.BOS, self.EOS, *OPERATORS, *VARIABLES, CONST, *INT_TOKENS)
-        self.index = {t: i for i, t in enumerate(self.tokens)}
-        self.pad_id, self.bos_id, self.eos_id = 0, 1, 2
-        self.arity = tuple(-1 if i < 3 else token_arity(t) for i, t in enumerate(self.tokens))
-        self.variable_ids = tuple(self.index[v] for v in VARIABLES)
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    @property
-    def size(self) -> int:
-        return len(self.tokens)
-
-    def encode(self, prefix: Sequence[str], max_len: int | None = None) -> list[int]:
-        """``[BOS, ids…, EOS]``; ``ValueError`` for an unknown token or a sequence over ``max_len``."""
-        try:
-            ids = [self.bos_id, *(self.index[t] for t in prefix), self.eos_id]
-        except KeyError as exc:
-            raise ValueError(f"token {exc.args[0]!r} is not in the vocabulary") from None
-        if max_len is not None and len(ids) > max_len:
-            raise ValueError(f"sequence of {len(ids)} tokens exceeds max_len={max_len}")
-        return ids
-
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        """Token ids (special tokens are skipped; stops at EOS after content) → prefix tokens."""
-        out = []
-        for i in ids:
-            i = int(i)
-            if i == self.eos_id and out:
-                break
-            if i < 3:
-                continue
-            out.append(self.tokens[i])
-        return out
-
-    def signature(self) -> str:
-        """Hash of tokens and arities: a checkpoint trained on another vocabulary is refused."""
-        text = "|".join(f"{t}:{a}" for t, a in zip(self.tokens, self.arity))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-VOCAB = Vocabulary()

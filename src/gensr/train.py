@@ -36,8 +36,9 @@ from gensr._utils import environment, git_sha, model_device, resolve_device
 from gensr.checkpoint import save_checkpoint
 from gensr.codec import arity_tensor, collate, decoded_expression, is_valid_decode, token_mask_for
 from gensr.generator import GeneratorConfig, problem_rng, sample_problem
-from gensr.grammar import MAX_VARS, VOCAB
+from gensr.grammar import MAX_VARS
 from gensr.model import CVAE, CVAE_PRESETS, CVAEConfig
+from gensr.vocab import VOCAB
 
 log = logging.getLogger(__name__)
 

@@ -36,9 +36,10 @@ from gensr._utils import model_device
 from gensr.codec import arity_tensor, decoded_expression, is_valid_decode, token_mask_for
 from gensr.formula import parse
 from gensr.generator import GeneratorConfig, sample_inputs, sample_problem
-from gensr.grammar import VOCAB, Expression
+from gensr.grammar import Expression
 from gensr.latent._common import fit_generator, nanmean
 from gensr.model import CVAE
+from gensr.vocab import VOCAB
 
 MAX_ABS_Y = 1e20  # rows with |y| at or above this are dropped (the generator's default max_abs_y; float32-safe)
 MIN_SHARED_ROWS = 10  # fewer valid shared rows than this: the pair cannot be compared
