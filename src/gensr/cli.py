@@ -65,7 +65,8 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-selection", choices=["best", "balanced", "accuracy", "simplest"], default=None,
                    help="best: PySR's rule; balanced: largest R² - 0.001·complexity; accuracy: lowest loss; "
                         "simplest: simplest with R² >= --r2-threshold (default: the estimator's)")
-    p.add_argument("--r2-threshold", type=float, default=0.99, help="R² floor of --model-selection simplest")
+    p.add_argument("--r2-threshold", type=float, default=None,
+                   help="R² floor of --model-selection simplest (default: the estimator's, 0.99)")
     p.add_argument("--test-size", type=float, default=0.0,
                    help="hold out this share of rows (e.g. 0.25) and report the chosen equation's test R²")
     p.add_argument("--plot", help="PNG of the front (loss against complexity, chosen equation marked)")
@@ -312,7 +313,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     model = GenSRRegressor(checkpoint=args.checkpoint, max_time=left, search_config=search_config,
                            max_generations=args.max_generations,
                            **({"model_selection": args.model_selection} if args.model_selection else {}),
-                           r2_threshold=args.r2_threshold, nan_policy="drop" if args.drop_nan else "raise",
+                           **({"r2_threshold": args.r2_threshold} if args.r2_threshold is not None else {}),
+                           nan_policy="drop" if args.drop_nan else "raise",
                            random_state=args.seed, verbose=0 if args.quiet else 1)
     model.fit(X_all, y_all)
     interrupted = "interrupted" in model.search_result_.stop
