@@ -500,6 +500,11 @@ def _evaluate_prefix(tokens: Sequence[str], values: Sequence[float], cols: np.nd
 # inputs
 
 
+def _inputs(family: str, n_vars: int, rng: np.random.Generator, c: GeneratorConfig) -> Any:
+    return input_sampler(family, n_vars, rng, max_clusters=c.max_clusters, physical_low=c.physical_low,
+                         physical_ratio=c.physical_ratio)
+
+
 def sample_inputs(n_vars: int, n_points: int, rng: np.random.Generator, config: GeneratorConfig | None = None,
                   *, family: str | None = None) -> np.ndarray:
     """Draw an input matrix ``X`` (n_points, n_vars), float64.
@@ -511,7 +516,7 @@ def sample_inputs(n_vars: int, n_points: int, rng: np.random.Generator, config: 
     if family is None:
         p = _plan(c)
         family = _choose(float(rng.random()), p.fam_tokens, p.fam_cum, p.fam_total)
-    return input_sampler(family, n_vars, rng, c)(n_points)
+    return _inputs(family, n_vars, rng, c)(n_points)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -575,7 +580,7 @@ def _sample_problem(rng: np.random.Generator, p: _Plan) -> Problem:
         if sampled is None:
             continue
         tokens, vals = sampled
-        draw = input_sampler(family, n_vars, rng, c)
+        draw = _inputs(family, n_vars, rng, c)
         xs, ys, have = [], [], 0
         for _draw in range(c.max_point_draws):
             # float32 round trip: stored X and y stay consistent

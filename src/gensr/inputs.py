@@ -7,12 +7,9 @@ family from the generator config and calls it.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from gensr.generator import GeneratorConfig
 
 __all__ = ["FAMILIES", "input_sampler"]
 
@@ -87,10 +84,11 @@ class _PhysicalInputs:
         return self.lo + (self.hi - self.lo) * self.rng.random((n, self.lo.shape[0]))
 
 
-def input_sampler(family: str, n_vars: int, rng: np.random.Generator, c: GeneratorConfig) -> Any:
-    """A sampler ``f(n) -> X (n, n_vars)`` of one problem's inputs from the family's law."""
+def input_sampler(family: str, n_vars: int, rng: np.random.Generator, *, max_clusters: int,
+                  physical_low: tuple[float, float], physical_ratio: tuple[float, float]) -> Any:
+    """A sampler ``f(n) -> X (n, n_vars)`` of one problem's inputs (the settings are GeneratorConfig's)."""
     if family == "cluster":
-        return _ClusterInputs(n_vars, rng, c.max_clusters)
+        return _ClusterInputs(n_vars, rng, max_clusters)
     if family == "physical":
-        return _PhysicalInputs(n_vars, rng, c.physical_low, c.physical_ratio)
+        return _PhysicalInputs(n_vars, rng, physical_low, physical_ratio)
     raise ValueError(f"unknown input family {family!r}; known: {list(FAMILIES)}")

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
-    from gensr.model import CVAEConfig
+    from gensr.cvae_config import CVAEConfig
 
 N_VALUE_FEATURES, N_COLUMN_STATS = 3, 6
 
