@@ -103,7 +103,12 @@ def test_fit_reads_formats_and_writes_json(tmp_path, tiny_checkpoint, capsys, na
     ("bad-checkpoint", "model.safetensors: weights do not match"),
     ("header-only", "header but no data rows"),
     ("unwritable-output", "cannot write .*does not exist"),
-    ("nan-named", r"NaN or inf in 1 rows \(column c\)"),
+    ("nan-named", r"NaN or inf in 1 row \(column c\)"),
+    ("directory", "is a directory, not a data file"),
+    ("short-row", "line 3 has 2 fields, the header has 3"),
+    ("max-time-0", "--max-time must be a positive number of seconds, got 0"),
+    ("max-time-negative", "--max-time must be a positive number of seconds, got -5"),
+    ("one-row", "n_samples = 1 usable row;"),
 ])
 def test_fit_bad_input_exit_2(tmp_path, tiny_checkpoint, capsys, kind, match):
     import shutil
@@ -126,6 +131,14 @@ def test_fit_bad_input_exit_2(tmp_path, tiny_checkpoint, capsys, kind, match):
         path.write_text("a,y\n")
     elif kind == "nan-named":
         path = _table(tmp_path, c=[np.inf] + [1.0] * 39)
+    elif kind == "directory":
+        path = tmp_path
+    elif kind == "short-row":  # a row cut short reads as NaN in pandas: name the line instead
+        path = tmp_path / "short.csv"
+        path.write_text("a,b,y\n" + "1,2,3\n" + "4,5\n" + "".join(f"{i},{i},{2 * i}\n" for i in range(20)))
+    elif kind == "one-row":
+        path = tmp_path / "one.csv"
+        path.write_text("a,y\n1,2\n")
     else:
         path = _table(tmp_path)
         if kind == "missing-target":
@@ -135,6 +148,8 @@ def test_fit_bad_input_exit_2(tmp_path, tiny_checkpoint, capsys, kind, match):
             shutil.copytree(tiny_checkpoint, ckpt)
             (tmp_path / "ck" / "model.safetensors").write_bytes(b"garbage")
     extra = ["--output", str(tmp_path / "no" / "such" / "out.json")] if kind == "unwritable-output" else []
+    if kind.startswith("max-time"):
+        extra = ["--max-time", "0" if kind == "max-time-0" else "-5"]
     assert main(["fit", str(path), "--target", target, "--checkpoint", ckpt, *FIT, *extra]) == 2
     err = capsys.readouterr().err
     assert re.search(match, err), err
@@ -165,6 +180,82 @@ def test_fit_test_size_plot_threshold_and_search_overrides(tmp_path, tiny_checkp
     cfg.write_text(json.dumps({"lee": {"evry": 0}}))
     assert main(["fit", str(path), "--target", "y", "--config", str(cfg), *FIT]) == 2
     assert "did you mean" in capsys.readouterr().err
+
+
+def test_fit_sniffs_semicolons_and_takes_sep(tmp_path, tiny_checkpoint, capsys):
+    path = _table(tmp_path)
+    semi = tmp_path / "semi.csv"
+    semi.write_text(path.read_text().replace(",", ";"))
+    assert main(["fit", str(semi), "--target", "y", "--checkpoint", str(tiny_checkpoint), *FIT]) == 0
+    assert "y = " in capsys.readouterr().out
+    pipe = tmp_path / "pipe.txt"
+    pipe.write_text(path.read_text().replace(",", "|"))
+    assert main(["fit", str(pipe), "--target", "y", "--sep", "|", "--checkpoint", str(tiny_checkpoint), *FIT]) == 0
+
+
+def test_fit_plot_without_matplotlib_fails_before_the_fit(tmp_path, tiny_checkpoint, capsys, monkeypatch):
+    import importlib.util
+
+    import gensr.estimator
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    fitted = []
+    monkeypatch.setattr(gensr.estimator.GenSRRegressor, "fit", lambda self, *a, **k: fitted.append(1))
+    path = _table(tmp_path)
+    assert main(["fit", str(path), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--plot",
+                 str(tmp_path / "f.png"), *FIT]) == 2
+    err = capsys.readouterr().err
+    assert "--plot needs matplotlib" in err and err.count("\n") == 1 and not fitted
+
+
+def test_fit_writes_json_before_a_failing_plot(tmp_path, tiny_checkpoint, capsys, monkeypatch):
+    import gensr.estimator
+
+    def broken(self, *a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(gensr.estimator.GenSRRegressor, "plot_front", broken)
+    out = tmp_path / "r.json"
+    assert main(["fit", str(_table(tmp_path)), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--plot",
+                 str(tmp_path / "f.png"), "--output", str(out), *FIT]) == 2
+    assert json.loads(out.read_text())["front"]
+    assert "disk full" in capsys.readouterr().err
+
+
+def test_fit_warns_when_start_up_ate_half_the_budget(tmp_path, tiny_checkpoint, capsys, monkeypatch):
+    import gensr.cli
+
+    monkeypatch.setattr(gensr.cli, "_startup_seconds", lambda: 3.0)
+    monkeypatch.setattr(sys, "argv", ["gensr", "fit", str(_table(tmp_path)), "--target", "y", "--checkpoint",
+                                      str(tiny_checkpoint), "--max-time", "4", "--max-generations", "1", "--quiet"])
+    assert main() == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if "start-up" in line]
+    assert len(warning) == 1 and "of --max-time 4" in warning[0], warning
+
+
+def test_budget_is_not_charged_for_what_ran_before_exec(tmp_path):
+    """``bash -c 'sleep 12 && gensr fit …'``: bash execs gensr, which inherits bash's start time; the sleep
+    must not be charged to --max-time (it was, via /proc, and the fit got 0.05 s and printed a wrong law)."""
+    import pandas as pd
+
+    frame = pd.read_csv(_table(tmp_path))
+    frame["y"] = frame["a"] * frame["b"] ** 2  # not one of the affine seed laws, so it takes a search
+    path = tmp_path / "law.csv"
+    frame.to_csv(path, index=False)
+    gensr_bin = subprocess.run([sys.executable, "-c", "import shutil, sys; print(shutil.which('gensr') or '')"],
+                               capture_output=True, text=True).stdout.strip()
+    if not gensr_bin:
+        pytest.skip("the gensr console script is not installed")
+    out = subprocess.run(["bash", "-c", f"sleep 12 && exec {gensr_bin} fit {path} --target y --max-time 10"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    reasons = re.search(r"stopped by ([a-z0-9_, ]+);", out.stderr)
+    searched = re.search(r"([0-9]+) latents decoded", out.stdout)
+    assert reasons is not None and searched is not None, out.stdout + out.stderr
+    if "max_time" in reasons.group(1):  # before the fix: the search got 0.05 s of the 10, decoded nothing
+        assert int(searched.group(1)) > 0, out.stdout  # and printed a wrong law
+    assert "start-up" not in out.stderr
 
 
 def test_bench_run_and_report(tmp_path, bench_data_dir, tiny_checkpoint, capsys):

@@ -188,9 +188,19 @@ def test_warm_start_seeds_the_previous_front(tiny_checkpoint):
 
 def test_plot_front(fitted, tmp_path):
     pytest.importorskip("matplotlib")
-    model, _, _ = fitted
+    model, _, y = fitted
     ax = model.plot_front(path=tmp_path / "front.png")
     assert (tmp_path / "front.png").stat().st_size > 1000 and ax.get_yscale() == "log"
+    # the chosen y = 2*mass + 1 is exact: it sits on a floor tied to var(y), not at 1e-300, so the log axis
+    # spans the front's own decades, and complexities are whole numbers
+    assert model.equations_["loss"].iloc[model.best_index_] < 1e-20
+    low, high = ax.get_ylim()
+    var_y = float(np.var(y))
+    assert 1e-17 * var_y < low < 1e-12 * var_y and high < 10 * var_y
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    legend = ax.get_legend()
+    assert legend is not None and any("exact" in t.get_text() for t in legend.get_texts())
 
 
 def test_fit_leaves_global_state_alone(tiny_checkpoint):

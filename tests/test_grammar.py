@@ -180,3 +180,11 @@ def test_complexities_and_latex():
     assert e.srbench_complexity() == 6  # sympy: Mul(x0, x1, Pow(x2, -1))
     assert "frac" in e.to_latex()
     assert parse("sin(x0)").to_latex(["theta"]) == r"\sin{\left(\theta \right)}"
+
+
+def test_display_text_drops_unit_factors():
+    """The progress bar prints ``a*b/c``, not ``1.0*a*b/c``; the exact text still parses back."""
+    e = parse("1.00000001*a*b/c + 2.5", ["a", "b", "c"])
+    assert e.to_infix(["a", "b", "c"], precision=4) == "a*b/c + 2.5"
+    assert parse("1.0*(a + b)/c", ["a", "b", "c"]).to_infix(["a", "b", "c"], precision=4) == "(a + b)/c"
+    assert parse(e.to_infix(["a", "b", "c"]), ["a", "b", "c"]).prefix == e.prefix

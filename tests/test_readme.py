@@ -59,3 +59,14 @@ def test_no_weights_tracked_except_the_default():
         pytest.skip("not a git checkout (e.g. an sdist): no tracked files to check")
     weights = [f for f in out.stdout.split() if f.endswith((".pt", ".pth", ".ckpt", ".bin", ".safetensors"))]
     assert set(weights) <= {"src/gensr/pretrained/default/model.safetensors"}, weights
+
+
+def test_docstrings_name_only_files_in_the_repository():
+    """Docstrings and help texts point to README, docs/, MODEL.md and BENCHMARKS.md, never to notes outside."""
+    outside = re.compile(r"GENSR_METHOD|STYLE\.md|shared/reference|\.\./shared")
+    docs = re.compile(r"docs/([\w./-]+\.md)")
+    for path in sorted((ROOT / "src" / "gensr").rglob("*.py")):
+        text = path.read_text()
+        assert not outside.search(text), f"{path.relative_to(ROOT)} names a file outside the repository"
+        for name in docs.findall(text):
+            assert (ROOT / "docs" / name).is_file(), f"{path.relative_to(ROOT)} points to missing docs/{name}"

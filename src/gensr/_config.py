@@ -1,4 +1,4 @@
-"""Frozen-dataclass configs ↔ JSON, and checked ``--section.key=value`` overrides (STYLE.md habit 2)."""
+"""Frozen-dataclass configs ↔ JSON, and checked ``--section.key=value`` overrides."""
 
 from __future__ import annotations
 

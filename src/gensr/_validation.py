@@ -21,7 +21,8 @@ def finite_rows(X: np.ndarray, y: np.ndarray, names: Sequence[str], nan_policy: 
         cols = np.flatnonzero(bad_x.any(axis=0))
         where = [f"column{'s' if len(cols) > 1 else ''} {', '.join(str(names[i]) for i in cols)}"] if len(cols) else []
         where += ["the target"] if not finite_y.all() else []
-        raise ValueError(f"input contains NaN or inf in {int((~keep).sum())} rows ({' and '.join(where)}); "
+        n_bad = int((~keep).sum())
+        raise ValueError(f"input contains NaN or inf in {n_bad} row{'s' * (n_bad != 1)} ({' and '.join(where)}); "
                          "clean the data or pass nan_policy='drop' (CLI: --drop-nan) to drop those rows")
     return keep
 
@@ -29,6 +30,6 @@ def finite_rows(X: np.ndarray, y: np.ndarray, names: Sequence[str], nan_policy: 
 def check_rows(y: np.ndarray) -> None:
     """Enough usable rows and a target that varies (relative to its scale: 1e-200-scale targets are fine)."""
     if len(y) < MIN_ROWS:
-        raise ValueError(f"got n_samples = {len(y)} usable rows; gensr needs at least {MIN_ROWS}")
+        raise ValueError(f"got n_samples = {len(y)} usable row{'s' * (len(y) != 1)}; gensr needs at least {MIN_ROWS}")
     if np.ptp(y) <= 1e-12 * float(np.max(np.abs(y))):
         raise ValueError("the target y is constant: there is no formula to find beyond y = constant")

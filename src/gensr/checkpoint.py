@@ -1,4 +1,4 @@
-"""Checkpoints: safetensors weights plus a JSON config, never pickle (STYLE.md §3 and habit 7).
+"""Checkpoints: safetensors weights plus a JSON config, never pickle.
 
 A checkpoint is a directory holding ``model.safetensors`` and ``config.json``. The JSON records the model
 config, the grammar's vocabulary signature, the checkpoint format version, the ``gensr`` version, the

@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas
+
+# What the interpreter had spent when this module was imported: the start-up that ``--max-time`` charges when
+# ``gensr`` runs as a program. CPU time (not the process's age in /proc) because a shell that execs
+# ``gensr`` as the last command of ``bash -c 'pip install … && gensr …'`` hands over its own start time,
+# while the CPU time of the commands it ran before (child processes) is not this process's.
+_IMPORTED_AT = time.monotonic()
+_STARTUP_CPU = time.process_time()
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +61,8 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
                        description="Fit GenSRRegressor to a table and print the Pareto front of equations.")
     p.add_argument("data", help="CSV, TSV (.tsv, .tsv.gz, PMLB) or Parquet file")
     p.add_argument("--target", required=True, help="name of the column to explain")
+    p.add_argument("--sep", help="field separator of a text table (default: sniffed from the file, e.g. ',' ';' "
+                                 "or a tab)")
     p.add_argument("--features", nargs="+", help="feature columns (default: every other column)")
     p.add_argument("--max-time", type=float, default=None,
                    help="wall-clock budget of the whole command in seconds (default: the search config's, 60)")
@@ -213,11 +223,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_table(path: str) -> pandas.DataFrame:
-    """Read CSV, TSV (optionally gzipped, as PMLB ships them) or Parquet into a DataFrame."""
+def read_table(path: str, sep: str | None = None) -> pandas.DataFrame:
+    """Read CSV, TSV (optionally gzipped, as PMLB ships them) or Parquet into a DataFrame.
+
+    ``sep``: the field separator of a text table; by default tab for .tsv and sniffed otherwise.
+    """
     import pandas as pd
 
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{p} is a directory, not a data file")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such data file")
     name = p.name.lower()
@@ -227,20 +242,51 @@ def read_table(path: str) -> pandas.DataFrame:
                 return pd.read_parquet(p)
             except ImportError:
                 raise ValueError("reading Parquet needs pyarrow: pip install pyarrow") from None
-        sep = "\t" if name.endswith((".tsv", ".tsv.gz", ".tab")) else ","
-        return pd.read_csv(p, sep=sep)
+        sep = sep or _sniff_sep(p)
+        table = pd.read_csv(p, sep=sep)
+        if table.isna().to_numpy().any():
+            _check_row_lengths(p, sep, len(table.columns))
+        return table
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{p}: cannot read table ({str(exc).splitlines()[0]})") from None
 
 
-def _process_age() -> float:
-    """Seconds since this process started (Linux /proc; 0 elsewhere): the CLI's budget starts there."""
+def _sniff_sep(path: Path) -> str:
+    """The field separator of a text table: tab for .tsv/.tab, else sniffed from its first lines (',' if unsure)."""
+    import csv
+    import gzip
+
+    if path.name.lower().endswith((".tsv", ".tsv.gz", ".tab")):
+        return "\t"
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", errors="replace") as f:
+        sample = "".join(f.readline() for _ in range(20))
     try:
-        ticks = float(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
-    except (OSError, ValueError, IndexError):
-        return 0.0
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _check_row_lengths(path: Path, sep: str, n_columns: int) -> None:
+    """A row with fewer fields than the header reads as NaN: name it instead of reporting a NaN."""
+    import csv
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", errors="replace", newline="") as f:
+        for number, row in enumerate(csv.reader(f, delimiter=sep), start=1):
+            if row and len(row) < n_columns:
+                raise ValueError(f"{path}: line {number} has {len(row)} field{'s' * (len(row) != 1)}, "
+                                 f"the header has {n_columns}")
+
+
+def _startup_seconds() -> float:
+    """What this process spent before ``main()``: the interpreter's start-up and imports.
+
+    The CPU time used before this module was imported (the interpreter's own start; the CPU of commands a
+    shell ran before exec-ing ``gensr`` belongs to other processes) plus the wall time since the import.
+    """
+    return _STARTUP_CPU + (time.monotonic() - _IMPORTED_AT)
 
 
 def _check_writable(path: str) -> None:
@@ -256,7 +302,7 @@ def _check_writable(path: str) -> None:
 
 def _fit_table(args: argparse.Namespace) -> tuple[pandas.DataFrame, list[str], pandas.Series]:
     """Read the table of ``gensr fit`` and check its columns and rows (numpy only, before scikit-learn)."""
-    table = read_table(args.data)
+    table = read_table(args.data, args.sep)
     if len(table) == 0:
         raise ValueError(f"{args.data} has a header but no data rows")
     if args.target not in table.columns:
@@ -284,10 +330,20 @@ def _fit_table(args: argparse.Namespace) -> tuple[pandas.DataFrame, list[str], p
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     import json
+    import math
 
+    if args.max_time is not None and not (math.isfinite(args.max_time) and args.max_time > 0):
+        raise ValueError(f"--max-time must be a positive number of seconds, got {args.max_time:g}")
+    if args.max_generations is not None and args.max_generations < 1:
+        raise ValueError(f"--max-generations must be at least 1, got {args.max_generations}")
     for path in (args.output, args.plot):
         if path:
             _check_writable(path)
+    if args.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ValueError("--plot needs matplotlib: pip install 'gensr[plot]' (or leave out --plot)")
     if not 0.0 <= args.test_size < 1.0:
         raise ValueError(f"--test-size must be in [0, 1), got {args.test_size}")
     from gensr._config import apply_overrides, from_dict, load_json
@@ -309,7 +365,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         test = (X_all.iloc[order[cut:]], y_all[order[cut:]])
         X_all, y_all = X_all.iloc[order[:cut]], y_all[order[:cut]]
     # the budget is the whole command's: what start-up and reading the table took is taken off the fit
-    left = max(budget - _process_age(), 0.05)
+    spent = time.monotonic() - args.started
+    left = max(budget - spent, 0.05)
+    if left < budget / 2:
+        warnings.warn(f"start-up and reading the data took {spent:.1f} s of --max-time {budget:g}; the search "
+                      f"has {left:.1f} s", UserWarning, stacklevel=1)
     model = GenSRRegressor(checkpoint=args.checkpoint, max_time=left, search_config=search_config,
                            max_generations=args.max_generations,
                            **({"model_selection": args.model_selection} if args.model_selection else {}),
@@ -326,18 +386,18 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if test is not None:
         r2 = _test_r2(model, *test)
         print(f"held-out R² ({len(test[1])} rows, --test-size {args.test_size:g}): {r2:.6f}")
-    if args.plot:
-        model.plot_front(path=args.plot)
-        print(f"wrote {args.plot}")
     if len(model.selected_features_) < len(features):
         print(f"note: only these features were used: {[features[i] for i in model.selected_features_]}")
-    if args.output:
+    if args.output:  # the result first: a failing plot must not lose it
         payload = _front_payload(args, model, features)
         if test is not None:
             payload["test_r2"] = r2
             payload["test_rows"] = len(test[1])
         Path(args.output).write_text(json.dumps(payload, indent=2))
         print(f"wrote {args.output}")
+    if args.plot:
+        model.plot_front(path=args.plot)
+        print(f"wrote {args.plot}")
     if interrupted:
         print("gensr fit: interrupted; the front above is what was found so far", file=sys.stderr)
         return 130
@@ -461,8 +521,12 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gensr`` console script; returns the process exit code."""
+    started = time.monotonic()
+    if argv is None:  # gensr runs as the program: its start-up counts against --max-time
+        started -= _startup_seconds()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.started = started
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         with warnings.catch_warnings():

@@ -1,6 +1,6 @@
-"""A small separable CMA-ES for searching a VAE latent space: GenSR's fine search (GENSR_METHOD.md §6.5).
+"""A small separable CMA-ES for searching a VAE latent space: GenSR's fine search (docs/method.md §5.4).
 
-After the prior branch of the CVAE has located a region of latent space (§6.2), GenSR refines it with a
+After the prior branch of the CVAE has located a region of latent space (docs/method.md §5.2), GenSR refines it with a
 diagonal CMA-ES. This module is that optimiser, kept small enough to be read in one sitting, in the
 spirit of pycma's ``purecma``. Two update rules share one class (``CMAESConfig.update``):
 
@@ -200,7 +200,7 @@ class LatentCMAES:
     c_μ = 2(μ_eff − 2 + 1/μ_eff)/((n + 2)² + μ_eff) multiplied by (n + 2)/3 (Ros & Hansen 2008), c_μ
     capped at 1 − c_1; n is the number of active coordinates.
 
-    ``update="gensr"`` (GENSR_METHOD.md §6.5), with y = (m' − x̄)/σ, x̄ the mean of the told population::
+    ``update="gensr"`` (docs/method.md §5.4), with y = (m' − x̄)/σ, x̄ the mean of the told population::
 
         p_σ ← (1 − c_σ) p_σ + √(c_σ(2 − c_σ)μ_eff) · y
         p_c ← (1 − c_c) p_c + √(c_c(2 − c_c)μ_eff) · y
@@ -224,7 +224,7 @@ class LatentCMAES:
         Per-coordinate initial std multipliers, >= 0 (pycma's ``CMA_stds``); in the latent search, the
         prior branch's σ. It is normalised to max 1 and the max is moved into σ (σ = sigma0·max(stds),
         c = (stds/max(stds))²), so σ stays the overall scale and c the shape. Coordinates with std 0 are
-        not searched. To reproduce GenSR, pass √c₀ with c₀ its min-max normalised variance (§6.5).
+        not searched. To reproduce GenSR, pass √c₀ with c₀ its min-max normalised variance (docs/method.md §5.4).
     config : CMAESConfig
         Settings; ``max_iter``, ``max_evals`` and ``target`` apply to this object's own counts.
     rng : numpy.random.Generator, int or None

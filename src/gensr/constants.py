@@ -1,8 +1,8 @@
 """Fitting and snapping the numeric constants of a candidate expression.
 
-This module implements the constant-fitting step of GenSR's scoring (``GENSR_METHOD.md`` §6.4, item 3)
+This module implements the constant-fitting step of GenSR's scoring (``docs/method.md`` §5.5)
 as a free function, :func:`fit_constants`, with its own result type, :class:`ConstantFit`, shared by the
-search, the refinement and the estimator (``STYLE.md`` habit 13). It knows nothing about the grammar:
+search, the refinement and the estimator. It knows nothing about the grammar:
 a candidate is a differentiable torch callable ``fn(X, c) -> y_hat`` whose constants are an input.
 
 Differences from the released GenSR code, all deliberate:
@@ -13,7 +13,7 @@ Differences from the released GenSR code, all deliberate:
 - the time bound is an iteration/evaluation cap (plus an optional wall-clock ``time_limit`` checked inside
   the objective), never a signal-based timeout.
 
-Floating-point safety is local (``STYLE.md`` habit 9): every evaluation runs under ``np.errstate`` and
+Floating-point safety is local: every evaluation runs under ``np.errstate`` and
 torch produces NaN/inf silently; non-finite outputs become a large finite residual during the fit and an
 infinite loss in the result. Nothing here changes process-wide state.
 

@@ -1,4 +1,4 @@
-"""``GenSRRegressor``: the scikit-learn estimator over the latent search (STYLE.md habits 14-18).
+"""``GenSRRegressor``: the scikit-learn estimator over the latent search.
 
 ``fit`` resolves the hyperparameters into a :class:`gensr.search.SearchConfig` without touching ``self``,
 validates the data, selects at most 10 features (the model's input width), loads the checkpoint through a
@@ -342,21 +342,31 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             import matplotlib.pyplot as plt
         except ImportError:
             raise ImportError("plot_front needs matplotlib: pip install 'gensr[plot]'") from None
+        from matplotlib.ticker import MaxNLocator
+
         t = self.equations_
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        loss = np.maximum(t["loss"].to_numpy(dtype=float), 1e-300)
-        ax.step(t["complexity"], loss, where="post", marker="o", color="tab:blue", label="front")
-        best = t.iloc[self.best_index_]
-        ax.plot([best["complexity"]], [max(best["loss"], 1e-300)], marker="*", ms=16, color="tab:red",
-                label=f"chosen: {best['equation'][:40]}", linestyle="none")
+        loss = t["loss"].to_numpy(dtype=float)
+        floor = _exact_floor(loss, t["r2"].to_numpy(dtype=float))
+        exact = loss <= floor
+        shown = np.maximum(loss, floor)  # exact members sit on the floor, not at 1e-300
+        ax.step(t["complexity"], shown, where="post", marker="o", color="tab:blue", label="front")
+        if exact.any():
+            ax.plot(t["complexity"][exact], shown[exact], marker="o", ms=9, mfc="none", color="tab:green",
+                    linestyle="none", label="exact to float precision")
+            ax.axhline(floor, color="0.6", lw=0.8, ls=":")
+        i = self.best_index_
+        ax.plot([t["complexity"].iloc[i]], [shown[i]], marker="*", ms=16, color="tab:red",
+                label=f"chosen: {t['equation'].iloc[i][:40]}", linestyle="none")
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("complexity (nodes)")
         ax.set_ylabel("training MSE")
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize=8, frameon=False, ncol=1)
         if path is not None:
             ax.figure.tight_layout()
-            ax.figure.savefig(path, dpi=120)
+            ax.figure.savefig(path, dpi=120, bbox_inches="tight")
         return ax
 
     def _select(self, table: Any) -> int:
@@ -412,6 +422,17 @@ def _target(y: Any) -> np.ndarray:
 def _n_rows(X: Any) -> int:
     shape = getattr(X, "shape", None)
     return int(shape[0]) if shape is not None and len(shape) else len(X)
+
+
+def _exact_floor(loss: np.ndarray, r2: np.ndarray) -> float:
+    """The MSE below which a front member is exact to float precision, on the data's scale: 1e-14·var(y).
+
+    var(y) is read back from a non-exact member (MSE / (1 − R²)); a front of exact members only uses the
+    largest loss, or 1.
+    """
+    inexact = (r2 < 1.0) & np.isfinite(loss) & (loss > 0)
+    var_y = float(np.median(loss[inexact] / (1.0 - r2[inexact]))) if inexact.any() else float(np.max(loss, initial=0))
+    return 1e-14 * (var_y if var_y > 0 else 1.0)
 
 
 def _clean(r2: float) -> float:

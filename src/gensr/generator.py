@@ -1,4 +1,4 @@
-"""Training-data generator: random (equation, data) pairs, E2E/GenSR style (GENSR_METHOD.md §3).
+"""Training-data generator: random (equation, data) pairs, E2E/GenSR style (docs/method.md §3).
 
 GenSR trains its CVAE on pairs produced by a trimmed copy of the E2E generator (Kamienny et al. 2022,
 ``symbolicregression/envs/generators.py``). This module re-implements that generator on our grammar:
@@ -79,7 +79,7 @@ Weights = tuple[tuple[str, float], ...]
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Every knob of the generator. Defaults follow E2E (GENSR_METHOD.md §3) unless a comment says otherwise.
+    """Every knob of the generator. Defaults follow E2E (docs/method.md §3) unless a comment says otherwise.
 
     Weight tables are tuples of ``(name, weight)`` pairs (JSON-friendly and hashable); names missing from a
     table have weight 0. Lists are accepted and converted to tuples.

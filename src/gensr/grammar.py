@@ -1,6 +1,6 @@
 """The expression language: one operator table and every view of an expression built from it.
 
-GENSR_METHOD.md §2 describes GenSR's prefix representation; ours keeps its idea (prefix tokens over a fixed
+docs/method.md §2 describes GenSR's prefix representation; ours keeps its idea (prefix tokens over a fixed
 vocabulary) with a much smaller vocabulary: constants are one placeholder token ``C`` whose values are
 fitted later, and a handful of small integers are leaves of their own.
 
@@ -337,6 +337,11 @@ def _fmt_const(value: float | None, precision: int | None) -> str:
     return text if any(ch in text for ch in ".einn") else text + ".0"
 
 
+def _is_unit(node: Node, precision: int) -> bool:
+    """A fitted constant that prints as 1 at ``precision`` significant digits."""
+    return node.token == CONST and node.value is not None and f"{node.value:.{precision}g}" == "1"
+
+
 def _prec(node: Node) -> int:
     if node.token in OPERATORS:
         return OPERATORS[node.token].precedence
@@ -352,6 +357,12 @@ def _infix(node: Node, names: Sequence[str], precision: int | None) -> str:
         kids = node.children
         if op.arity == 2:
             p = op.precedence
+            if tok == "mul" and precision is not None:  # display text: a unit factor is not printed
+                unit = [_is_unit(c, precision) for c in kids]
+                if any(unit):
+                    other = kids[1] if unit[0] else kids[0]
+                    text = _infix(other, names, precision)
+                    return text if _prec(other) >= p else f"({text})"
             left, right = (_infix(c, names, precision) for c in kids)
             if _prec(kids[0]) < p or (tok == "pow" and _prec(kids[0]) <= p):
                 left = f"({left})"
@@ -494,11 +505,11 @@ class Expression:
 
     @property
     def complexity(self) -> int:
-        """Prefix-node complexity (BENCHMARKS.md §3 (a)): each node counts its operator's cost, leaves 1."""
+        """Prefix-node complexity (docs/protocols.md §2 (a)): each node counts its operator's cost, leaves 1."""
         return sum(OPERATORS[t].complexity if t in OPERATORS else 1 for t in self.prefix)
 
     def srbench_complexity(self, feature_names: Sequence[str] | None = None) -> int:
-        """SRBench's complexity (BENCHMARKS.md §3 (b)): nodes of the rounded, simplified sympy form."""
+        """SRBench's complexity (docs/protocols.md §2 (b)): nodes of the rounded, simplified sympy form."""
         import sympy
 
         expr = self.to_sympy(feature_names)
@@ -532,7 +543,9 @@ class Expression:
     def to_infix(self, feature_names: Sequence[str] | None = None, precision: int | None = None) -> str:
         """Infix text that :func:`gensr.formula.parse` reads back to the same tree.
 
-        ``precision`` rounds constants to that many significant digits (``None``: exact repr).
+        ``precision`` rounds constants to that many significant digits for display (``None``: exact repr,
+        which parses back); at a given precision a factor that rounds to 1 is not printed (``a*b``, not
+        ``1.0*a*b``).
         """
         return _infix(self.root, _names(feature_names), precision)
 

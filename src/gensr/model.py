@@ -1,7 +1,7 @@
 """The GenSR conditional VAE over equations, plus LEE's evaluation head (its blocks are in :mod:`gensr.layers`).
 
-Implements ``GENSR_METHOD.md`` §4 (the dual-branch CVAE) and §4.1 (its loss), and the ``g_eval`` head of
-§9.3 (LEE, our reading). The model only sees token ids: it knows nothing about operators. Equations are
+Implements ``docs/method.md`` §4 (the dual-branch CVAE) and §4.1 (its loss), and the ``g_eval`` head of
+§6 (LEE, our reading). The model only sees token ids: it knows nothing about operators. Equations are
 LongTensor rows ``[BOS, t1 .. tn, EOS, PAD ...]`` with ``PAD_ID = 0, BOS_ID = 1, EOS_ID = 2``.
 
 Architecture (smaller than the released GenSR, see ``CVAE_PRESETS``)::
@@ -55,7 +55,7 @@ MU_BN_EPS = 1e-12  # BatchNorm's default eps 1e-5 let the encoders shrink raw mu
 
 
 class CVAE(nn.Module):
-    """Dual-branch conditional VAE over prefix equations (GenSR §4) with LEE's ``g_eval`` head.
+    """Dual-branch conditional VAE over prefix equations (docs/method.md §4) with LEE's ``g_eval`` head.
 
     Parameters
     ----------

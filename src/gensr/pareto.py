@@ -3,7 +3,7 @@
 - :func:`pareto_front`: the non-dominated candidates in (complexity, loss), both minimised.
 - :func:`front_scores` and :func:`select_model`: PySR-style ``model_selection`` ("accuracy", "best",
   "simplest") over arrays of complexities, losses and R².
-- :func:`score`: GenSR's fitness R² − parsimony·complexity (``GENSR_METHOD.md`` §6.4, item 6), with the
+- :func:`score`: GenSR's fitness R² − parsimony·complexity (``docs/method.md`` §5.3), with the
   released code's R² < 0.5 switch as an option.
 
 Everything works on plain arrays, one entry per candidate; the caller keeps the candidates themselves
@@ -190,7 +190,7 @@ def score(
     """GenSR fitness: ``R² − parsimony·complexity`` (higher is better).
 
     With ``gensr_switch=True``, candidates with ``R² < switch_r2`` (0.5 in the released code) score their
-    bare R², without the complexity penalty (``GENSR_METHOD.md`` §6.4, item 6). The released code uses
+    bare R², without the complexity penalty (``docs/method.md`` §5.3). The released code uses
     ``parsimony = 1/400`` and clips R² at 0 before scoring; pass ``np.maximum(r2, 0)`` to reproduce that.
     Non-finite (NaN or −inf) R² scores ``-inf``. Scalars in, float out; arrays in, array out.
 

@@ -1,6 +1,6 @@
 """LEE-style latent refinement: re-encoding candidates and gradient steps on z through ``g_eval``.
 
-Implements our reading of LEE (``GENSR_METHOD.md`` §9.3; no LEE code is public) on top of the GenSR CVAE:
+Implements our reading of LEE (``docs/method.md`` §6; no LEE code is public) on top of the GenSR CVAE:
 
 * **discrete re-encoding** (:func:`reencode`): a candidate equation ê and the data D go through the
   posterior branch, z = mean of q(z | ê, D). The encoder sees both the candidate and the data, so it can act
@@ -11,7 +11,7 @@ Implements our reading of LEE (``GENSR_METHOD.md`` §9.3; no LEE code is public)
 
 Both are free functions over plain arrays (latents as float64 ``(k, latent_dim)`` numpy arrays, data as raw
 ``X`` (n, d), ``y`` (n,)), composable with each other and with :func:`gensr.search.search`, which calls them
-every ``SearchConfig.reencode_every`` generations (``STYLE.md`` habit 13). Both are no-ops when disabled
+every ``SearchConfig.reencode_every`` generations. Both are no-ops when disabled
 (``steps=0``, no expressions) and the gradient steps are a no-op for a model built without ``g_eval``.
 
 :func:`gensr.codec.pack_data` turns raw data sets into the padded tensors the model reads.

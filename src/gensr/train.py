@@ -1,4 +1,4 @@
-"""Training the CVAE: configs, presets, the data stream, the loop, validation metrics (GENSR_METHOD.md §4-5).
+"""Training the CVAE: configs, presets, the data stream, the loop, validation metrics (docs/method.md §3–4).
 
 ``gensr train --config FILE [--preset tiny|default] [--resume]`` calls :func:`train`. A run directory holds
 the resolved ``config.json``, ``argv.txt``, ``env.json``, ``log.csv`` (every metric, one row per logged
@@ -33,7 +33,7 @@ import torch
 
 from gensr._config import apply_overrides, from_dict, load_json, to_dict
 from gensr._utils import environment, git_sha, model_device, resolve_device
-from gensr.checkpoint import save_checkpoint
+from gensr.checkpoint import CheckpointError, load_model, save_checkpoint
 from gensr.codec import arity_tensor, collate, decoded_expression, is_valid_decode, token_mask_for
 from gensr.generator import GeneratorConfig, problem_rng, sample_problem
 from gensr.grammar import MAX_VARS
@@ -68,9 +68,10 @@ class TrainConfig:
     save_every: int = 1_000  # steps between checkpoints (also at the end and on time_limit)
     data_workers: int = 1  # generator processes feeding the loop (0: generate in the main process)
     corpus: str = ""  # a `gensr generate` directory: train on it (reshuffled every epoch) instead of streaming
-    device: str = "cpu"  # "cpu", "cuda" or "auto"; CPU is the default (STYLE.md habit 5)
+    device: str = "cpu"  # "cpu", "cuda" or "auto"; CPU is the default
     bf16: bool = True  # bf16 autocast when on CUDA; CPU always trains in fp32
     threads: int = 0  # torch intra-op threads (0: torch's default)
+    init_from: str = ""  # a checkpoint directory ("default": the shipped model) whose weights start a new run
 
 
 @dataclass(frozen=True)
@@ -368,6 +369,20 @@ def _optimizer(model: CVAE, tc: TrainConfig) -> torch.optim.Optimizer:
                               {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=(0.9, 0.98))
 
 
+def _warm_start(model: CVAE, source: str) -> None:
+    """Copy a checkpoint's weights into ``model`` (a new run: fresh optimiser, schedule and counters).
+
+    The loss weights may differ from the checkpoint's; the architecture may not (a one-line error says so).
+    """
+    src = load_model(None if source == "default" else source, verify=True)
+    try:
+        model.load_state_dict(src.state_dict(), strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"train.init_from={source}: its architecture differs from model's "
+                              f"({str(exc).splitlines()[0]})") from None
+    log.info("warm start from %s", source)
+
+
 def _open_run_dir(out: Path, cfg: RunConfig, *, resume: bool, is_main: bool, model: CVAE,
                   opt: torch.optim.Optimizer, device: torch.device, sha: str,
                   argv: Sequence[str] | None) -> _Progress:
@@ -500,6 +515,8 @@ def train(cfg: RunConfig, out_dir: str | Path, *, resume: bool = False, quiet: b
     model = CVAE(cfg.model).to(device)
     opt = _optimizer(model, tc)
     sha = git_sha() if is_main else "unknown"  # one subprocess per run, not one per checkpoint
+    if tc.init_from and not resume:
+        _warm_start(model, tc.init_from)
     progress = _open_run_dir(out, cfg, resume=resume, is_main=is_main, model=model, opt=opt, device=device,
                              sha=sha, argv=argv)
     ddp_model: torch.nn.Module = model

@@ -5,7 +5,7 @@
 - :func:`aggregate`: one row per ``(protocol, suite, noise, method)``: R² mean and median, solution rates,
   complexities, time, evaluations, errors.
 
-Aggregation rules (``BENCHMARKS.md`` §1, §2.3, §4):
+Aggregation rules (``docs/protocols.md`` §1):
 
 - ``protocol == "gensr"`` (the neural-paper protocol, normally one run per dataset): every run counts as one
   problem; means and medians are taken over runs.
@@ -13,7 +13,7 @@ Aggregation rules (``BENCHMARKS.md`` §1, §2.3, §4):
   complexities, wall time, evaluations) is first reduced to its **per-dataset median over seeds**, as SRBench
   does, and means and medians are then taken over datasets. The solution rates (R² > 0.99, R² > 0.999,
   symbolic) are **means over all runs**, in %; with the same number of seeds per dataset this equals SRBench's
-  "mean over datasets of per-dataset rates". SRBench's published *accuracy* column (§5.1) instead thresholds
+  "mean over datasets of per-dataset rates". SRBench's published *accuracy* column instead thresholds
   the per-dataset median R²; that variant is the extra column ``solved_0999_dsmedian_pct``.
 - A failed run has ``r2_test_clipped = 0`` (a missing value is read as 0 too), so failures pull R² down;
   complexities and times of failed runs are NaN and are skipped by the medians.
@@ -238,7 +238,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
           medians over seeds (module docstring);
         - ``solved_099_pct``, ``solved_0999_pct``, ``symbolic_pct``: % of all runs (symbolic NaN for black-box);
         - ``solved_0999_dsmedian_pct``: % of datasets whose median clipped R² over seeds exceeds 0.999
-          (SRBench's accuracy-solution rate, §5.1; equal to ``solved_0999_pct`` with one seed);
+          (SRBench's accuracy-solution rate; equal to ``solved_0999_pct`` with one seed);
         - ``complexity_median``, ``complexity_simplified_median``, ``wall_time_median``, ``wall_time_mean``,
           ``evaluations_median``: over runs, or per-dataset medians for srbench; NaNs skipped;
         - ``n_errors``: runs with a non-empty ``error``.

@@ -68,10 +68,10 @@ _HEADER = ("method", "n", "mean R²", "median R²", "R²>0.99 %", "R²>0.999 %",
            "median simplified complexity", "median time s", "median evaluations")
 
 _LEGEND = (
-    "Protocols: `gensr` = neural-paper protocol (`BENCHMARKS.md` §4: one run per dataset, fixed split seed); "
-    "`srbench` = SRBench v2.0 (§2: 10 seeds, R² and sizes are per-dataset medians over seeds, rates are means "
+    "Protocols: `gensr` = neural-paper protocol (`docs/protocols.md` §1: one run per dataset, fixed split seed); "
+    "`srbench` = SRBench v2.0 (10 seeds, R² and sizes are per-dataset medians over seeds, rates are means "
     "over runs). R² is test R² clipped at 0. Complexity is the method's own prefix-node count; simplified "
-    "complexity is SRBench's sympy-simplified count (§3). \"(mean)\" marks a published mean where the column "
+    "complexity is SRBench's sympy-simplified count (`docs/protocols.md` §2). \"(mean)\" marks a published mean where the column "
     "holds medians. Numbers from different protocols are not directly comparable."
 )
 

@@ -1,7 +1,7 @@
 """Per-problem metrics: R², SRBench's symbolic-solution rule and both complexity definitions.
 
-The symbolic rule follows SRBench v2.0's ``assess_symbolic_model.py`` (``../shared/reference/BENCHMARKS.md``
-§2.4): floats are rounded (|c| < 1e-4 → 0, others to 3 decimals), the model is simplified with
+The symbolic rule follows SRBench v2.0's ``assess_symbolic_model.py`` (``docs/protocols.md``
+§3): floats are rounded (|c| < 1e-4 → 0, others to 3 decimals), the model is simplified with
 ``ratio=1``, and a model is a solution when ``true − model`` is 0 or a constant, or ``model / true`` is a
 constant. It is checked only when the test R² exceeds 0.5. Simplification can take very long on large
 models, so it runs under a wall-clock limit (:func:`time_limit`); a model that hits it counts as not solved

@@ -1,7 +1,7 @@
-"""Published reference numbers (``BENCHMARKS.md`` §5.1, §5.3, §5.4, §5.5), held as data in ``published.csv``.
+"""Published reference numbers (``docs/protocols.md`` §5), held as data in ``published.csv``.
 
 Every row names its ``source`` (the paper's CSVs, SRBench's tables, the GenSR leaderboard) and its
-``protocol`` (``"gensr"``: the neural-paper protocol, §4; ``"srbench"``: SRBench v2.0, §2). Numbers that a
+``protocol`` (``"gensr"``: the neural-paper protocol; ``"srbench"``: SRBench v2.0; ``docs/protocols.md`` §1). Numbers that a
 source does not publish are empty (NaN). Adding a reference result is one line of the CSV.
 """
 
@@ -27,8 +27,8 @@ class PublishedRow:
 
     ``complexity`` and ``time_s`` are medians over problems unless ``complexity_stat`` / ``time_stat`` say
     ``"mean"``. ``complexity`` is the method's own (prefix) node count; ``complexity_simplified`` is SRBench's
-    sympy-simplified count (``BENCHMARKS.md`` §3). ``protocol`` uses the results-CSV names: ``"gensr"`` is the
-    neural-paper protocol (§4), ``"srbench"`` SRBench v2.0 (§2).
+    sympy-simplified count (``docs/protocols.md`` §2). ``protocol`` uses the results-CSV names: ``"gensr"`` is the
+    neural-paper protocol, ``"srbench"`` SRBench v2.0 (``docs/protocols.md`` §1).
     """
 
     method: str

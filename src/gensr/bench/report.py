@@ -4,7 +4,7 @@ The report is four rooms, one after the other:
 
 - :mod:`gensr.bench.aggregate`: :func:`load_results` and :func:`aggregate` (the aggregation rules are in
   its docstring);
-- :mod:`gensr.bench.published`: the reference numbers of ``BENCHMARKS.md`` §5, read from the package's
+- :mod:`gensr.bench.published`: the reference numbers (``docs/protocols.md`` §5), read from the package's
   ``published.csv`` (each row with its source and protocol);
 - :mod:`gensr.bench.markdown`: :func:`markdown_tables` and :func:`write_into`;
 - :mod:`gensr.bench.plots`: :func:`plot`.

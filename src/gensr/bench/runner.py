@@ -1,6 +1,6 @@
 """Run a benchmark sweep: every (suite, problem, noise, seed, method) once, resumable, in parallel.
 
-Protocols (``../shared/reference/BENCHMARKS.md`` §1, §2, §4):
+Protocols (``docs/protocols.md`` §1):
 
 - ``"gensr"``, the neural papers' protocol: one run with split seed 14423 (GenSR's), no row cap unless
   ``max_train`` is given (then rows are drawn without replacement), no scaling.

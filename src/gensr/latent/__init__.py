@@ -1,4 +1,4 @@
-"""Latent-space diagnostics: interpolation between equations and function-family probes (GENSR_METHOD.md §1, §8.8).
+"""Latent-space diagnostics: interpolation between equations and function-family probes (docs/method.md §1).
 
 GenSR claims a latent space that is globally *symbolically continuous* (every point decodes, similar
 structures lie close) and locally *numerically smooth*; its secondary summary shows a t-SNE over three

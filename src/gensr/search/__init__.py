@@ -1,4 +1,4 @@
-"""GenSR's fine search: moves that feed one candidate pool, driven by latent CMA-ES (GENSR_METHOD.md §6).
+"""GenSR's fine search: moves that feed one candidate pool, driven by latent CMA-ES (docs/method.md §5).
 
 :func:`search` takes a trained :class:`gensr.model.CVAE` and a user's data and returns every equation it
 scored, in a :class:`SearchResult`. The package, one module per concern:
@@ -15,11 +15,11 @@ The candidate pipeline of the latent moves: latents (B, L) → ``model.decode`` 
 of ``localise.temperatures``; grammar-constrained, no variable beyond the data's d) → :class:`Expression`
 (invalid parses are counted, never fitted) → the canonical skeleton key → a cache, so a skeleton is fitted
 once → screened and fitted constants (:mod:`gensr.search.pool`) → score = R² − parsimony·complexity. A
-latent's fitness is the best score among its decodes; CMA-ES minimises −fitness. Unlike the released GenSR
-(§8 q7), a repeated skeleton keeps its cached score instead of scoring 0.
+latent's fitness is the best score among its decodes; CMA-ES minimises −fitness. Unlike the released GenSR,
+where a cross-generation repeat scores 0, a repeated skeleton keeps its cached score instead of scoring 0.
 
 Where we depart from the released code: one time budget covers everything (GenSR's clock starts after the
-initial population, §6.6); every fitted candidate is kept, and the result carries the complexity–MSE
+initial population); every fitted candidate is kept, and the result carries the complexity–MSE
 Pareto front instead of one equation; the model reads raw X (it standardises internally); constants are
 fitted by Levenberg–Marquardt with exact gradients, after a cheap screen on a row subset; moves outside the
 map (power laws, edits) feed the same pool, and LEE re-encoding brings what they find into the latent search.

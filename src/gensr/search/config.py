@@ -62,7 +62,7 @@ class CMAConfig:
 
 @dataclass(frozen=True)
 class LocaliseConfig:
-    """Coarse localisation by the prior branch (GENSR_METHOD.md §6.2)."""
+    """Coarse localisation by the prior branch (docs/method.md §5.2)."""
 
     max_points: int = 200  # rows per encoded subset, as in GenSR and in training
     n_subsets: int = 4  # random row subsets prior-encoded (subset 0 = all rows if n <= max_points); >= 1

@@ -246,7 +246,7 @@ def search(
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
     t0: float | None = None,
 ) -> SearchResult:
-    """Search the latent space of ``model`` for equations y ≈ f(X) (GenSR §6 with LEE refinement).
+    """Search the latent space of ``model`` for equations y ≈ f(X) (docs/method.md §5, with LEE refinement).
 
     Parameters
     ----------

@@ -189,7 +189,7 @@ def _prior_sets(state: SearchState) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 class Localise:
-    """Coarse localisation (GENSR_METHOD.md §6.2): decode the prior means of row subsets and y-noise copies,
+    """Coarse localisation (docs/method.md §5.2): decode the prior means of row subsets and y-noise copies,
     the seeds' posterior latents, then samples z ~ N(μ, σ²); sets the CMA-ES start and search shape."""
 
     stage, at_start, every = "prior", True, 0
