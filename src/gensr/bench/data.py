@@ -1,6 +1,6 @@
 """Benchmark problems: Feynman (sampled from the formula table), Strogatz, PMLB black-box, any PMLB folder.
 
-Every loader reads from a data directory laid out as the benchmark data folder given by ``--data-dir`` (and as PMLB itself):
+Every loader reads from the benchmark data folder given by ``--data-dir``, laid out as PMLB ships it:
 
 - ``feynman/feynman_equations_clean.csv``: one row per equation with ``formula_sympy`` and ``variables``
   (``name:[low,high]; …``). PMLB keeps the Feynman rows only in Git LFS, so, as SRBench's README advises,

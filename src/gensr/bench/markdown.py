@@ -71,8 +71,8 @@ _LEGEND = (
     "Protocols: `gensr` = neural-paper protocol (`docs/protocols.md` §1: one run per dataset, fixed split seed); "
     "`srbench` = SRBench v2.0 (10 seeds, R² and sizes are per-dataset medians over seeds, rates are means "
     "over runs). R² is test R² clipped at 0. Complexity is the method's own prefix-node count; simplified "
-    "complexity is SRBench's sympy-simplified count (`docs/protocols.md` §2). \"(mean)\" marks a published mean where the column "
-    "holds medians. Numbers from different protocols are not directly comparable."
+    "complexity is SRBench's sympy-simplified count (`docs/protocols.md` §2). \"(mean)\" marks a published "
+    "mean where the column holds medians. Numbers from different protocols are not directly comparable."
 )
 
 

@@ -1,8 +1,8 @@
 """Published reference numbers (``docs/protocols.md`` §5), held as data in ``published.csv``.
 
 Every row names its ``source`` (the paper's CSVs, SRBench's tables, the GenSR leaderboard) and its
-``protocol`` (``"gensr"``: the neural-paper protocol; ``"srbench"``: SRBench v2.0; ``docs/protocols.md`` §1). Numbers that a
-source does not publish are empty (NaN). Adding a reference result is one line of the CSV.
+``protocol`` (``"gensr"``: the neural-paper protocol; ``"srbench"``: SRBench v2.0; ``docs/protocols.md`` §1).
+Numbers that a source does not publish are empty (NaN). Adding a reference result is one line of the CSV.
 """
 
 from __future__ import annotations
