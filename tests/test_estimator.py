@@ -19,6 +19,9 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {
     # two same-seed fits can differ: a fresh process's first fit pays warm-up inside max_time, so time-bounded
     # stages (the constant fitter's deadline) stop at other points; open (see the stop note)
     "check_fit_idempotent": "same-seed fits differ when the clock binds in one of them",
+    # a weight of 2 and a duplicated row give the same loss, but not the same search: the row subsets that are
+    # encoded and fitted are drawn from n rows, so duplicating rows changes which equations are proposed
+    "check_sample_weight_equivalence_on_dense_data": "the search draws row subsets: duplicated rows change it",
 }
 
 
@@ -263,3 +266,66 @@ def test_extreme_scales_give_the_law_without_warnings(tiny_checkpoint, sx, sy):
     best = model.equations_.iloc[model.best_index_]
     assert best["r2"] > 0.999999 and best["complexity"] == 7 and "x0*x1/x2" in best["equation"]
     np.testing.assert_allclose(model.predict(X * sx), y, rtol=1e-9)
+
+
+def test_sample_weight_changes_the_answer(tiny_checkpoint):
+    """Half the rows follow y = 2·a + 1, the other half y = 5·a − 3: weighting one half picks its law."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, size=(80, 2))
+    first = np.arange(80) < 40
+    y = np.where(first, 2.0 * X[:, 0] + 1.0, 5.0 * X[:, 0] - 3.0)
+    plain = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
+    w = np.where(first, 1.0, 0.0)
+    weighted = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y, sample_weight=w)
+    assert plain.score(X[first], y[first]) < 0.99  # a compromise between the two laws
+    assert weighted.score(X[first], y[first]) > 0.999999  # the weighted half's law, exactly
+    assert weighted.equations_["r2"].iloc[weighted.best_index_] > 0.999999  # the reported R² is weighted
+    other = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y, sample_weight=1.0 - w)
+    assert other.score(X[~first], y[~first]) > 0.999999
+    with pytest.raises(ValueError, match="non-negative"):
+        GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y, sample_weight=-w)
+    with pytest.raises(ValueError, match="80 rows"):
+        GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y, sample_weight=w[:10])
+
+
+def test_seeds_exports_and_every_candidate(tiny_checkpoint):
+    import torch
+
+    X, _ = _data()
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    y = 1.5 * X[:, 0] * X[:, 1] / X[:, 2] + 0.5
+    model = GenSRRegressor(checkpoint=tiny_checkpoint, seeds=["C*a*b/c + C"], **FAST).fit(frame, y)
+    seeded = [c for c in model.search_result_.candidates if c.stage == "seed" and c.r2 > 0.999999]
+    assert seeded and model.score(frame, y) > 0.999999
+    # numpy() and pytorch() take the estimator's columns and agree with predict
+    np.testing.assert_allclose(model.numpy()(X), model.predict(frame))
+    module = model.pytorch()
+    out = module(torch.as_tensor(X))
+    np.testing.assert_allclose(out.detach().numpy(), model.predict(frame))
+    assert any(p.requires_grad for p in module.parameters())
+    # every candidate, not just the front; equations_ is their Pareto front
+    table = model.search_result_.table()
+    assert len(table) == model.search_result_.n_fitted >= len(model.equations_)
+    assert {"complexity", "mse", "r2", "stage", "equation"} <= set(table.columns)
+    with pytest.raises(ValueError, match="unknown name 'd'"):
+        GenSRRegressor(checkpoint=tiny_checkpoint, seeds=["C*d"], **FAST).fit(frame, y)
+
+
+def test_fit_formula_fits_only_the_c_constants():
+    from gensr import fit_formula
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.uniform(1, 3, size=(100, 2)), columns=["m", "v"])
+    y = 0.5 * frame["m"] * frame["v"] ** 2 + 0.25
+    fit = fit_formula("C*m*v**2 + C", frame, y)
+    np.testing.assert_allclose(fit.constants, [0.5, 0.25], rtol=1e-9)
+    assert fit.r2 > 0.9999999 and str(fit) == "0.5*m*v**2 + 0.25"
+    fixed = fit_formula("C*m*v**2 + 3.0", frame, y)  # numbers other than C stay as written
+    assert fixed.expression.constants[-1] == 3.0 and fixed.r2 < 0.99
+    half = np.arange(100) < 50  # weights pick the rows the line is fitted to
+    weighted = fit_formula("C*m + C", frame, y, sample_weight=half.astype(float))
+    plain_half = fit_formula("C*m + C", frame[half], y[half])
+    np.testing.assert_allclose(weighted.constants, plain_half.constants, rtol=1e-6)
+    assert weighted.r2 == pytest.approx(plain_half.r2, rel=1e-9)
+    with pytest.raises(ValueError, match="unknown name"):
+        fit_formula("C*q", frame, y)

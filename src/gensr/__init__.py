@@ -1,7 +1,8 @@
 """gensr: symbolic regression in a generative equation space (GenSR, arXiv 2602.20557, with LEE refinement).
 
 Public API: :class:`GenSRRegressor` (the scikit-learn estimator), :class:`Expression` and :func:`parse`
-for formulas, and ``__version__``. Other modules are documented as internal.
+for formulas, :func:`fit_formula` (fit the constants of your own formula), and ``__version__``. Other modules
+are documented as internal.
 """
 
 import logging
@@ -11,7 +12,7 @@ from gensr.formula import parse
 from gensr.grammar import Expression
 
 __version__ = "0.1.0"
-__all__ = ["Expression", "GenSRRegressor", "__version__", "parse"]
+__all__ = ["Expression", "GenSRRegressor", "__version__", "fit_formula", "parse"]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -22,4 +23,8 @@ def __getattr__(name: str) -> Any:
         from gensr.estimator import GenSRRegressor
 
         return GenSRRegressor
+    if name == "fit_formula":
+        from gensr.formula_fit import fit_formula
+
+        return fit_formula
     raise AttributeError(f"module 'gensr' has no attribute {name!r}")

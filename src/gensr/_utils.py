@@ -16,13 +16,13 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["environment", "git_sha", "model_device", "r2_score", "resolve_device", "subsample_rows"]
+__all__ = ["environment", "git_sha", "model_device", "r2_score", "resolve_device", "subsample_rows", "weighted_mse"]
 
 _VERSIONS = ("gensr", "numpy", "scipy", "torch", "sympy", "scikit-learn", "pandas", "pyoperon", "gplearn", "dask")
 
 
-def r2_score(y: np.ndarray, y_pred: np.ndarray) -> float:
-    """sklearn-style R² (``force_finite=True``) that never warns.
+def r2_score(y: np.ndarray, y_pred: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """sklearn-style R² (``force_finite=True``, ``sample_weight`` as ``weights``) that never warns.
 
     Non-finite predictions, or predictions of another shape than ``y``, give ``-inf``; a constant ``y`` gives 1
     for an exact prediction and 0 otherwise.
@@ -31,16 +31,25 @@ def r2_score(y: np.ndarray, y_pred: np.ndarray) -> float:
     y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
     if y_pred.shape != y.shape:
         return -math.inf
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
     with np.errstate(all="ignore"):
         if not np.all(np.isfinite(y_pred)):
             return -math.inf
-        ss_res = float(np.sum((y - y_pred) ** 2))
-        ss_tot = float(np.sum((y - y.mean()) ** 2))
+        ss_res = float(np.sum(w * (y - y_pred) ** 2))
+        ss_tot = float(np.sum(w * (y - np.average(y, weights=w)) ** 2))
     if not math.isfinite(ss_res):
         return -math.inf
     if ss_tot == 0.0:
         return 1.0 if ss_res == 0.0 else 0.0
     return 1.0 - ss_res / ss_tot
+
+
+def weighted_mse(residuals: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Mean of squared residuals, weighted by ``weights`` (normalised to their sum) when given."""
+    with np.errstate(all="ignore"):
+        if weights is None:
+            return float(np.mean(residuals**2))
+        return float(np.sum(weights * residuals**2) / np.sum(weights))
 
 
 def subsample_rows(n: int, max_rows: int, rng: np.random.Generator) -> np.ndarray:

@@ -64,6 +64,8 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sep", help="field separator of a text table (default: sniffed from the file, e.g. ',' ';' "
                                  "or a tab)")
     p.add_argument("--features", nargs="+", help="feature columns (default: every other column)")
+    p.add_argument("--formula", help='fit only the constants of this formula, e.g. "C*a*b/c + C" (C: a constant '
+                                     "to fit; other numbers stay fixed); no search")
     p.add_argument("--max-time", type=float, default=None,
                    help="wall-clock budget of the whole command in seconds (default: the search config's, 60)")
     p.add_argument("--max-generations", type=int, default=None,
@@ -353,6 +355,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     search_config = apply_overrides(base, args.search)
     budget = args.max_time if args.max_time is not None else search_config.budget.max_time
     table, features, y = _fit_table(args)
+    if args.formula:
+        return _fit_formula(args, table, features, y)
     from gensr.estimator import GenSRRegressor
 
     X_all, y_all = table[features], y.to_numpy()
@@ -401,6 +405,40 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if interrupted:
         print("gensr fit: interrupted; the front above is what was found so far", file=sys.stderr)
         return 130
+    return 0
+
+
+def _fit_formula(args: argparse.Namespace, table: pandas.DataFrame, features: list[str], y: pandas.Series) -> int:
+    """``gensr fit --formula``: fit the formula's constants (no search), print it with its R², write JSON."""
+    import json
+
+    import numpy as np
+
+    from gensr.formula_fit import fit_formula
+
+    keep = np.isfinite(table[features].to_numpy(float)).all(axis=1) & np.isfinite(y.to_numpy(float))
+    X_all, y_all = table[features].to_numpy(float)[keep], y.to_numpy(float)[keep]
+    test = None
+    if args.test_size > 0:
+        order = np.random.default_rng(args.seed).permutation(len(y_all))
+        cut = len(y_all) - max(1, round(args.test_size * len(y_all)))
+        test = (X_all[order[cut:]], y_all[order[cut:]])
+        X_all, y_all = X_all[order[:cut]], y_all[order[:cut]]
+    fit = fit_formula(args.formula, X_all, y_all, feature_names=features, random_state=args.seed)
+    print(f"{args.target} = {fit}")
+    print(f"R² {fit.r2:.6f}, MSE {fit.mse:.6g} on {len(y_all)} rows")
+    payload: dict[str, Any] = {"target": args.target, "features": list(features), "formula": args.formula,
+                               "equation": str(fit), "r2": fit.r2, "mse": fit.mse,
+                               "constants": [float(c) for c in fit.constants]}
+    if test is not None:
+        from gensr._utils import r2_score
+
+        payload["test_r2"] = r2_score(test[1], fit.predict(test[0]))
+        payload["test_rows"] = len(test[1])
+        print(f"held-out R² ({len(test[1])} rows, --test-size {args.test_size:g}): {payload['test_r2']:.6f}")
+    if args.output:
+        Path(args.output).write_text(json.dumps(payload, indent=2))
+        print(f"wrote {args.output}")
     return 0
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from gensr._utils import r2_score, subsample_rows
+from gensr._utils import r2_score, subsample_rows, weighted_mse
 
 __all__ = [
     "CANDIDATE_ERRORS",
@@ -151,10 +151,13 @@ class _Objective:
     - ``"2-point"``: finite differences by scipy, the last resort when neither works.
     """
 
-    def __init__(self, fn: ExpressionFn, X: np.ndarray, y: np.ndarray, k: int, deadline: float | None):
+    def __init__(self, fn: ExpressionFn, X: np.ndarray, y: np.ndarray, k: int, deadline: float | None,
+                 weights: np.ndarray | None = None):
         self.fn = fn
         self.X = _tensor(X)
         self.y = y
+        self.w = weights  # row weights (mean 1) or None; residuals are scaled by their square roots
+        self.sw = None if weights is None else np.sqrt(weights)
         self.n = len(y)
         self.k = k
         self.big = _BIG_FACTOR * (1.0 + float(np.max(np.abs(y))))
@@ -269,32 +272,38 @@ class _Objective:
 
     # -- what the optimisers call -----------------------------------------------------------------------
     def _guard(self, c: np.ndarray, out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Clipped residuals and the mask of rows kept as they are; records ``c`` if it is the best yet.
+        """Clipped (and weighted) residuals and the mask of rows kept as they are; records ``c`` if it is the
+        best yet.
 
-        "Best" compares the true (unclipped) MSE of points whose residuals are all finite, so a finite but
-        poor candidate is still reported with its real loss.
+        "Best" compares the true (unclipped, weighted) MSE of points whose residuals are all finite, so a
+        finite but poor candidate is still reported with its real loss.
         """
         if out is None:
-            return np.full(self.n, self.big), np.zeros(self.n, dtype=bool)
+            r = np.full(self.n, self.big)
+            return (r if self.sw is None else r * self.sw), np.zeros(self.n, dtype=bool)
         r = out - self.y
         finite = np.isfinite(r)
         if finite.all():
-            mse = float(np.mean(r**2))
+            mse = weighted_mse(r, self.w)
             if mse < self.best_loss:
                 self.best_loss, self.best_c = mse, np.array(c, dtype=np.float64)
         ok = finite & (np.abs(r) <= self.big)
-        return np.where(ok, r, self.big), ok
+        r = np.where(ok, r, self.big)
+        return (r if self.sw is None else r * self.sw), ok
 
     def residuals(self, c: np.ndarray) -> np.ndarray:
         return self._guard(c, self._forward(c))[0]
+
+    def _weighted_jacobian(self, jac: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        jac = np.where(ok[:, None] & np.isfinite(jac), jac, 0.0)
+        return jac if self.sw is None else jac * self.sw[:, None]
 
     def jacobian(self, c: np.ndarray) -> np.ndarray:
         res = self._out_and_jac(c)
         if res is None:
             return np.zeros((self.n, self.k))
         _, ok = self._guard(c, res[0])
-        jac = np.where(ok[:, None], res[1], 0.0)
-        return np.where(np.isfinite(jac), jac, 0.0)
+        return self._weighted_jacobian(res[1], ok)
 
     def loss(self, c: np.ndarray) -> float:
         """MSE / var(y) of the clipped residuals, for BFGS with finite-difference gradients."""
@@ -308,7 +317,7 @@ class _Objective:
         loss = float(np.mean(r**2)) / self.scale
         if res is None:
             return loss, np.zeros(self.k)
-        jac = np.where(ok[:, None] & np.isfinite(res[1]), res[1], 0.0)
+        jac = self._weighted_jacobian(res[1], ok)
         grad = (2.0 / (self.n * self.scale)) * (jac.T @ np.where(ok, r, 0.0))
         return loss, grad
 
@@ -390,6 +399,7 @@ def fit_constants(
     max_iter: int = 100,
     time_limit: float | None = None,
     rng: np.random.Generator | int | None = None,
+    weights: np.ndarray | None = None,
 ) -> ConstantFit:
     r"""Fit the constants of ``fn`` by least squares and score the result on all rows.
 
@@ -426,6 +436,9 @@ def fit_constants(
         point seen so far is kept. Default: no limit (iterations are capped anyway).
     rng : numpy Generator, int or None
         Seeds the row subset and the random starts (``np.random.default_rng(rng)``).
+    weights : array-like of shape (n,), optional
+        Non-negative row weights (``sample_weight``): the fit minimises, and ``mse`` and ``r2`` report, the
+        weighted squared error. Default: every row weighs 1.
 
     Returns
     -------
@@ -451,13 +464,14 @@ def fit_constants(
         raise ValueError(f"X must be (n, d) and y (n,) with n >= 1; got {X.shape} and {y.shape}")
     if not np.all(np.isfinite(y)):
         raise ValueError("y must be finite")
+    w = _check_weights(weights, len(y))
     gen = np.random.default_rng(rng)
     k = int(n_constants)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
 
     with np.errstate(all="ignore"):
         rows = subsample_rows(len(y), max_rows, gen)
-        obj = _Objective(fn, X[rows], y[rows], k, deadline)
+        obj = _Objective(fn, X[rows], y[rows], k, deadline, None if w is None else _mean_one(w[rows]))
         candidates: list[tuple[float, np.ndarray]] = []
         n_run = 0
         if k == 0:
@@ -485,7 +499,7 @@ def fit_constants(
                 pass
             if not candidates:  # never valid on the fitting rows: report the first start
                 candidates.append((math.inf, starts[0]))
-        return _final(fn, X, y, candidates, obj.n_evals, n_run, len(rows))
+        return _final(fn, X, y, candidates, obj.n_evals, n_run, len(rows), w)
 
 
 def screen_constants(
@@ -501,6 +515,7 @@ def screen_constants(
     tol: float = 1e-8,
     time_limit: float | None = None,
     rng: np.random.Generator | int | None = None,
+    weights: np.ndarray | None = None,
 ) -> ConstantFit:
     """A fast approximate fit for screening: numpy forward passes, finite-difference Jacobians, few rows.
 
@@ -511,11 +526,13 @@ def screen_constants(
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
+    w = _check_weights(weights, len(y))
     gen = np.random.default_rng(rng)
     k = int(n_constants)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     rows = subsample_rows(len(y), max_rows, gen)
     Xs, ys = X[rows], y[rows]
+    sw = 1.0 if w is None else np.sqrt(_mean_one(w[rows]))  # weighted least squares: residuals times √w
     n = len(ys)
     big = _BIG_FACTOR * (1.0 + float(np.max(np.abs(ys))))
     counter = [0]
@@ -532,7 +549,7 @@ def screen_constants(
         if deadline is not None and time.perf_counter() > deadline:
             raise _OutOfTime
         r = predict(Xs, c) - ys
-        return np.where(np.isfinite(r) & (np.abs(r) <= big), r, big)
+        return np.where(np.isfinite(r) & (np.abs(r) <= big), r, big) * sw
 
     def jacobian(c: np.ndarray) -> np.ndarray:
         # all k forward differences in ONE call: constant j is a (k, 1) column (row i perturbs constant i),
@@ -546,9 +563,9 @@ def screen_constants(
         except CANDIDATE_ERRORS:
             return np.zeros((n, k))
         r = out - ys
-        r = np.where(np.isfinite(r) & (np.abs(r) <= big), r, big)
+        r = np.where(np.isfinite(r) & (np.abs(r) <= big), r, big) * sw
         jac = ((r - base) / h[:, None]).T
-        return np.where(np.isfinite(jac) & (base[:, None] != big), jac, 0.0)
+        return np.where(np.isfinite(jac) & (base != big * sw)[:, None], jac, 0.0)
 
     candidates: list[np.ndarray] = []
     with np.errstate(all="ignore"):
@@ -569,7 +586,7 @@ def screen_constants(
                 pass
             if not candidates:
                 candidates.append(_starts(k, init, 1, gen)[0])
-    return _best_on_all_rows(lambda c: predict(X, c), candidates, y, counter[0], len(candidates), n)
+    return _best_on_all_rows(lambda c: predict(X, c), candidates, y, counter[0], len(candidates), n, w)
 
 
 def _final(
@@ -580,24 +597,44 @@ def _final(
     n_evals: int,
     n_run: int,
     n_rows_fit: int,
+    weights: np.ndarray | None = None,
 ) -> ConstantFit:
     """Score candidates on all rows (only the best one if the fit used all rows) and keep the best."""
     candidates = sorted(candidates, key=lambda t: t[0])
     if n_rows_fit == len(y):
         candidates = candidates[:1]
     return _best_on_all_rows(lambda c: evaluate(fn, c, X), [c for _, c in candidates], y,
-                             n_evals + len(candidates), n_run, n_rows_fit)
+                             n_evals + len(candidates), n_run, n_rows_fit, weights)
+
+
+def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
+    """Row weights as a float64 (n,) array (None stays None); one-line errors for bad ones."""
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.shape != (n,):
+        raise ValueError(f"weights has {w.size} values for {n} rows")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.sum(w) > 0:
+        raise ValueError("weights must be finite, non-negative and not all zero")
+    return w
+
+
+def _mean_one(w: np.ndarray) -> np.ndarray:
+    """Weights scaled to mean 1 (a subset of rows may hold only zero weights: then all ones)."""
+    total = float(np.mean(w))
+    return w / total if total > 0 else np.ones_like(w)
 
 
 def _best_on_all_rows(predict: Callable[[np.ndarray], np.ndarray], candidates: Sequence[np.ndarray],
-                      y: np.ndarray, n_evals: int, n_run: int, n_rows_fit: int) -> ConstantFit:
-    """The candidate constants with the lowest MSE on all rows (valid first), as a :class:`ConstantFit`."""
+                      y: np.ndarray, n_evals: int, n_run: int, n_rows_fit: int,
+                      weights: np.ndarray | None = None) -> ConstantFit:
+    """The candidate constants with the lowest (weighted) MSE on all rows (valid first), as a :class:`ConstantFit`."""
     best: tuple[float, float, np.ndarray] | None = None
     for c in candidates:
         with np.errstate(all="ignore"):  # candidates are evaluated guarded, never with a warning
             pred = predict(c)
-            r2 = r2_score(y, pred)
-            mse = float(np.mean((pred - y) ** 2)) if math.isfinite(r2) else math.inf
+            r2 = r2_score(y, pred, weights)
+            mse = weighted_mse(pred - y, weights) if math.isfinite(r2) else math.inf
         if not math.isfinite(mse):
             mse, r2 = math.inf, -math.inf
         if best is None or mse < best[0]:

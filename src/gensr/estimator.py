@@ -112,6 +112,10 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
     search_config : gensr.search.SearchConfig, default=None
         Advanced search settings (the one source of defaults); the parameters above override its fields
         only when they are not ``None``.
+    seeds : list of str, default=None
+        Formulas to start from, over the feature names (``"C*a*b/c + C"``; ``C`` is a constant to fit, other
+        numbers are starting values). They are fitted and scored first, join the front if they earn it (their
+        ``stage`` is ``"seed"``), and their latents join the initial search population.
 
     Attributes
     ----------
@@ -129,7 +133,9 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
     selected_features_ : ndarray
         Indices of the input columns the model saw (all of them unless there were more than 10).
     search_result_ : gensr.search.SearchResult
-        Everything the search recorded: candidates, front, timings, history, stop reasons.
+        Everything the search recorded: timings, history, stop reasons and **every** fitted candidate
+        (``search_result_.candidates``; ``search_result_.table()`` as a DataFrame). ``equations_`` is built
+        from their accuracy–complexity Pareto front.
     n_iter_ : int
         CMA-ES generations run.
     n_features_in_, feature_names_in_ :
@@ -151,7 +157,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                  population_size: int | None = None, sigma0: float | None = None, parsimony: float | None = None,
                  model_selection: str = "balanced", r2_threshold: float = 0.99, snap_constants: bool = True,
                  nan_policy: str = "raise", device: str | None = None, random_state: Any = None, verbose: int = 1,
-                 warm_start: bool = False, callback: Any = None, search_config: Any = None):
+                 warm_start: bool = False, callback: Any = None, search_config: Any = None, seeds: Any = None):
         self.checkpoint = checkpoint
         self.max_time = max_time
         self.max_generations = max_generations
@@ -168,6 +174,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.warm_start = warm_start
         self.callback = callback
         self.search_config = search_config
+        self.seeds = seeds
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -199,16 +206,20 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                 changes[key] = cast(getattr(self, name))
         return base.replace(**changes)
 
-    def _validated(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _validated(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, Any]:
+        """Checked float64 X and y, and the sample weights of their rows (None: unweighted), scaled to mean 1.
+
+        NaN rows may be dropped (``nan_policy="drop"``); their weights go with them."""
         _check_frame(X)
         if y is None:  # sklearn's own message: this estimator requires y
             validate_data(self, X, y, y_numeric=True)
         y_arr = _target(y)
         flat = y_arr.ravel() if y_arr.ndim == 2 and y_arr.shape[1] == 1 else y_arr
         finite_y = np.isfinite(flat) if flat.ndim == 1 else np.ones(len(flat), dtype=bool)
+        rows = np.arange(len(flat))
         if self.nan_policy == "drop" and not finite_y.all() and _n_rows(X) == len(flat):
             X = X.iloc[finite_y] if hasattr(X, "iloc") else np.asarray(X)[finite_y]  # y's NaN rows first
-            y_arr, finite_y = y_arr[finite_y], finite_y[finite_y]
+            y_arr, rows, finite_y = y_arr[finite_y], rows[finite_y], finite_y[finite_y]
             flat = y_arr.ravel() if y_arr.ndim == 2 and y_arr.shape[1] == 1 else y_arr
         # sklearn rejects a NaN in y outright; ours is checked below, with the column names
         y_safe = np.where(finite_y, flat, 0.0).reshape(y_arr.shape) if flat.ndim == 1 else y_arr
@@ -219,20 +230,34 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         keep = finite_rows(X, y, names, self.nan_policy)
         if not keep.all():
             log.info("dropping %d rows with NaN or inf", int((~keep).sum()))
-            X, y = X[keep], y[keep]
+            X, y, rows = X[keep], y[keep], rows[keep]
         check_rows(y)
-        return X, y
+        weights = None
+        if sample_weight is not None:
+            from gensr.search.driver import check_weights
 
-    def fit(self, X: Any, y: Any) -> GenSRRegressor:
+            try:
+                w = np.asarray(sample_weight, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError("sample_weight must be numeric") from None
+            if w.ndim == 1 and len(w) != len(flat):
+                raise ValueError(f"sample_weight has {len(w)} values for {len(flat)} rows of X")
+            weights = check_weights(w[rows] if w.ndim == 1 else w, len(y))
+        return X, y, weights
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GenSRRegressor:
         """Search for equations explaining ``y`` from ``X``; returns ``self``.
 
         ``max_time`` counts from this call. Bad input fails here before torch is imported. Ctrl-C during
         the search keeps what was found: the fit returns with the front so far (and a warning).
+
+        ``sample_weight`` (n,) non-negative row weights: constants are fitted by weighted least squares, and
+        the losses, R² and the choice among the front are weighted (rows of weight 0 are ignored).
         """
         start = time.perf_counter()
         config = self._resolve()
         previous = self._warm_seeds()
-        X, y = self._validated(X, y)
+        X, y, weights = self._validated(X, y, sample_weight)
         from gensr.search import search
 
         x_scale, y_scale = _scales(X), float(_scales(y[:, None])[0])
@@ -247,20 +272,22 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(msg, UserWarning, stacklevel=2)
         if previous and not np.array_equal(previous[0], selected):
             previous = None  # another feature set: the old front does not apply
+        user_seeds = _user_seeds(self.seeds, names, selected)  # bad formulas fail before the model loads
         model = _load_cached(self.checkpoint, config.device or "cpu")
         sub_names = [names[i] for i in selected]
         # max_time covers the whole fit: the search's clock starts at this call (imports, validation and
         # loading count), and a small share is kept back for building the front (constant snapping)
         total = config.budget.max_time
         config = config.replace(**{"budget.max_time": max(total - max(0.04 * total, 0.5), 0.05)})
-        seeds = _baselines(len(selected)) + (list(previous[1]) if previous else [])
+        seeds = _baselines(len(selected)) + user_seeds + (list(previous[1]) if previous else [])
         result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
-                        progress=self.verbose > 0, extra_expressions=seeds, t0=start, callback=self.callback)
+                        progress=self.verbose > 0, extra_expressions=seeds, t0=start, callback=self.callback,
+                        sample_weight=weights)
         self.selected_features_ = selected
         self.search_result_ = result
         self.n_iter_ = result.generations
         self.equations_ = self._front_table(result, X[:, selected], y, sub_names, start + total - 0.05,
-                                            (x_scale[selected], y_scale))
+                                            (x_scale[selected], y_scale), weights)
         self.best_index_ = self._select(self.equations_)
         row = self.equations_.iloc[self.best_index_]
         self.expression_ = row["expression"]
@@ -282,7 +309,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         return self.selected_features_, list(self.equations_["expression"])
 
     def _front_table(self, result: Any, X: np.ndarray, y: np.ndarray, names: list[str],
-                     deadline: float = math.inf, scales: tuple[np.ndarray, float] | None = None) -> Any:
+                     deadline: float = math.inf, scales: tuple[np.ndarray, float] | None = None,
+                     weights: np.ndarray | None = None) -> Any:
         """The front as users read it: snapped constants folded into the tree, so the complexity is the
         printed formula's; short constants in ``equation``, full precision in ``sympy_format`` and
         ``expression``; a row only if it is materially more accurate than every simpler one. Past
@@ -302,7 +330,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             cand = result.candidates[i]
             expr, snapped = cand.expression, None
             if self.snap_constants and expr.n_constants and time.perf_counter() < deadline:
-                values, snapped = snap_if_no_loss(expr.torch_fn(), expr.constants, X, y)
+                values, snapped = snap_if_no_loss(expr.torch_fn(), expr.constants, X, y, weights=weights)
                 expr = expr.with_constants(values)
             sym = _sympy_with_snaps(expr, names, snapped)
             expr = _folded(expr, sym, names, X)
@@ -389,6 +417,19 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         _check_frame(X)
         X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=self.nan_policy == "raise")
         return row["expression"].evaluate(X[:, self.selected_features_])
+
+    def numpy(self, index: int | None = None) -> Any:
+        """The chosen equation (or row ``index``) as a numpy function ``f(X) -> y`` over X's columns."""
+        from gensr.export import numpy_function
+
+        return numpy_function(self._row(index)["expression"], self.selected_features_)
+
+    def pytorch(self, index: int | None = None) -> Any:
+        """The chosen equation (or row ``index``) as a ``torch.nn.Module``: ``module(X) -> y`` over X's
+        columns (float64), with the constants as trainable parameters."""
+        from gensr.export import ExpressionModule
+
+        return ExpressionModule(self._row(index)["expression"], self.selected_features_)
 
     def sympy(self, index: int | None = None) -> Any:
         """The chosen equation (or row ``index``) as a sympy expression over the feature names."""
@@ -486,6 +527,30 @@ def _unscaled(expr: Expression, x_scale: np.ndarray, y_scale: float) -> Expressi
 
     root = walk(expr.root)
     return Expression(root if y_scale == 1 else Node("mul", (Node(CONST, value=float(y_scale)), root)))
+
+
+def _user_seeds(seeds: Any, names: list[str], selected: np.ndarray) -> list[Expression]:
+    """The ``seeds`` formulas over the feature names, as expressions over the selected features."""
+    if seeds is None:
+        return []
+    from gensr.formula import parse
+
+    if isinstance(seeds, str):
+        seeds = [seeds]
+    position = {int(j): i for i, j in enumerate(selected)}
+    out = []
+    for text in seeds:
+        expr = parse(text, names) if isinstance(text, str) else text
+        if not isinstance(expr, Expression):
+            raise TypeError(f"seeds must be formula strings, got {type(text).__name__}")
+        missing = [names[v] for v in expr.variables if v not in position]
+        if missing:
+            warnings.warn(f"seed {text!r} uses features that were not selected ({missing}); skipped", UserWarning,
+                          stacklevel=3)
+            continue
+        out.append(Expression.from_prefix([f"x{position[int(t[1:])]}" if t[0] == "x" and t[1:].isdigit() else t
+                                           for t in expr.prefix], expr.constants))
+    return out
 
 
 def _baselines(n_vars: int) -> list[Expression]:

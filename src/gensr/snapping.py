@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 import sympy
 
+from gensr._utils import weighted_mse
 from gensr.constants import ExpressionFn, evaluate
 
 __all__ = ["snap_constant", "snap_constants", "snap_if_no_loss"]
@@ -91,10 +92,9 @@ def snap_constants(values: Sequence[float] | np.ndarray, *, rtol: float = 1e-6) 
     return [snap_constant(v, rtol=rtol) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
 
 
-def _mse(fn: ExpressionFn, constants: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
-    pred = evaluate(fn, constants, X)
-    with np.errstate(all="ignore"):
-        mse = float(np.mean((pred - y) ** 2))
+def _mse(fn: ExpressionFn, constants: np.ndarray, X: np.ndarray, y: np.ndarray,
+         weights: np.ndarray | None = None) -> float:
+    mse = weighted_mse(evaluate(fn, constants, X) - y, weights)
     return mse if math.isfinite(mse) else math.inf
 
 
@@ -107,13 +107,14 @@ def snap_if_no_loss(
     tol: float = 1e-9,
     atol: float | None = None,
     rtol: float = 1e-6,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[sympy.Expr | None]]:
     """Snap constants to readable forms one at a time, keeping a snap only when it costs no accuracy.
 
     Constants are tried greedily, closest to their snapped form first; a snap is kept if the MSE on
     ``(X, y)`` with all snaps so far stays ``<= mse0·(1 + tol) + atol``, where ``mse0`` is the MSE of the
     unsnapped constants and ``atol`` (default ``1e-12·mean(y²)``, i.e. float-precision noise of an exact
-    fit) absorbs round-off. No refit is done.
+    fit) absorbs round-off. No refit is done. With ``weights`` (sample weights) the MSE is weighted.
 
     Returns
     -------
@@ -127,7 +128,7 @@ def snap_if_no_loss(
     if atol is None:
         atol = 1e-12 * float(np.mean(y**2))
     forms: list[sympy.Expr | None] = [None] * c.size
-    mse0 = _mse(fn, c, X, y)
+    mse0 = _mse(fn, c, X, y, weights)
     if not math.isfinite(mse0):
         return c, forms
     limit = mse0 * (1.0 + tol) + atol
@@ -140,6 +141,6 @@ def snap_if_no_loss(
     for _, j, form, snapped in sorted(proposals, key=lambda t: (t[0], t[1])):
         trial = c.copy()
         trial[j] = snapped
-        if _mse(fn, trial, X, y) <= limit:
+        if _mse(fn, trial, X, y, weights) <= limit:
             c, forms[j] = trial, form
     return c, forms

@@ -99,6 +99,24 @@ class SearchResult:
     def front_candidates(self) -> list[Candidate]:
         return [self.candidates[i] for i in self.front]
 
+    def table(self) -> Any:
+        """Every fitted candidate as a pandas DataFrame, in the order found (``equations_`` is its Pareto front).
+
+        Columns: ``complexity``, ``mse``, ``r2``, ``score``, ``stage``, ``evaluation`` (latents decoded when it
+        was found), ``screened`` (only the screening fit ran), ``equation`` (text over ``feature_names``) and
+        ``expression``. Values are on the data the search saw (the estimator's selected features, rescaled
+        only for extreme scales).
+        """
+        import pandas as pd
+
+        names = list(self.feature_names) if self.feature_names is not None else None
+        return pd.DataFrame([{"complexity": c.complexity, "mse": c.mse, "r2": c.r2, "score": c.score,
+                              "stage": c.stage, "evaluation": c.evaluation, "screened": c.screened,
+                              "equation": c.expression.to_infix(names, precision=6), "expression": c.expression}
+                             for c in self.candidates],
+                            columns=["complexity", "mse", "r2", "score", "stage", "evaluation", "screened",
+                                     "equation", "expression"])
+
     def select(self, rule: str = "best") -> int:
         """Index chosen by :func:`gensr.pareto.select_model` (``"accuracy"``, ``"best"``, ``"simplest"``) on MSE."""
         c = [x.complexity for x in self.candidates]
@@ -131,6 +149,25 @@ def check_data(X: Any, y: Any, max_vars: int) -> tuple[np.ndarray, np.ndarray]:
     if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
         raise ValueError("X and y must be finite (no NaN or inf): drop or impute those rows first")
     return X, y
+
+
+def check_weights(sample_weight: Any, n: int) -> np.ndarray | None:
+    """Sample weights as float64 (n,) scaled to mean 1, or None; one-line errors for bad ones."""
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("sample_weight must be numeric") from None
+    if w.ndim == 0:
+        w = np.full(n, float(w))
+    if w.ndim != 1 or len(w) != n:
+        raise ValueError(f"sample_weight has shape {w.shape}; expected ({n},), one weight per row")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and non-negative")
+    if np.count_nonzero(w) < 2:
+        raise ValueError("sample_weight must give at least 2 rows a non-zero weight")
+    return w / w.mean()
 
 
 def check_seeds(exprs: Sequence[Expression | str] | None, names: Sequence[str] | None, d: int) -> list[Expression]:
@@ -245,6 +282,7 @@ def search(
     progress: bool = False,
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
     t0: float | None = None,
+    sample_weight: Any = None,
 ) -> SearchResult:
     """Search the latent space of ``model`` for equations y ≈ f(X) (docs/method.md §5, with LEE refinement).
 
@@ -278,6 +316,9 @@ def search(
     t0 : float, optional
         ``time.perf_counter()`` at which the budget started (default: now); the estimator passes the time
         of its own call, so imports and model loading count.
+    sample_weight : array-like of shape (n,), optional
+        Non-negative row weights: constants are fitted by weighted least squares, and every candidate's MSE
+        and R² (hence its score, the front and the selection) are weighted. Rows of weight 0 are not encoded.
 
     Returns
     -------
@@ -296,6 +337,7 @@ def search(
     if names is not None and len(names) != X.shape[1]:
         raise ValueError(f"{len(names)} feature names for {X.shape[1]} features")
     seeds = check_seeds(extra_expressions, names, X.shape[1])
+    weights = check_weights(sample_weight, len(y))
     if config.device is not None and torch.device(config.device) != model_device(model):
         import copy
 
@@ -306,7 +348,7 @@ def search(
     bar = tqdm(total=round(config.budget.max_time, 1), disable=not progress, desc="gensr", unit="s", leave=False,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s {postfix}")
     try:
-        state = SearchState(model, X, y, config, np.random.default_rng(rng), deadline)
+        state = SearchState(model, X, y, config, np.random.default_rng(rng), deadline, weights)
         driver = _Driver(state, build_moves(config, seeds), bar, callback, names)
         try:
             driver.run()

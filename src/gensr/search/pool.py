@@ -85,8 +85,10 @@ def nonlinear_constants(node: Node, inside: bool = False) -> bool:
 class Pool:
     """Candidates in the order found, the cache by canonical key, the best score and the screen."""
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, cfg: SearchConfig, deadline: Deadline, fit_seed: int):
+    def __init__(self, X: np.ndarray, y: np.ndarray, cfg: SearchConfig, deadline: Deadline, fit_seed: int,
+                 weights: np.ndarray | None = None):
         self.X, self.y, self.cfg, self.deadline, self.fit_seed = X, y, cfg, deadline, fit_seed
+        self.weights = weights  # sample weights: every fit, MSE and R² of the pool is weighted
         self.candidates: list[Candidate] = []
         self.cache: dict[tuple[str, ...], int] = {}
         self.best: int | None = None
@@ -129,11 +131,11 @@ class Pool:
                 fn = canon.numpy_fn()
                 fit = screen_constants(fn, k, self.X, self.y, init=init, n_starts=starts,
                                        max_rows=fc.screen_rows, max_iter=fc.screen_max_iter, time_limit=limit,
-                                       rng=self.fit_seed)
+                                       rng=self.fit_seed, weights=self.weights)
                 if k and self.could_join_front(canon.complexity, fit.mse, fc.screen_slack):
                     full = screen_constants(fn, k, self.X, self.y, init=fit.constants, n_starts=1,
                                             max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12,
-                                            time_limit=max(limit, 0.0), rng=self.fit_seed)
+                                            time_limit=max(limit, 0.0), rng=self.fit_seed, weights=self.weights)
                     self.n_full_fits += 1
                     if full.mse <= fit.mse:
                         fit = full
@@ -142,7 +144,7 @@ class Pool:
             else:
                 fit = fit_constants(canon.torch_fn(), k, self.X, self.y, init=init, n_starts=starts,
                                     max_rows=fc.rows, method=fc.method, max_iter=fc.max_iter, time_limit=limit,
-                                    rng=self.fit_seed)
+                                    rng=self.fit_seed, weights=self.weights)
                 self.n_full_fits += bool(k)
         fitted = canon.with_constants(fit.constants) if k else canon
         s = float(gensr_score(fit.r2, canon.complexity, cfg.parsimony))

@@ -31,11 +31,12 @@ class SearchState:
     """Data, model, pool, deadline and the best latent of one search; moves read and update it."""
 
     def __init__(self, model: torch.nn.Module, X: np.ndarray, y: np.ndarray, cfg: SearchConfig,
-                 rng: np.random.Generator, deadline: Deadline):
+                 rng: np.random.Generator, deadline: Deadline, weights: np.ndarray | None = None):
         self.model, self.X, self.y, self.cfg, self.rng, self.deadline = model, X, y, cfg, rng, deadline
+        self.weights = weights
         self.device = model_device(model)
         self.tgen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
-        self.pool = Pool(X, y, cfg, deadline, fit_seed=int(rng.integers(2**62)))
+        self.pool = Pool(X, y, cfg, deadline, fit_seed=int(rng.integers(2**62)), weights=weights)
         self.arity = arity_tensor(self.device)
         self.token_mask = token_mask_for([X.shape[1]], self.device)  # (1, V)
         enc_rows = self.rows(X.shape[0] <= cfg.localise.max_points)
@@ -48,8 +49,18 @@ class SearchState:
         self.evaluations = self.n_invalid = self.generations = self.restarts = 0
 
     def rows(self, all_rows: bool) -> np.ndarray:
-        """Rows of one encoded subset: all of them, ``max_points`` at random, or half if there are fewer."""
+        """Rows of one encoded subset: all of them, ``max_points`` at random, or half if there are fewer.
+
+        With sample weights, rows of weight 0 are never encoded and the others are drawn by weight.
+        """
         n, m = len(self.y), self.cfg.localise.max_points
+        if self.weights is not None and np.count_nonzero(self.weights) < n:
+            kept = np.flatnonzero(self.weights)
+            if all_rows or len(kept) <= 2:
+                return kept
+            size = m if len(kept) > m else max(2, len(kept) // 2)
+            p = self.weights[kept] / self.weights[kept].sum()
+            return np.sort(self.rng.choice(kept, size=size, replace=False, p=p))
         if all_rows:
             return np.arange(n)
         size = m if n > m else max(2, n // 2)
