@@ -198,6 +198,26 @@ def test_prior_fit_gradient_into_data_encoder_is_scaled():
     assert torch.allclose(grads[0.1, "head"], grads[1.0, "head"])  # the prior head itself learns at full rate
 
 
+def test_prior_branch_is_trained_to_decode():
+    """GenSR's loss: the shipped config trains the prior branch on CE(decoder | z_prior), so the prior head and
+    the shared data encoder get a reconstruction gradient (a weight of 0 or a detached z_prior gets none)."""
+    import json
+    from pathlib import Path
+
+    shipped = json.loads((Path(__file__).resolve().parents[1] / "configs" / "default_model.json").read_text())
+    settings = {k: shipped["model"][k] for k in ("prior_recon_weight", "prior_grad_scale")}
+    assert settings["prior_recon_weight"] > 0
+    torch.manual_seed(0)
+    m = CVAE(tiny_config(**settings))
+    tokens, X, y, var_mask = make_batch()
+    torch.manual_seed(1)
+    terms = m.loss(tokens, X, y, var_mask, beta=1.0)
+    recon = settings["prior_recon_weight"] * terms["recon_prior"]
+    for part in (m.prior_head, m.data_encoder):
+        grads = torch.autograd.grad(recon, list(part.parameters()), retain_graph=True, allow_unused=True)
+        assert any(g is not None and float(g.abs().max()) > 0 for g in grads), type(part).__name__
+
+
 def test_word_dropout_and_bag_of_tokens():
     torch.manual_seed(0)
     m = CVAE(tiny_config(word_dropout=0.5, bow_weight=1.0))

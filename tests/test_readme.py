@@ -43,12 +43,16 @@ def test_readme_formula_example_runs_and_shows_its_outputs():
 
 
 def test_readme_estimator_example_runs():
-    """The estimator example with the shipped model, on a shorter budget than the README's 30 s."""
-    (code,) = [b for b in _python_blocks() if "GenSRRegressor(" in b]
-    assert "max_time=30" in code
+    """The estimator example with the shipped model, on a shorter budget than the README's 30 s, then the
+    example of weights, seeds, fit_formula and the exports in the same session."""
+    (code,) = [b for b in _python_blocks() if "max_time=30" in b]
     namespace: dict = {"print": lambda *args, **kwargs: None}
     exec(compile(code.replace("max_time=30", "max_time=5"), "README.md", "exec"), namespace)
     assert namespace["model"].equations_.shape[0] >= 1
+    (more,) = [b for b in _python_blocks() if "sample_weight" in b]
+    assert "fit_formula" in more and "pytorch()" in more and "numpy()" in more
+    exec(compile(more, "README.md", "exec"), namespace)
+    assert namespace["fit"].r2 > 0.999999 and callable(namespace["f"])
 
 
 def test_no_weights_tracked_except_the_default():

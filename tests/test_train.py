@@ -202,3 +202,25 @@ def test_train_from_corpus(tmp_path):
     assert (tmp_path / "run" / "checkpoint" / "model.safetensors").is_file()
     with pytest.raises(ValueError, match="fewer than one batch"):
         CorpusBatches(corpus, 0, 64, cfg.model.max_len, start_batch=0)
+
+
+def test_init_from_warm_starts_a_new_run(tmp_path, tiny_checkpoint):
+    """``train.init_from``: a new run (fresh optimiser and counters) starts from a checkpoint's weights, with
+    other loss weights allowed; another architecture is refused in one line."""
+    from gensr.checkpoint import CheckpointError, load_model
+    from gensr.train import _warm_start
+
+    source = load_model(tiny_checkpoint)
+    cfg = resolve_config("tiny", overrides=["model.prior_recon_weight=0.5"])
+    model = CVAE(cfg.model)
+    _warm_start(model, str(tiny_checkpoint))
+    for (name, a), b in zip(model.state_dict().items(), source.state_dict().values()):
+        assert torch.equal(a, b), name
+    wider = resolve_config("tiny", overrides=["model.d_model=48"])
+    with pytest.raises(CheckpointError, match="architecture differs"):
+        _warm_start(CVAE(wider.model), str(tiny_checkpoint))
+    out = tmp_path / "warm"
+    cfg = resolve_config("tiny", overrides=[f"train.init_from={tiny_checkpoint}", "train.max_steps=2",
+                                            "train.eval_every=2", "train.save_every=2"])
+    train(cfg, out, quiet=True, argv=["test"])
+    assert json.loads((out / "checkpoint" / "config.json").read_text())["step"] == 2
