@@ -193,6 +193,18 @@ def test_fit_sniffs_semicolons_and_takes_sep(tmp_path, tiny_checkpoint, capsys):
     assert main(["fit", str(pipe), "--target", "y", "--sep", "|", "--checkpoint", str(tiny_checkpoint), *FIT]) == 0
 
 
+def test_fit_formula_fits_constants_without_a_search(tmp_path, capsys):
+    out = tmp_path / "f.json"
+    assert main(["fit", str(_table(tmp_path)), "--target", "y", "--formula", "C*a + C", "--output", str(out),
+                 "--test-size", "0.25"]) == 0
+    text = capsys.readouterr().out
+    assert "y = 3.0*a - 1.0" in text and "R² 1.000000" in text and "Pareto" not in text
+    payload = json.loads(out.read_text())
+    assert payload["constants"] == pytest.approx([3.0, -1.0]) and payload["test_r2"] > 0.999999
+    assert main(["fit", str(_table(tmp_path)), "--target", "y", "--formula", "C*z"]) == 2
+    assert "unknown name 'z'" in capsys.readouterr().err
+
+
 def test_fit_plot_without_matplotlib_fails_before_the_fit(tmp_path, tiny_checkpoint, capsys, monkeypatch):
     import importlib.util
 
