@@ -5,7 +5,7 @@ for each problem (a few textbook-style formulas and held-out generated problems,
 skeletons drawn from the training generator over the problem's variables plus the true skeleton. Variants:
 
 * ``before``: every skeleton with constants gets the full fit (1,024 rows, 3 starts): the search before
-  the screen (``fit.screen_rows=0``, ``fit.adaptive_starts=false``);
+  the screen (``fit.fitter=torch``, ``fit.adaptive_starts=false``);
 * ``screen``: the default pool (a 64-row screen, a full fit only for candidates that could join the front,
   one start unless a constant sits inside a nonlinear function).
 
@@ -38,7 +38,7 @@ FORMULAS = {  # name: (formula, range of every variable); textbook-style forms, 
     "sqrt(x0^2+x1^2)": ("sqrt(x0**2 + x1**2)", (0.5, 4.0)),
     "x0*exp(-x1)": ("x0*exp(-x1)", (0.1, 3.0)),
 }
-VARIANTS = {"before": {"fit.screen_rows": 0, "fit.adaptive_starts": False}, "screen": {}}
+VARIANTS = {"before": {"fit.fitter": "torch", "fit.adaptive_starts": False}, "screen": {}}
 
 
 def problems(n_generated: int, seed: int) -> list[dict]:

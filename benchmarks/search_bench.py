@@ -13,7 +13,7 @@ Variants (``--variants``):
 * ``no-edit``: ``edits.every=0`` (no local symbolic edits);
 * ``no-powerlaw``: ``power_law.enabled=false``;
 * ``no-enumerate``: ``enumerate.enabled=false``;
-* ``no-screen``: ``fit.screen_rows=0`` (every candidate gets the full constant fit).
+* ``no-screen``: ``fit.screen_rows=0`` (every candidate gets the full numpy constant fit).
 
 Writes ``results.csv`` (one row per problem and variant) and prints a summary table: candidates scored
 per second, the time split, test R², share with R² > 0.999, exact skeleton recovery, median complexity.

@@ -80,6 +80,11 @@ def test_prefix_sympy_torch_agree_with_numpy(expr):
     via_torch = expr.torch_evaluate(torch.tensor(ROWS)).numpy()
     ok = np.isfinite(direct) & np.isfinite(via_torch) & (np.abs(direct) < 1e8)
     np.testing.assert_allclose(via_torch[ok], direct[ok], rtol=1e-6, atol=1e-8)
+    # the fast unguarded numpy callable the constant screen runs (constants as an argument)
+    with np.errstate(all="ignore"):
+        via_numpy = np.broadcast_to(np.asarray(expr.numpy_fn()(ROWS, expr.constants), dtype=float), direct.shape)
+    ok = np.isfinite(direct) & (np.abs(direct) < 1e8)
+    np.testing.assert_allclose(via_numpy[ok], direct[ok], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize(

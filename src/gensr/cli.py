@@ -72,7 +72,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
                    help="CMA-ES generations (default: the search config's, 200)")
     p.add_argument("--config", help="JSON file with SearchConfig sections (budget, cma, fit, lee, …)")
     p.add_argument("--search", action="append", default=[], metavar="KEY=VALUE",
-                   help="a dotted SearchConfig override after --config, e.g. fit.screen_rows=0 (repeatable)")
+                   help="a dotted SearchConfig override after --config, e.g. fit.fitter=torch (repeatable)")
     p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
     p.add_argument("--model-selection", choices=["best", "balanced", "accuracy", "simplest"], default=None,
                    help="best: PySR's rule; balanced: largest R² - 0.001·complexity; accuracy: lowest loss; "

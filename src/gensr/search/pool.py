@@ -2,7 +2,9 @@
 
 Every move hands expressions to :meth:`Pool.score`. A skeleton is fitted once, in its canonical form (the
 key folds variable-free subtrees into one free constant, so the record depends on the key alone); a
-repeated skeleton returns its cached score. Fitting runs in two steps:
+repeated skeleton returns its cached score. ``fit.fitter`` chooses the fitter for every candidate. With the
+default ``"numpy"``, fitting runs in two steps when there are at least ``2·fit.screen_rows`` rows (else the
+full fit alone):
 
 1. **screen**: constants fitted on ``fit.screen_rows`` rows (a fixed random subset) with numpy forward
    passes and 2-point Jacobians (:func:`gensr.constants.screen_constants`: microseconds per evaluation
@@ -13,8 +15,8 @@ repeated skeleton returns its cached score. Fitting runs in two steps:
    constants on ``fit.rows`` rows, with the same fast numpy fitter at full tolerance (measured: the same
    best scores and fronts as torch Levenberg–Marquardt with exact Jacobians, at 14× the throughput).
 
-With ``fit.screen_rows=0`` every skeleton gets :func:`gensr.constants.fit_constants` (torch, exact
-Jacobians) on ``fit.rows`` rows, as before the screen existed.
+With ``fit.fitter="torch"`` every skeleton gets :func:`gensr.constants.fit_constants` (torch, exact
+Jacobians, ``fit.method``) on ``fit.rows`` rows, as before the screen existed.
 
 Starts are adaptive: one for skeletons whose constants enter linearly or rationally (the decoded or unit
 start converges), ``fit.starts`` when a constant sits inside a periodic, exponential, logarithmic or power
@@ -127,7 +129,12 @@ class Pool:
         init = canon.constants if k else None
         screened = False
         with self.deadline.section("fit"):
-            if self.screen:
+            if fc.fitter == "numpy" and not self.screen:  # too few rows to screen: the full fit alone
+                fit = screen_constants(canon.numpy_fn(), k, self.X, self.y, init=init, n_starts=starts,
+                                       max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12, time_limit=limit,
+                                       rng=self.fit_seed, weights=self.weights)
+                self.n_full_fits += bool(k)
+            elif fc.fitter == "numpy":
                 fn = canon.numpy_fn()
                 fit = screen_constants(fn, k, self.X, self.y, init=init, n_starts=starts,
                                        max_rows=fc.screen_rows, max_iter=fc.screen_max_iter, time_limit=limit,

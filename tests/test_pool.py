@@ -1,0 +1,154 @@
+"""The default fitting path: the candidate pool's fitter choice and screen rule, the numpy fitter itself, which
+constants count as nonlinear, the power-law and enumeration moves, and the doctests of every module."""
+
+import doctest
+import importlib
+import pkgutil
+import time
+
+import numpy as np
+import pytest
+
+import gensr
+from gensr.constants import screen_constants
+from gensr.formula import parse
+from gensr.search import SearchConfig
+from gensr.search.budget import Deadline
+from gensr.search.moves import Enumerate, power_law_candidates
+from gensr.search.pool import Pool, nonlinear_constants
+
+
+def _sine(n=200, seed=0):
+    X = np.random.default_rng(seed).uniform(-3, 3, size=(n, 1))
+    return X, 2.5 * np.sin(1.3 * X[:, 0]) + 0.5
+
+
+# ---- screen_constants: the fitter nearly every candidate goes through ----------------------------------
+
+def test_screen_recovers_known_constants_and_scores_all_rows():
+    X, y = _sine()
+    fn = parse("C*sin(C*x0) + C").numpy_fn()
+    fit = screen_constants(fn, 3, X, y, init=[2.0, 1.2, 0.0], max_rows=64, max_iter=200, tol=1e-12, rng=0)
+    np.testing.assert_allclose(fit.constants, [2.5, 1.3, 0.5], rtol=1e-8)
+    assert fit.success and fit.r2 > 1 - 1e-12 and fit.n_rows_fit == 64
+    assert not fit.constants.flags.writeable
+
+
+def test_screen_restarts_escape_a_bad_start():
+    X, y = _sine()
+    fn = parse("C*sin(C*x0) + C").numpy_fn()
+    one = screen_constants(fn, 3, X, y, init=[1.0, -4.0, 0.0], n_starts=1, max_iter=200, tol=1e-12, rng=0)
+    many = screen_constants(fn, 3, X, y, init=[1.0, -4.0, 0.0], n_starts=12, max_iter=200, tol=1e-12, rng=0)
+    assert many.mse < one.mse and many.r2 > 0.999999 and many.n_starts > 1
+
+
+def test_screen_is_quiet_on_invalid_candidates_and_keeps_a_deadline():
+    X, y = _sine()
+    bad = screen_constants(parse("log(C*x0 - 10)").numpy_fn(), 1, X, y, rng=0)  # undefined on every row
+    assert not bad.success and bad.mse == np.inf and bad.r2 == -np.inf
+    start = time.perf_counter()
+    slow = screen_constants(parse("C*sin(C*x0) + C").numpy_fn(), 3, X, y, n_starts=500, max_iter=10_000,
+                            time_limit=0.2, rng=0)
+    assert time.perf_counter() - start < 2.0 and np.all(np.isfinite(slow.constants))
+
+
+def test_screen_and_torch_fitters_agree():
+    from gensr.constants import fit_constants
+
+    X, y = _sine()
+    e = parse("C*sin(C*x0) + C")
+    a = screen_constants(e.numpy_fn(), 3, X, y, init=[2.0, 1.2, 0.0], max_rows=200, max_iter=200, tol=1e-12)
+    b = fit_constants(e.torch_fn(), 3, X, y, init=[2.0, 1.2, 0.0], n_starts=1, max_rows=200, rng=0)
+    np.testing.assert_allclose(a.constants, b.constants, rtol=1e-6)
+
+
+# ---- which constants are nonlinear (they get several starts) ---------------------------------------------
+
+@pytest.mark.parametrize(("text", "nonlinear"), [
+    ("C*x0 + C", False), ("C/(x0 + C)", False), ("C*x0**2", False),
+    ("sin(C*x0)", True), ("C*exp(C*x0)", True), ("x0**C", True), ("log(x0 + C)", True), ("C*sqrt(x0 + C)", False),
+])
+def test_nonlinear_constants(text, nonlinear):
+    assert nonlinear_constants(parse(text).root) is nonlinear
+
+
+# ---- Pool.score: one fitter setting, the screen, the full fit --------------------------------------------
+
+def _pool(n, **fit):
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 3, size=(n, 2))
+    y = 2.0 * X[:, 0] ** 2 / X[:, 1] + 0.5
+    cfg = SearchConfig().replace(**{f"fit.{k}": v for k, v in fit.items()})
+    return Pool(X, y, cfg, Deadline(time.perf_counter(), 60.0), fit_seed=0)
+
+
+def test_pool_screens_only_with_enough_rows_and_refits_what_could_join_the_front():
+    pool = _pool(400)
+    assert pool.screen
+    pool.score(parse("C*x0**2/x1 + C"), "seed", 0)  # joins the front: full fit
+    best = pool.lookup(parse("C*x0**2/x1 + C"))
+    assert pool.n_full_fits == 1 and not best.screened and best.r2 > 1 - 1e-12
+    pool.score(parse("C*sin(C*x1)*x1 + C*exp(x1) + C"), "seed", 0)  # worse and longer: screened only
+    assert pool.n_full_fits == 1 and pool.candidates[-1].screened
+    small = _pool(100)  # fewer than 2·screen_rows rows: the numpy fitter's full fit alone
+    assert not small.screen
+    small.score(parse("C*x0**2/x1 + C"), "seed", 0)
+    assert small.n_full_fits == 1 and small.candidates[-1].r2 > 1 - 1e-12
+
+
+@pytest.mark.parametrize("fitter", ["numpy", "torch"])
+def test_pool_uses_the_chosen_fitter(fitter, monkeypatch):
+    import gensr.search.pool as pool_module
+
+    called = []
+    for name in ("screen_constants", "fit_constants"):
+        real = getattr(pool_module, name)
+        monkeypatch.setattr(pool_module, name, lambda *a, _n=name, _r=real, **k: called.append(_n) or _r(*a, **k))
+    pool = _pool(60, fitter=fitter)
+    pool.score(parse("C*x0**2/x1 + C"), "seed", 0)
+    assert set(called) == {"screen_constants" if fitter == "numpy" else "fit_constants"}
+    assert pool.candidates[-1].r2 > 1 - 1e-9
+    assert pool.score(parse("3.0*x0**2/x1 + 1.5"), "edit", 5) == pool.candidates[-1].score  # cached skeleton
+    assert len(pool) == 1
+
+
+def test_fitter_setting_is_checked():
+    with pytest.raises(ValueError, match=r"fit\.fitter"):
+        SearchConfig().replace(**{"fit.fitter": "jax"})
+
+
+# ---- moves: power laws and the map-guided enumeration -----------------------------------------------------
+
+def test_power_law_candidates_find_monomials_of_y_y2_and_inv_y():
+    X = np.random.default_rng(0).uniform(1, 5, size=(100, 3))
+    keys = {e.key for e in power_law_candidates(X, 3 * X[:, 0] ** 2 / X[:, 2])}
+    assert parse("C*(x0**2/x2)").key in keys
+    keys = {e.key for e in power_law_candidates(X, np.sqrt(2 * X[:, 0] * X[:, 1]))}
+    assert any(k[0] == "sqrt" for k in keys) or parse("C*sqrt(x0*x1)").key in keys
+    assert power_law_candidates(X - 3, X[:, 0]) == []  # no positive column: nothing to take logs of
+
+
+def test_enumeration_scores_the_decoders_short_skeletons(model):
+    from gensr.search.state import SearchState
+
+    X = np.random.default_rng(0).uniform(1, 3, size=(120, 2))
+    y = X[:, 0] * X[:, 1]
+    cfg = SearchConfig().replace(**{"enumerate.beam": 8, "enumerate.max_nodes": 5, "enumerate.share": 1.0})
+    state = SearchState(model, X, y, cfg, np.random.default_rng(0), Deadline(time.perf_counter(), 60.0))
+    Enumerate(cfg).run(state)
+    found = [c for c in state.pool.candidates if c.stage == "enumerate"]
+    assert 1 <= len(found) <= 8 and all(c.complexity <= 5 for c in found)
+
+
+# ---- doctests: every module's examples run ----------------------------------------------------------------
+
+def _modules():
+    return sorted(m.name for m in pkgutil.walk_packages(gensr.__path__, "gensr.") if not m.name.endswith("__main__"))
+
+
+@pytest.mark.parametrize("name", _modules())
+def test_doctests(name):
+    module = importlib.import_module(name)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    result = doctest.testmod(module, extraglobs={"np": np}, optionflags=flags)
+    assert result.failed == 0
