@@ -2,7 +2,7 @@
 
 One section per concern and per move; each field's comment says why its default was chosen. This is the one
 source of defaults: the estimator's and the CLI's arguments default to ``None`` and fill in from here, and
-``gensr fit`` takes dotted overrides such as ``search.fit.screen_rows=0``.
+``gensr fit`` takes dotted overrides such as ``search.fit.fitter=torch``.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class FitConfig:
     starts: int = 3  # starts for skeletons whose constants sit inside sin/exp/log/pow…: frequencies and
     # exponents need several; affine and rational constants get one (the decoded or unit start converges)
     adaptive_starts: bool = True  # False: ``starts`` for every skeleton with constants (the old behaviour)
-    method: Literal["lm", "bfgs"] = "lm"  # the torch fit (screen_rows=0): LM with exact Jacobians; "bfgs" as GenSR
+    method: Literal["lm", "bfgs"] = "lm"  # fitter="torch": LM with exact Jacobians; "bfgs" as GenSR
     max_iter: int = 100  # per start: LM evaluations or BFGS iterations
     screen_rows: int = 64  # numpy fitter: fit on this many rows first, refit fully only candidates that could
     # join the front (measured: most decodes are far from it); 0, or fewer than 2x this many rows: fit fully
