@@ -152,3 +152,42 @@ def test_doctests(name):
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testmod(module, extraglobs={"np": np}, optionflags=flags)
     assert result.failed == 0
+
+
+# ---- variable projection: linear constants by least squares ------------------------------------------------
+
+@pytest.mark.parametrize(("text", "linear"), [
+    ("C*x0*x1 + C*exp(C*x2) + C", (0, 1, 3)), ("C", (0,)), ("C*x0/(x1 + C)", (0,)), ("sin(C*x0)", ()),
+    ("C*(x0 + C*x1)", (0,)), ("x0 - C*log(x1)*x2", (0,)),
+])
+def test_linear_constants(text, linear):
+    from gensr.search.pool import linear_constants
+
+    assert linear_constants(parse(text).canonical().root) == linear
+
+
+def test_sum_of_three_products_is_solved_in_one_step_from_any_start():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 3, size=(300, 6))
+    y = 1.5 * X[:, 0] * X[:, 3] - 2.0 * X[:, 1] * X[:, 4] + 0.7 * X[:, 2] * X[:, 5] + 3.0
+    fn = parse("C*x0*x3 + C*x1*x4 + C*x2*x5 + C").numpy_fn()
+    fit = screen_constants(fn, 4, X, y, init=[-50.0, 80.0, 1e3, -7.0], max_iter=1, linear=(0, 1, 2, 3))
+    np.testing.assert_allclose(fit.constants, [1.5, -2.0, 0.7, 3.0], rtol=1e-9)
+    assert fit.n_evals <= 2  # one projection, one final evaluation
+
+
+def test_projection_rescues_a_sum_with_a_nonlinear_term():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 3, size=(300, 2))
+    y = 2.5 * np.exp(-0.7 * X[:, 0]) + 1.2 * X[:, 1] - 0.5
+    fn = parse("C*exp(C*x0) + C*x1 + C").numpy_fn()
+    plain = screen_constants(fn, 4, X, y, max_rows=64, max_iter=40, rng=0)
+    projected = screen_constants(fn, 4, X, y, max_rows=64, max_iter=40, rng=0, linear=(0, 2, 3))
+    assert plain.r2 < 0.999 and projected.r2 > 1 - 1e-12
+    np.testing.assert_allclose(projected.constants, [2.5, -0.7, 1.2, -0.5], rtol=1e-7)
+    w = rng.uniform(0, 1, 300)  # weights go through the projection too
+    weighted = screen_constants(fn, 4, X, y, max_rows=64, max_iter=40, rng=0, linear=(0, 2, 3), weights=w)
+    assert weighted.r2 > 1 - 1e-12
+    pool = _pool(400)  # and the pool applies it by default
+    pool.score(parse("C*x0**2/x1 + C"), "seed", 0)
+    assert pool.candidates[-1].r2 > 1 - 1e-12

@@ -87,6 +87,8 @@ class FitConfig:
     """
 
     fitter: Literal["numpy", "torch"] = "numpy"  # numpy: 14x the throughput of torch at the same fronts (measured)
+    linear_solve: bool = True  # numpy fitter: solve the linear constants (offset, term multipliers) by least
+    # squares inside LM (variable projection); False: LM over every constant
     rows: int = 1024  # rows used for the full fit (GenSR: the first 1,024); R² always uses all rows
     starts: int = 3  # starts for skeletons whose constants sit inside sin/exp/log/pow…: frequencies and
     # exponents need several; affine and rational constants get one (the decoded or unit start converges)

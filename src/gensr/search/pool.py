@@ -36,7 +36,7 @@ from gensr.pareto import score as gensr_score
 from gensr.search.budget import Deadline
 from gensr.search.config import SearchConfig
 
-__all__ = ["STAGES", "Candidate", "Pool"]
+__all__ = ["STAGES", "Candidate", "Pool", "linear_constants", "nonlinear_constants"]
 
 STAGES = ("seed", "powerlaw", "enumerate", "prior", "ynoise", "sample", "cma", "reencode", "geval", "edit")
 """Where a candidate was first found: a seed equation, a move's name or a latent-search stage."""
@@ -74,6 +74,37 @@ class Candidate:
     stage: str
     evaluation: int
     screened: bool = False
+
+
+def linear_constants(root: Node) -> tuple[int, ...]:
+    """Prefix-order indices of the constants in which the expression is affine, jointly: the additive offset
+    and one multiplier per additive term (``C*x0*x1 + C*exp(C*x2) + C`` → the 1st, 2nd and 4th constants).
+
+    The fitter solves them by linear least squares (variable projection): sums of terms need no good starts.
+    """
+    index: dict[int, int] = {}
+    for node in root.iter_nodes():  # prefix order, as Expression.constants
+        if node.token == CONST:
+            index[id(node)] = len(index)
+    if len(index) != sum(n.token == CONST for n in root.iter_nodes()):
+        return ()  # a node object shared within the tree: positions are ambiguous
+
+    def terms(node: Node) -> list[Node]:
+        if node.token in ("add", "sub"):
+            return terms(node.children[0]) + terms(node.children[1])
+        return terms(node.children[0]) if node.token == "neg" else [node]
+
+    def factors(node: Node) -> list[Node]:
+        if node.token == "mul":
+            return factors(node.children[0]) + factors(node.children[1])
+        return factors(node.children[0]) if node.token in ("div", "neg") else [node]
+
+    out = []
+    for term in terms(root):
+        const = next((f for f in factors(term) if f.token == CONST), None)
+        if const is not None:
+            out.append(index[id(const)])
+    return tuple(sorted(out))
 
 
 def nonlinear_constants(node: Node, inside: bool = False) -> bool:
@@ -127,22 +158,24 @@ class Pool:
         cfg, fc, k = self.cfg, self.cfg.fit, canon.n_constants
         starts = fc.starts if k and (not fc.adaptive_starts or nonlinear_constants(canon.root)) else 1
         init = canon.constants if k else None
+        linear = linear_constants(canon.root) if fc.linear_solve and k else ()
         screened = False
         with self.deadline.section("fit"):
             if fc.fitter == "numpy" and not self.screen:  # too few rows to screen: the full fit alone
                 fit = screen_constants(canon.numpy_fn(), k, self.X, self.y, init=init, n_starts=starts,
                                        max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12, time_limit=limit,
-                                       rng=self.fit_seed, weights=self.weights)
+                                       rng=self.fit_seed, weights=self.weights, linear=linear)
                 self.n_full_fits += bool(k)
             elif fc.fitter == "numpy":
                 fn = canon.numpy_fn()
                 fit = screen_constants(fn, k, self.X, self.y, init=init, n_starts=starts,
                                        max_rows=fc.screen_rows, max_iter=fc.screen_max_iter, time_limit=limit,
-                                       rng=self.fit_seed, weights=self.weights)
+                                       rng=self.fit_seed, weights=self.weights, linear=linear)
                 if k and self.could_join_front(canon.complexity, fit.mse, fc.screen_slack):
                     full = screen_constants(fn, k, self.X, self.y, init=fit.constants, n_starts=1,
                                             max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12,
-                                            time_limit=max(limit, 0.0), rng=self.fit_seed, weights=self.weights)
+                                            time_limit=max(limit, 0.0), rng=self.fit_seed, weights=self.weights,
+                                            linear=linear)
                     self.n_full_fits += 1
                     if full.mse <= fit.mse:
                         fit = full
