@@ -159,6 +159,8 @@ class Pool:
         starts = fc.starts if k and (not fc.adaptive_starts or nonlinear_constants(canon.root)) else 1
         init = canon.constants if k else None
         linear = linear_constants(canon.root) if fc.linear_solve and k else ()
+        if len(linear) == 1 and k > 1:  # one term times a nonlinear part: LM over all converges as well, faster
+            linear = ()
         screened = False
         with self.deadline.section("fit"):
             if fc.fitter == "numpy" and not self.screen:  # too few rows to screen: the full fit alone
