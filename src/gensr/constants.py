@@ -642,9 +642,11 @@ def _projected_fits(fn: Callable[[np.ndarray, Any], object], k: int, linear: lis
             a = np.linalg.solve(M + ridge * np.eye(m), (G @ b[:, :, None]))[:, :, 0]  # (p, m)
         except np.linalg.LinAlgError:
             return full, bad
+        ok = np.isfinite(a).all(1, keepdims=True)  # an undefined basis (NaN rows) leaves no solution
+        a = np.where(ok, a, 1.0)  # then report finite unit constants, as the plain fitter does
         full[:, linear] = a
         r = (G * a[:, :, None]).sum(1) - b  # weighted residuals
-        ok = np.isfinite(r) & (np.abs(r) <= big * w_rows) & np.isfinite(a).all(1, keepdims=True)
+        ok = ok & np.isfinite(r) & (np.abs(r) <= big * w_rows)
         return full, np.where(ok, r, bad)
 
     if not others:  # every constant is linear: one solve
