@@ -33,7 +33,7 @@ def test_search_uses_edits(tiny_checkpoint):
     y = X[:, 0] * X[:, 1] / X[:, 2]
     cfg = SearchConfig().replace(**{"budget.max_time": 20, "budget.max_generations": 2, "cma.popsize": 6,
                                     "localise.n_subsets": 1, "localise.n_ynoise": 0, "localise.n_prior_samples": 4,
-                                    "power_law.enabled": False})  # the power law would find y at once
+                                    "power_law.enabled": False, "terms.enabled": False})  # both would find y at once
     res = search(load_model(tiny_checkpoint), X, y, cfg, rng=0, extra_expressions=["x0*x1/x1"])
     assert any(c.stage == "edit" for c in res.candidates)
     off = search(load_model(tiny_checkpoint), X, y, cfg.replace(**{"edits.every": 0}), rng=0,

@@ -191,3 +191,44 @@ def test_projection_rescues_a_sum_with_a_nonlinear_term():
     pool = _pool(400)  # and the pool applies it by default
     pool.score(parse("C*x0**2/x1 + C"), "seed", 0)
     assert pool.candidates[-1].r2 > 1 - 1e-12
+
+
+# ---- the sparse-terms move ---------------------------------------------------------------------------------
+
+_SEVERAL_TERMS = {
+    "three products over six inputs": ((1.0, 3.0, 6), lambda X: 1.5 * X[:, 0] * X[:, 3] - 2 * X[:, 1] * X[:, 4]
+                                       + 0.7 * X[:, 2] * X[:, 5]),
+    "degree-3 polynomial in two inputs": ((-2.0, 2.0, 2), lambda X: X[:, 0] ** 3 - 2 * X[:, 0] ** 2 * X[:, 1]
+                                          + 0.5 * X[:, 1] - 1),
+    "root of a sum of squares": ((1.0, 3.0, 2), lambda X: np.sqrt(X[:, 0] ** 2 + 4 * X[:, 1] ** 2)),
+    "a product minus a square": ((0.5, 3.0, 2), lambda X: 3 * X[:, 0] - 2 * X[:, 0] * X[:, 1] - X[:, 0] ** 2),
+}
+
+
+@pytest.mark.parametrize("name", list(_SEVERAL_TERMS))
+def test_terms_move_recovers_laws_with_several_terms(name, model):
+    from gensr.search import search
+
+    (lo, hi, d), law = _SEVERAL_TERMS[name]
+    X = np.random.default_rng(0).uniform(lo, hi, size=(400, d))
+    y = law(X)
+    cfg = SearchConfig().replace(**{"budget.max_time": 600.0, "budget.max_generations": 1, "lee.every": 0,
+                                    "enumerate.enabled": False, "terms.share": 1.0})
+    result = search(model, X, y, cfg, rng=0)
+    exact = [c for c in result.candidates if c.stage == "terms" and c.r2 > 1 - 1e-12]
+    assert exact, name
+    # the exact sum is short: the true terms, their coefficients and at most an offset
+    assert min(c.complexity for c in exact) <= {2: 20, 6: 20}[d] + 2
+
+
+def test_terms_library_is_generic_and_bounded():
+    from gensr.search.terms import library
+
+    X = np.random.default_rng(0).uniform(-1, 1, size=(50, 10))
+    terms = library(X, max_terms=500)
+    assert len(terms) == 500 and all(t.values.shape == (50,) for t in terms)
+    positive = np.abs(X) + 0.1  # roots and logs only of positive columns
+    kinds = {n.token for t in library(positive[:, :2]) for n in t.node.iter_nodes()}
+    assert {"sqrt", "log"} <= kinds
+    assert not {"sqrt", "log"} & {n.token for t in library(X[:, :2]) for n in t.node.iter_nodes()
+                                  if n.children and n.children[0].token.startswith("x")}

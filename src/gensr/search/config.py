@@ -160,6 +160,24 @@ class EnumerateConfig:
 
 
 @dataclass(frozen=True)
+class TermsConfig:
+    """The sparse-terms move (:mod:`gensr.search.terms`): laws with several terms by sparse regression."""
+
+    enabled: bool = True  # sums of products, polynomials and roots of sums come from here, not from the map
+    max_terms: int = 6  # terms per regression (sizes 1 … max_terms, stopped by the BIC)
+    library_size: int = 3000  # library columns at most (monomials first, then unary functions)
+    rows: int = 400  # rows of the regressions (a fixed random subset); the pool fits on all rows
+    every: int = 10  # rerun after every k-th CMA-ES generation with the front's subexpressions (0: only once)
+    share: float = 0.15  # each run stops its regressions after this share of the budget
+    rational: bool = False  # also y = P/Q linearised (mostly finds the trivial Q ≈ 0; off until reweighted)
+
+    def __post_init__(self) -> None:
+        _integers(self, ("max_terms", "library_size", "rows"), 1, "terms")
+        _integers(self, ("every",), 0, "terms")
+        _need(0 < self.share <= 1, f"terms.share must be in (0, 1], got {self.share!r}")
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     """Settings of :func:`gensr.search.search`, one section per concern and per move.
 
@@ -178,6 +196,7 @@ class SearchConfig:
     edits: EditConfig = field(default_factory=EditConfig)
     power_law: PowerLawConfig = field(default_factory=PowerLawConfig)
     enumerate: EnumerateConfig = field(default_factory=EnumerateConfig)
+    terms: TermsConfig = field(default_factory=TermsConfig)
     parsimony: float = 0.0025  # w in score = R² − w·complexity: GenSR's 1/400 per prefix node
     device: str | None = None  # None: the model's own device; else a copy of the model runs there
 

@@ -27,8 +27,8 @@ from gensr.refine import geval_path, reencode
 from gensr.search.config import SearchConfig
 from gensr.search.state import SearchState
 
-__all__ = ["Edits", "Enumerate", "LatentCMA", "Localise", "Move", "PowerLaw", "Refine", "Seeds", "build_moves",
-           "power_law_candidates"]
+__all__ = ["Edits", "Enumerate", "LatentCMA", "Localise", "Move", "PowerLaw", "Refine", "Seeds", "Terms",
+           "build_moves", "power_law_candidates"]
 
 
 @runtime_checkable
@@ -224,6 +224,39 @@ class Localise:
                 best, state.stds = float(f.max()), stds[int(np.argmax(f))]
 
 
+class Terms:
+    """Sparse regression over a library of terms built from the columns (and, on reruns, from the front's
+    subexpressions): sums of products, polynomials, roots of sums (:mod:`gensr.search.terms`)."""
+
+    stage, at_start = "terms", True
+
+    def __init__(self, cfg: SearchConfig):
+        self.cfg = cfg.terms
+        self.every = self.cfg.every
+
+    def run(self, state: SearchState) -> None:
+        from gensr.search.terms import library, sparse_candidates
+
+        tc = self.cfg
+        stop_at = state.deadline.sub(tc.share)
+        with state.deadline.section("bookkeeping"):
+            rows = np.sort(state.rng.permutation(len(state.y))[: tc.rows])
+            extra = [] if state.generations == 0 else _front_subexpressions(state)
+            terms = library(state.X[rows], extra, tc.library_size)
+            exprs = sparse_candidates(state.y[rows], terms, tc.max_terms, tc.rational, stop_at)
+        state.score_all(exprs, self.stage)
+
+
+def _front_subexpressions(state: SearchState, n_best: int = 5) -> list[Node]:
+    """Subtrees with a variable (and their fitted constants) of the best candidates so far."""
+    out = []
+    for i in state.pool.ranked()[:n_best]:
+        for node in state.pool.candidates[i].expression.root.iter_nodes():
+            if node.children and node.has_variable() and node is not state.pool.candidates[i].expression.root:
+                out.append(node)
+    return out
+
+
 class Enumerate:
     """Map-guided enumeration: the decoder's most likely skeletons of at most ``max_nodes`` prefix nodes
     under the prior mean (beam search ranks them by log-probability), fitted in that order."""
@@ -345,6 +378,8 @@ def build_moves(cfg: SearchConfig, seeds: list[Expression]) -> list[Move]:
     moves: list[Move] = [Seeds(seeds)]
     if cfg.power_law.enabled:
         moves.append(PowerLaw(cfg))
+    if cfg.terms.enabled:
+        moves.append(Terms(cfg))
     if cfg.enumerate.enabled:
         moves.append(Enumerate(cfg))
     moves.append(Localise(cfg, seeds))

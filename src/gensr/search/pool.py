@@ -38,7 +38,7 @@ from gensr.search.config import SearchConfig
 
 __all__ = ["STAGES", "Candidate", "Pool", "linear_constants", "nonlinear_constants"]
 
-STAGES = ("seed", "powerlaw", "enumerate", "prior", "ynoise", "sample", "cma", "reencode", "geval", "edit")
+STAGES = ("seed", "powerlaw", "terms", "enumerate", "prior", "ynoise", "sample", "cma", "reencode", "geval", "edit")
 """Where a candidate was first found: a seed equation, a move's name or a latent-search stage."""
 
 _NONLINEAR = frozenset(("sin", "cos", "tan", "tanh", "exp", "log", "pow", "arcsin", "arccos", "arctan"))

@@ -1,0 +1,252 @@
+"""The sparse-terms move's library and regression: laws with several terms, by sparse linear regression.
+
+A *library* holds candidate terms built from the user's columns alone (the same rules for every dataset, no
+formula of any benchmark): monomials of up to three inputs, unary functions of one input and of pairwise
+sums, differences, products and ratios, and subexpressions the search has already fitted (so what the map
+and the other moves found becomes a term). Targets are y and its transforms y², 1/y and log|y| (mapped back
+through √, 1/· and exp), and (off by default: it mostly finds the trivial Q ≈ 0) the rational linearisation
+y = P/Q ⇔ y = P − y·(Q − 1). Forward selection by orthogonal least squares, with swaps that revisit earlier
+picks, adds terms one at a time; every size up to the second that the Bayesian information criterion rejects
+becomes an expression ``C + C·t1 + … + C·tk`` (terms that do not contribute are dropped) whose constants the
+pool then fits in full (the linear ones by least squares, :func:`gensr.constants.screen_constants`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gensr.grammar import CONST, Expression, Node
+
+__all__ = ["Term", "library", "sparse_candidates"]
+
+_EXPONENTS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0)  # single inputs and pairs
+_TRIPLE_EXPONENTS = (-1.0, 1.0, 2.0)  # three-input monomials: fewer exponents keep the library small
+_UNARY = ("sin", "cos", "exp", "log", "sqrt")
+
+
+@dataclass(frozen=True)
+class Term:
+    """A library column: its values on the rows and the tree that computes it."""
+
+    node: Node
+    values: np.ndarray
+    monomial: bool = False  # a product of powers of inputs (the first, smaller dictionary)
+
+
+def _power(x: Node, a: float) -> Node:
+    base = {1.0: x, 2.0: Node("pow2", (x,)), 3.0: Node("pow3", (x,)), 0.5: Node("sqrt", (x,))}
+    if a > 0:
+        return base[a]
+    return Node("inv", (base[-a],))
+
+
+def _monomial(parts: Sequence[tuple[int, float]]) -> Node:
+    node = _power(Node(f"x{parts[0][0]}"), parts[0][1])
+    for j, a in parts[1:]:
+        node = Node("mul", (node, _power(Node(f"x{j}"), a)))
+    return node
+
+
+def _usable(v: np.ndarray) -> bool:
+    """Finite, not constant, not astronomically large."""
+    return bool(np.all(np.isfinite(v)) and np.ptp(v) > 1e-12 * (1.0 + np.max(np.abs(v))) and np.max(np.abs(v)) < 1e12)
+
+
+def library(X: np.ndarray, extra: Iterable[Node] = (), max_terms: int = 4000) -> list[Term]:
+    """Candidate terms over the columns of ``X`` (at most ``max_terms``), then ``extra`` subexpressions."""
+    d = X.shape[1]
+    positive = [bool(np.all(X[:, j] > 0)) for j in range(d)]
+    nonzero = [bool(np.all(X[:, j] != 0)) for j in range(d)]
+
+    def allowed(j: int, a: float) -> bool:
+        return (a == int(a) or positive[j]) and (a > 0 or nonzero[j])
+
+    out: list[Term] = []
+    seen: set[bytes] = set()
+
+    def add(node: Node, values: np.ndarray, monomial: bool = False) -> None:
+        if len(out) >= max_terms or not _usable(values):
+            return
+        key = np.round(values / (np.max(np.abs(values)) or 1.0), 12).tobytes()
+        if key not in seen:
+            seen.add(key)
+            out.append(Term(node, values, monomial))
+
+    with np.errstate(all="ignore"):
+        powers = {(j, a): X[:, j] ** a for j in range(d) for a in _EXPONENTS if allowed(j, a)}
+        for (j, a), v in powers.items():
+            add(_monomial([(j, a)]), v, True)
+        for i, j in itertools.combinations(range(d), 2):
+            for a, b in itertools.product(_EXPONENTS, repeat=2):
+                if (i, a) in powers and (j, b) in powers:
+                    add(_monomial([(i, a), (j, b)]), powers[i, a] * powers[j, b], True)
+        for i, j in itertools.combinations(range(d), 2):  # unary functions of pairwise combinations
+            pairs = {"add": X[:, i] + X[:, j], "sub": X[:, i] - X[:, j], "mul": X[:, i] * X[:, j],
+                     "div": X[:, i] / X[:, j]}
+            for op, v in pairs.items():
+                inner = Node(op, (Node(f"x{i}"), Node(f"x{j}")))
+                add(inner, v)
+                for u in _UNARY:
+                    if u in ("log", "sqrt") and not np.all(v > 0):
+                        continue
+                    add(Node(u, (inner,)), getattr(np, u)(v))
+        for j in range(d):  # unary functions of one input
+            for u in _UNARY:
+                if u in ("log", "sqrt") and not positive[j]:
+                    continue
+                add(Node(u, (Node(f"x{j}"),)), getattr(np, u)(X[:, j]))
+        for i, j, k in itertools.combinations(range(d), 3):
+            for a, b, c in itertools.product(_TRIPLE_EXPONENTS, repeat=3):
+                if (i, a) in powers and (j, b) in powers and (k, c) in powers:
+                    add(_monomial([(i, a), (j, b), (k, c)]), powers[i, a] * powers[j, b] * powers[k, c], True)
+    for node in extra:  # fitted subexpressions of the search so far (constants kept)
+        v = Expression(node).evaluate(X)
+        add(node, v)
+    return out
+
+
+def _positive_integer_powers(node: Node) -> bool:
+    """A monomial made of inputs, squares, cubes and products only (no inverses, no roots)."""
+    return all(n.token in ("mul", "pow2", "pow3") or n.token.startswith("x") for n in node.iter_nodes())
+
+
+def _bic(rss: float, n: int, k: int) -> float:
+    return n * math.log(max(rss / n, 1e-300)) + k * math.log(n)
+
+
+def _fit(A: np.ndarray, t: np.ndarray, cols: Sequence[int]) -> tuple[np.ndarray, float, float]:
+    """Least squares of t on the columns and an intercept: (coefficients, intercept, residual sum of squares)."""
+    M = np.column_stack([np.ones(len(t)), A[:, list(cols)]])
+    coef, *_ = np.linalg.lstsq(M, t, rcond=None)
+    return coef[1:], float(coef[0]), float(np.sum((t - M @ coef) ** 2))
+
+
+def _additions(Z: np.ndarray, t: np.ndarray, cols: Sequence[int]) -> np.ndarray:
+    """Orthogonal least squares: per column, the residual sum of squares once it joins ``cols`` (and the
+    intercept); ``inf`` for the columns already in, or dependent on them."""
+    Q, _ = np.linalg.qr(np.column_stack([np.ones(len(t)), Z[:, list(cols)]]))
+    r = t - Q @ (Q.T @ t)
+    orth = Z - Q @ (Q.T @ Z)
+    norms = np.einsum("ij,ij->j", orth, orth)
+    gain = np.where(norms > 1e-10 * len(t), (orth.T @ r) ** 2 / np.maximum(norms, 1e-300), -np.inf)
+    gain[list(cols)] = -np.inf
+    return float(r @ r) - gain
+
+
+def _path(A: np.ndarray, t: np.ndarray, max_k: int, beam: int = 4) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Forward selection by orthogonal least squares on standardised columns, keeping the ``beam`` best sets
+    of each size, then swaps on the best (each chosen column replaced by the best other one while that lowers
+    the residual). Per size: (columns, raw coefficients, intercept); stops one size after the BIC stops
+    improving, or when the fit is exact."""
+    sd = A.std(0)
+    Z = (A - A.mean(0)) / np.where(sd > 0, sd, 1.0)
+    n, scale = len(t), float(np.sum((t - t.mean()) ** 2))
+    sets: list[list[int]] = [[]]
+    out, best, worse = [], math.inf, 0
+    for _ in range(min(max_k, Z.shape[1], n - 2)):
+        grown: dict[tuple[int, ...], float] = {}
+        for cols in sets:
+            rss = _additions(Z, t, cols)
+            for j in np.argsort(rss)[:beam]:
+                if math.isfinite(rss[j]):
+                    grown.setdefault(tuple(sorted([*cols, int(j)])), float(rss[j]))
+        if not grown:
+            break
+        ranked = sorted(grown.items(), key=lambda kv: kv[1])[:beam]
+        sets = [list(c) for c, _ in ranked]
+        cols, rss = list(sets[0]), ranked[0][1]
+        for _ in range(6):  # swaps: greedy early picks are revisited once the set is larger
+            swapped = False
+            for pos in range(len(cols) if len(cols) > 1 else 0):
+                rest = cols[:pos] + cols[pos + 1:]
+                alt_rss = _additions(Z, t, rest)
+                alt = int(np.argmin(alt_rss))
+                if alt_rss[alt] < rss * (1 - 1e-9) - 1e-300:
+                    cols[pos], rss, swapped = alt, float(alt_rss[alt]), True
+            if not swapped:
+                break
+        sets[0] = cols
+        coefs, intercept, rss = _fit(A, t, cols)
+        keep = [c for c, a in zip(cols, coefs) if abs(a) * A[:, c].std() > 1e-9 * (t.std() or 1.0)]
+        if len(keep) < len(cols):  # terms that do not contribute (exact fits pick up round-off) are dropped
+            coefs, intercept, _ = _fit(A, t, keep)
+        out.append((np.array(keep), coefs, intercept))
+        score = _bic(rss, n, len(keep) + 1)
+        worse = worse + 1 if score >= best else 0
+        best = min(best, score)
+        if worse >= 2 or rss <= 1e-20 * scale:
+            break
+    return out
+
+
+def _sum(terms: Sequence[Node], coefs: Sequence[float], intercept: float | None) -> Node:
+    """``C + C·t1 + …`` with the regression's values as starts; ``intercept=None``: a fixed 1 instead of C."""
+    node = Node("1") if intercept is None else Node(CONST, value=float(intercept))
+    for term, c in zip(terms, coefs):
+        node = Node("add", (node, Node("mul", (Node(CONST, value=float(c)), term))))
+    return node
+
+
+def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, rational: bool = False,
+                      stop_at: float = math.inf) -> list[Expression]:
+    """Expressions from sparse regressions of y (and its transforms) on the library ``terms`` (their values
+    on the rows of ``y``): first on its monomials alone, for y and every transform (a small dictionary, where
+    greedy selection goes wrong less often), then on all of it for y. Stops at ``stop_at``
+    (``time.perf_counter()``) between regressions."""
+    monomials = [t for t in terms if t.monomial]
+    out: list[Expression] = []
+    if monomials:
+        out += _regressions(y, monomials, max_terms, rational, ("y", "y2", "inv", "log"), stop_at)
+    if len(monomials) < len(terms):
+        out += _regressions(y, terms, max_terms, False, ("y",), stop_at)
+    return out
+
+
+def _regressions(y: np.ndarray, terms: Sequence[Term], max_terms: int, rational: bool,
+                 targets: Sequence[str], stop_at: float) -> list[Expression]:
+    import time
+
+    if not terms:
+        return []
+    A = np.column_stack([t.values for t in terms])
+    nodes = [t.node for t in terms]
+    out: list[Expression] = []
+    with np.errstate(all="ignore"):
+        transforms = [("y", y), ("y2", y * y), ("inv", 1.0 / y), ("log", np.log(np.abs(y)))]
+        for name, t in transforms:
+            if name not in targets or time.perf_counter() > stop_at:
+                continue
+            if not _usable(t) or (name in ("y2", "log") and not (np.all(y > 0) or np.all(y < 0))) \
+                    or (name == "inv" and not np.all(y != 0)):
+                continue
+            sign = -1.0 if np.all(y < 0) else 1.0
+            for cols, coefs, b in _path(A, t, max_terms):
+                body = _sum([nodes[c] for c in cols], coefs, b)
+                root = {"y": body, "y2": Node("sqrt", (body,)), "inv": Node("inv", (body,)),
+                        "log": Node("exp", (body,))}[name]
+                if sign < 0 and name in ("y2", "log"):
+                    root = Node("neg", (root,))
+                out.append(Expression(root))
+        if rational and time.perf_counter() < stop_at:  # y = (b + Σ a·p) / (1 + Σ c·q): regress y on [p, −y·q]
+            # denominators from products of positive integer powers only: terms that can sum to about −1 give
+            # the trivial solution 1 + Σ c·q ≈ 0, P ≈ 0
+            # (numerators too: a ratio of polynomials, where greedy selection would otherwise chase P/Q with
+            # numerator terms that are themselves ratios)
+            poly = [i for i, t in enumerate(terms) if t.monomial and _positive_integer_powers(t.node)]
+            B = np.column_stack([A[:, poly], -y[:, None] * A[:, poly]])
+            if poly and np.all(np.isfinite(B)):
+                m = len(poly)
+                for cols, coefs, b in _path(B, y, max_terms):
+                    num = [(nodes[poly[c]], a) for c, a in zip(cols, coefs) if c < m]
+                    den = [(nodes[poly[c - m]], a) for c, a in zip(cols, coefs) if c >= m]
+                    if not den:
+                        continue
+                    top = _sum([n for n, _ in num], [a for _, a in num], b)
+                    bottom = _sum([n for n, _ in den], [a for _, a in den], None)
+                    out.append(Expression(Node("div", (top, bottom))))
+    return out
