@@ -362,12 +362,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     X_all, y_all = table[features], y.to_numpy()
     test = None
     if args.test_size > 0:
-        import numpy as np
-
-        order = np.random.default_rng(args.seed).permutation(len(table))
-        cut = len(table) - max(1, round(args.test_size * len(table)))
-        test = (X_all.iloc[order[cut:]], y_all[order[cut:]])
-        X_all, y_all = X_all.iloc[order[:cut]], y_all[order[:cut]]
+        fit_rows, test_rows = _split_rows(len(table), args.test_size, args.seed)
+        test = (X_all.iloc[test_rows], y_all[test_rows])
+        X_all, y_all = X_all.iloc[fit_rows], y_all[fit_rows]
     # the budget is the whole command's: what start-up and reading the table took is taken off the fit
     spent = time.monotonic() - args.started
     left = max(budget - spent, 0.05)
@@ -408,6 +405,15 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_rows(n: int, test_size: float, seed: int) -> tuple[Any, Any]:
+    """``--test-size``: shuffled fitting and held-out row indices (at least one held out)."""
+    import numpy as np
+
+    order = np.random.default_rng(seed).permutation(n)
+    cut = n - max(1, round(test_size * n))
+    return order[:cut], order[cut:]
+
+
 def _fit_formula(args: argparse.Namespace, table: pandas.DataFrame, features: list[str], y: pandas.Series) -> int:
     """``gensr fit --formula``: fit the formula's constants (no search), print it with its R², write JSON."""
     import json
@@ -420,10 +426,9 @@ def _fit_formula(args: argparse.Namespace, table: pandas.DataFrame, features: li
     X_all, y_all = table[features].to_numpy(float)[keep], y.to_numpy(float)[keep]
     test = None
     if args.test_size > 0:
-        order = np.random.default_rng(args.seed).permutation(len(y_all))
-        cut = len(y_all) - max(1, round(args.test_size * len(y_all)))
-        test = (X_all[order[cut:]], y_all[order[cut:]])
-        X_all, y_all = X_all[order[:cut]], y_all[order[:cut]]
+        fit_rows, test_rows = _split_rows(len(y_all), args.test_size, args.seed)
+        test = (X_all[test_rows], y_all[test_rows])
+        X_all, y_all = X_all[fit_rows], y_all[fit_rows]
     fit = fit_formula(args.formula, X_all, y_all, feature_names=features, random_state=args.seed)
     print(f"{args.target} = {fit}")
     print(f"R² {fit.r2:.6f}, MSE {fit.mse:.6g} on {len(y_all)} rows")
