@@ -232,3 +232,12 @@ def test_terms_library_is_generic_and_bounded():
     assert {"sqrt", "log"} <= kinds
     assert not {"sqrt", "log"} & {n.token for t in library(X[:, :2]) for n in t.node.iter_nodes()
                                   if n.children and n.children[0].token.startswith("x")}
+
+
+def test_terms_library_has_no_poles_near_zero():
+    from gensr.search.terms import library
+
+    X = np.random.default_rng(0).uniform(-3, 3, size=(200, 2))  # crosses zero
+    X[:, 1] = np.random.default_rng(1).uniform(1, 3, 200)  # stays away from it
+    inverse_of = {n.children[0].token for t in library(X) for n in t.node.iter_nodes() if n.token == "inv"}
+    assert "x0" not in inverse_of and "x1" in inverse_of

@@ -61,7 +61,9 @@ def library(X: np.ndarray, extra: Iterable[Node] = (), max_terms: int = 4000) ->
     """Candidate terms over the columns of ``X`` (at most ``max_terms``), then ``extra`` subexpressions."""
     d = X.shape[1]
     positive = [bool(np.all(X[:, j] > 0)) for j in range(d)]
-    nonzero = [bool(np.all(X[:, j] != 0)) for j in range(d)]
+    # negative powers only of columns that stay away from zero (smallest |x| at least 5 % of the largest):
+    # near a pole a fitted 1/x² term matches the training rows and explodes between them
+    nonzero = [bool(np.min(np.abs(X[:, j])) >= 0.05 * np.max(np.abs(X[:, j]))) for j in range(d)]
 
     def allowed(j: int, a: float) -> bool:
         return (a == int(a) or positive[j]) and (a > 0 or nonzero[j])
