@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["MIN_ROWS", "check_rows", "finite_rows"]
+__all__ = ["MIN_ROWS", "check_rows", "check_weights", "finite_rows"]
 
 MIN_ROWS = 10  # fewer rows cannot tell formulas apart; constant fitting alone would overfit
 
@@ -33,3 +33,23 @@ def check_rows(y: np.ndarray) -> None:
         raise ValueError(f"got n_samples = {len(y)} usable row{'s' * (len(y) != 1)}; gensr needs at least {MIN_ROWS}")
     if np.ptp(y) <= 1e-12 * float(np.max(np.abs(y))):
         raise ValueError("the target y is constant: there is no formula to find beyond y = constant")
+
+
+def check_weights(weights: object, n: int, name: str = "sample_weight", min_nonzero: int = 2) -> np.ndarray | None:
+    """Row weights as float64 (n,) scaled to mean 1 (a scalar weighs every row alike), or None; one-line errors
+    for non-numeric, misshapen, negative or non-finite weights, or fewer than ``min_nonzero`` positive ones."""
+    if weights is None:
+        return None
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numeric") from None
+    if w.ndim == 0:
+        w = np.full(n, float(w))
+    if w.ndim != 1 or len(w) != n:
+        raise ValueError(f"{name} has {w.size} values for {n} rows; one weight per row")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"{name} must be finite and non-negative")
+    if np.count_nonzero(w) < min_nonzero:
+        raise ValueError(f"{name} must give at least {min_nonzero} row{'s' * (min_nonzero != 1)} a non-zero weight")
+    return w / w.mean()

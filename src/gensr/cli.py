@@ -253,15 +253,21 @@ def read_table(path: str, sep: str | None = None) -> pandas.DataFrame:
         raise ValueError(f"{p}: cannot read table ({str(exc).splitlines()[0]})") from None
 
 
+def _open_text(path: Path) -> Any:
+    """A text table for reading, gunzipped when its name ends in .gz."""
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    return opener(path, "rt", errors="replace", newline="")
+
+
 def _sniff_sep(path: Path) -> str:
     """The field separator of a text table: tab for .tsv/.tab, else sniffed from its first lines (',' if unsure)."""
     import csv
-    import gzip
 
     if path.name.lower().endswith((".tsv", ".tsv.gz", ".tab")):
         return "\t"
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", errors="replace") as f:
+    with _open_text(path) as f:
         sample = "".join(f.readline() for _ in range(20))
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
@@ -272,10 +278,8 @@ def _sniff_sep(path: Path) -> str:
 def _check_row_lengths(path: Path, sep: str, n_columns: int) -> None:
     """A row with fewer fields than the header reads as NaN: name it instead of reporting a NaN."""
     import csv
-    import gzip
 
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", errors="replace", newline="") as f:
+    with _open_text(path) as f:
         for number, row in enumerate(csv.reader(f, delimiter=sep), start=1):
             if row and len(row) < n_columns:
                 raise ValueError(f"{path}: line {number} has {len(row)} field{'s' * (len(row) != 1)}, "

@@ -34,6 +34,7 @@ import scipy.optimize
 import torch
 
 from gensr._utils import r2_score, subsample_rows, weighted_mse
+from gensr._validation import check_weights
 
 __all__ = [
     "CANDIDATE_ERRORS",
@@ -465,7 +466,7 @@ def fit_constants(
         raise ValueError(f"X must be (n, d) and y (n,) with n >= 1; got {X.shape} and {y.shape}")
     if not np.all(np.isfinite(y)):
         raise ValueError("y must be finite")
-    w = _check_weights(weights, len(y))
+    w = check_weights(weights, len(y), "weights", min_nonzero=1)
     gen = np.random.default_rng(rng)
     k = int(n_constants)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
@@ -533,7 +534,7 @@ def screen_constants(
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    w = _check_weights(weights, len(y))
+    w = check_weights(weights, len(y), "weights", min_nonzero=1)
     gen = np.random.default_rng(rng)
     k = int(n_constants)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
@@ -699,18 +700,6 @@ def _final(
         candidates = candidates[:1]
     return _best_on_all_rows(lambda c: evaluate(fn, c, X), [c for _, c in candidates], y,
                              n_evals + len(candidates), n_run, n_rows_fit, weights)
-
-
-def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
-    """Row weights as a float64 (n,) array (None stays None); one-line errors for bad ones."""
-    if weights is None:
-        return None
-    w = np.asarray(weights, dtype=np.float64).reshape(-1)
-    if w.shape != (n,):
-        raise ValueError(f"weights has {w.size} values for {n} rows")
-    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.sum(w) > 0:
-        raise ValueError("weights must be finite, non-negative and not all zero")
-    return w
 
 
 def _mean_one(w: np.ndarray) -> np.ndarray:

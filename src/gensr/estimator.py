@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from gensr._validation import check_rows, finite_rows
+from gensr._validation import check_rows, check_weights, finite_rows
 from gensr.grammar import MAX_VARS, Expression
 
 log = logging.getLogger(__name__)
@@ -232,18 +232,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             log.info("dropping %d rows with NaN or inf", int((~keep).sum()))
             X, y, rows = X[keep], y[keep], rows[keep]
         check_rows(y)
-        weights = None
-        if sample_weight is not None:
-            from gensr.search.driver import check_weights
-
-            try:
-                w = np.asarray(sample_weight, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError("sample_weight must be numeric") from None
-            if w.ndim == 1 and len(w) != len(flat):
-                raise ValueError(f"sample_weight has {len(w)} values for {len(flat)} rows of X")
-            weights = check_weights(w[rows] if w.ndim == 1 else w, len(y))
-        return X, y, weights
+        weights = check_weights(sample_weight, len(flat), min_nonzero=1)  # one per input row, then the rows kept
+        return X, y, (None if weights is None else check_weights(weights[rows], len(y)))
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GenSRRegressor:
         """Search for equations explaining ``y`` from ``X``; returns ``self``.

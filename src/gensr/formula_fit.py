@@ -87,9 +87,9 @@ def fit_formula(formula: str, X: Any, y: Any, *, feature_names: Sequence[str] | 
     >>> print(fit, round(fit.r2, 6))
     2.5*a/b - 1.0 1.0
     """
+    from gensr._validation import check_weights
     from gensr.constants import screen_constants
     from gensr.formula import parse
-    from gensr.search.driver import check_weights
 
     names = list(feature_names) if feature_names is not None else [str(c) for c in getattr(X, "columns", [])]
     X = np.asarray(X, dtype=np.float64)

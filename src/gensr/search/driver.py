@@ -26,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gensr._utils import model_device
+from gensr._validation import check_weights
 from gensr.formula import parse
 from gensr.grammar import MAX_VARS, Expression
 from gensr.pareto import pareto_front, select_model
@@ -149,25 +150,6 @@ def check_data(X: Any, y: Any, max_vars: int) -> tuple[np.ndarray, np.ndarray]:
     if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
         raise ValueError("X and y must be finite (no NaN or inf): drop or impute those rows first")
     return X, y
-
-
-def check_weights(sample_weight: Any, n: int) -> np.ndarray | None:
-    """Sample weights as float64 (n,) scaled to mean 1, or None; one-line errors for bad ones."""
-    if sample_weight is None:
-        return None
-    try:
-        w = np.asarray(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("sample_weight must be numeric") from None
-    if w.ndim == 0:
-        w = np.full(n, float(w))
-    if w.ndim != 1 or len(w) != n:
-        raise ValueError(f"sample_weight has shape {w.shape}; expected ({n},), one weight per row")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("sample_weight must be finite and non-negative")
-    if np.count_nonzero(w) < 2:
-        raise ValueError("sample_weight must give at least 2 rows a non-zero weight")
-    return w / w.mean()
 
 
 def check_seeds(exprs: Sequence[Expression | str] | None, names: Sequence[str] | None, d: int) -> list[Expression]:
