@@ -274,6 +274,20 @@ def test_outer_additive_constant_has_its_own_probability():
         GeneratorConfig(outer_add_prob=1.5)
 
 
+def test_short_skeletons_are_downsampled():
+    # a bare variable (with or without constants) is the most repeated draw; short_keep_prob thins it
+    def share_short(cfg: GeneratorConfig) -> float:
+        probs = iter_problems(400, 4, cfg)
+        return float(np.mean([len(p.prefix) - 2 * p.prefix.count(CONST) <= 1 for p in probs]))
+
+    base = GeneratorConfig(min_vars=1, max_vars=1, max_extra_binary=1, max_unary=0, min_points=20, max_points=20)
+    before = share_short(base)
+    after = share_short(GeneratorConfig(**{**config_to_dict(base), "short_len": 1, "short_keep_prob": 0.1}))
+    assert before > 0.1 and after < before / 3
+    with pytest.raises(ValueError, match="short_keep_prob"):
+        GeneratorConfig(short_keep_prob=0.0)
+
+
 def test_dimension_weights():
     cfg = GeneratorConfig(min_vars=1, max_vars=4, dim_weights=(4.0, 2.0, 1.0, 0.0), min_points=20, max_points=20)
     counts = Counter(p.n_vars for p in iter_problems(700, 3, cfg))

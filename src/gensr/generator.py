@@ -93,6 +93,10 @@ class GeneratorConfig:
     max_unary: int = 4  # u ~ U{0…max_unary} (E2E max_unary_ops)
     max_unary_subtree: int = 6  # unary candidates: child subtrees of fewer tokens (E2E max_unary_depth)
     max_len: int = 62  # longest prefix kept (longer ones are resampled): BOS+prefix+EOS fits 64 tokens
+    short_len: int = 0  # expressions of at most this many tokens, not counting each C and its operator, are
+    #   "short" (0: none are) …
+    short_keep_prob: float = 1.0  # … and kept with this probability: the few short skeletons (x0, C·x0)
+    #   otherwise repeat in most batches, while longer draws are almost all distinct (ours; E2E keeps all)
     # ---- operators
     binary_weights: Weights = (("add", 1.0), ("sub", 1.0), ("mul", 1.0), ("div", 0.0), ("pow", 0.0))  # E2E
     unary_weights: Weights = (  # E2E operators_to_downsample; neg/tanh are ours (not in E2E): 0
@@ -172,6 +176,7 @@ def _validate(c: GeneratorConfig) -> None:
     need(0.0 <= c.prob_int_leaf <= 1.0, "prob_int_leaf must be in [0, 1]")
     need(0.0 <= c.constant_prob <= 1.0, "constant_prob must be in [0, 1]")
     need(0.0 <= c.outer_add_prob <= 1.0, "outer_add_prob must be in [0, 1]")
+    need(c.short_len >= 0 and 0.0 < c.short_keep_prob <= 1.0, "need short_len ≥ 0 and short_keep_prob in (0, 1]")
     n_dims = c.max_vars - c.min_vars + 1
     need(not c.dim_weights or (len(c.dim_weights) == n_dims and all(math.isfinite(w) and w >= 0
                                                                     for w in c.dim_weights)
@@ -580,6 +585,9 @@ def _sample_problem(rng: np.random.Generator, p: _Plan) -> Problem:
         if sampled is None:
             continue
         tokens, vals = sampled
+        if (c.short_keep_prob < 1.0 and len(tokens) - 2 * tokens.count(CONST) <= c.short_len
+                and nxt() >= c.short_keep_prob):
+            continue
         draw = _inputs(family, n_vars, rng, c)
         xs, ys, have = [], [], 0
         for _draw in range(c.max_point_draws):
