@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gensr.cmaes
-from gensr.cmaes import CMAESConfig, CMAESResult, LatentCMAES, _strategy_params, fmin
+from gensr.cmaes import IPOP, CMAESConfig, CMAESResult, LatentCMAES, _strategy_params, fmin
 
 
 def sphere(X: np.ndarray) -> np.ndarray:
@@ -34,11 +34,14 @@ FUNCTIONS = {
     "rosenbrock": (rosenbrock, 1e-6, 0.0),
 }
 MAX_EVALS = 600_000
+# pycma has no stall criterion, never evaluates the mean and does not restart by itself: the oracle runs
+# the same code as the search (fmin → IPOP → LatentCMAES) with those three switched to pycma's behaviour
+PYCMA_LIKE = {"include_mean": False, "max_restarts": 0, "stall_iters": None}
 
 
 def evals_ours(name: str, d: int, seed: int) -> int:
     f, target, x = FUNCTIONS[name]
-    res = fmin(f, np.full(d, x), 0.5, config=CMAESConfig(target=target, max_evals=MAX_EVALS), rng=seed)
+    res = fmin(f, np.full(d, x), 0.5, config=CMAESConfig(target=target, max_evals=MAX_EVALS, **PYCMA_LIKE), rng=seed)
     assert res.fbest <= target, f"ours missed the target on {name} d={d} seed={seed}: {res.fbest}"
     return res.evaluations
 
@@ -137,19 +140,19 @@ def test_nan_and_inf_losses_rank_last_and_never_crash():
 
 
 def test_stop_reasons():
-    res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(max_iter=5), rng=0)
+    res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(**PYCMA_LIKE, max_iter=5), rng=0)
     assert res.iterations == 5 and set(res.stop) == {"maxiter"}
-    res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(target=1e-3), rng=0)
+    res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(**PYCMA_LIKE, target=1e-3), rng=0)
     assert res.fbest <= 1e-3 and "target" in res.stop
-    res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(max_evals=50), rng=0)
+    res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(**PYCMA_LIKE, max_evals=50), rng=0)
     assert "maxfevals" in res.stop and 50 <= res.evaluations < 50 + 8
-    res = fmin(lambda X: np.full(len(X), np.inf), np.ones(4), 0.5, config=CMAESConfig(stall_iters=3), rng=0)
+    res = fmin(lambda X: np.full(len(X), np.inf), np.ones(4), 0.5, config=CMAESConfig(**{**PYCMA_LIKE, "stall_iters": 3}), rng=0)
     assert set(res.stop) == {"stall"} and res.iterations == 3
-    res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(tolx=1e-4), rng=0)
+    res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(**PYCMA_LIKE, tolx=1e-4), rng=0)
     assert "tolx" in res.stop and np.all(res.stds < 1e-4)
-    res = fmin(lambda X: np.zeros(len(X)), np.ones(4), 0.5, config=CMAESConfig(tolfun=1e-9), rng=0)
+    res = fmin(lambda X: np.zeros(len(X)), np.ones(4), 0.5, config=CMAESConfig(**PYCMA_LIKE, tolfun=1e-9), rng=0)
     assert "tolfun" in res.stop
-    res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(max_iter=100), rng=0, callback=lambda es: True)
+    res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(**PYCMA_LIKE, max_iter=100), rng=0, callback=lambda es: True)
     assert res.stop == {"callback": 1.0} and res.iterations == 1
 
 
@@ -157,7 +160,7 @@ def test_stop_reasons():
 def test_top_k_leaves_other_coordinates_at_the_mean(update):
     x0 = np.arange(8.0)
     stds = np.array([0.1, 2.0, 0.5, 3.0, 0.0, 1.0, 0.2, 0.4])
-    cfg = CMAESConfig(top_k=3, update=update, max_iter=20)
+    cfg = CMAESConfig(top_k=3, update=update, max_iter=20, include_mean=False)
     es = LatentCMAES(x0, 0.5, stds=stds, config=cfg, rng=0)
     frozen = np.array([True, False, True, False, True, False, True, True])  # top 3: indices 3, 1, 5
     for _ in range(5):
@@ -263,3 +266,26 @@ def test_config_and_tell_validation():
 
 def test_docstring_examples():
     assert doctest.testmod(gensr.cmaes, extraglobs={"np": np}).failed == 0
+
+
+def test_ipop_recentre_and_explicit_restart_point():
+    """The latent search's two uses of the restart policy: re-centring (not a restart) and restarting at
+    the best latent any stage decoded (passed in)."""
+    cfg = CMAESConfig(popsize=6, stall_iters=2, max_restarts=1, max_iter=40)
+    opt = IPOP(np.zeros(3), 1.0, config=cfg, rng=0)
+    X = opt.ask()
+    opt.tell(X, sphere(X - 5.0))
+    opt.recentre(np.full(3, 5.0))
+    assert opt.restarts == 0 and opt.popsize == 6 and np.all(opt.es.mean == 5.0)
+    assert opt.iterations == 1 and opt.evaluations == 6  # totals carry over
+    while not opt.es.stop():
+        X = opt.ask()
+        opt.tell(X, np.ones(len(X)))  # flat: stall fires
+    assert opt.stop(start=np.full(3, -7.0)) == {}
+    assert opt.restarts == 1 and opt.popsize == 12 and np.all(opt.es.mean == -7.0)
+    assert opt.es.max_iter == 40 - opt.iterations  # one budget over all runs
+    while not (reasons := opt.stop()):
+        X = opt.ask()
+        opt.tell(X, np.ones(len(X)))
+    assert set(reasons) == {"stall"} and opt.restarts == 1  # no restarts left
+    assert opt.result.fbest == 1.0 and opt.result.restarts == 1  # the flat runs beat the first generation

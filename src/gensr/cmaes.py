@@ -14,7 +14,8 @@ spirit of pycma's ``purecma``. Two update rules share one class (``CMAESConfig.u
   population rather than from the previous mean. ``"standard"`` fixes all of these.
 
 Two interfaces to one algorithm, as in pycma: the ask/tell object :class:`LatentCMAES`, whose caller owns
-the loop, and the driver :func:`fmin`, which adds IPOP restarts. Everything minimises; GenSR's fitness
+the loop, and the driver :func:`fmin`; both restart through the one :class:`IPOP` policy, which the latent
+search uses as well. Everything minimises; GenSR's fitness
 (maximised) enters as ``-fitness``. Only numpy is used, and every random draw comes from one
 ``numpy.random.Generator``, so a seed fixes the whole run.
 """
@@ -29,9 +30,9 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["CMAESConfig", "CMAESResult", "LatentCMAES", "fmin"]
+__all__ = ["CMAESConfig", "CMAESResult", "IPOP", "LatentCMAES", "fmin"]
 
-# stop reasons after which fmin may restart; the others (budgets, target, callback) end the search
+# stop reasons after which IPOP may restart; the others (budgets, target, callback) end the search
 RESTARTABLE = frozenset({"tolfun", "tolx", "stall"})
 # σ·max(√c) growing this far beyond its initial value means divergence (pycma's `tolupsigma`)
 _TOLUPSIGMA = 1e20
@@ -41,9 +42,17 @@ _MIN_VARIANCE = 1e-300
 
 @dataclass(frozen=True)
 class CMAESConfig:
-    """Settings of :class:`LatentCMAES` and :func:`fmin`; ``None`` means "derive from the dimension"."""
+    """Settings of :class:`LatentCMAES`, :class:`IPOP` and :func:`fmin`, and the ``cma`` section of the
+    latent search (:class:`gensr.search.config.SearchConfig`): one config, one set of defaults, chosen for
+    the latent search. ``None`` means "derive from the dimension"; pycma's defaults, where ours differ,
+    are ``include_mean=False``, ``max_restarts=0`` and ``stall_iters=None``.
+    """
 
-    # None -> 4 + floor(3 ln d), Hansen's default, enough for sep-CMA; GenSR uses 81 (mean + 80 samples)
+    # initial step when the caller passes none; in the latent search, in units of the prior σ, so that
+    # samples start where p(z | data) has mass
+    sigma0: float = 1.0
+    # None -> 4 + floor(3 ln d), Hansen's default, enough for sep-CMA: 14 at d = 32, cheap generations
+    # (GenSR uses 81, mean + 80 samples, at d = 512)
     popsize: int | None = None
     # None -> popsize // 2, truncation at half as in standard CMA-ES; GenSR uses 16
     mu: int | None = None
@@ -53,8 +62,9 @@ class CMAESConfig:
     c1_min: float | None = None
     # adapt and sample only the k dimensions with the largest initial std: GenSR's top-k variant (k = 128)
     top_k: int | None = None
-    # GenSR evaluates the unperturbed mean as candidate 0 of every generation
-    include_mean: bool = False
+    # GenSR evaluates the unperturbed mean as candidate 0 of every generation; in the latent search its
+    # decode is often cached, so it is nearly free
+    include_mean: bool = True
     # pycma's default: the f range over the recent generations falls below this -> converged
     tolfun: float = 1e-11
     # pycma's default: every coordinate std σ√c_i and σ|p_c,i| fall below this -> converged
@@ -66,13 +76,14 @@ class CMAESConfig:
     max_evals: int | None = None
     # stop once the best f <= target (e.g. -0.95 when f = -R²)
     target: float | None = None
-    # IPOP restarts after a restartable stop (tolfun, tolx, stall); 0 = one run, as GenSR does
-    max_restarts: int = 0
+    # IPOP restarts after a restartable stop (tolfun, tolx, stall); 0 = one run, as GenSR does. In the latent
+    # search the clock usually ends first
+    max_restarts: int = 3
     # IPOP (Auger & Hansen 2005) multiplies λ by 2 per restart: larger populations search more globally
     popsize_factor: float = 2.0
     # stop (or restart) after this many iterations without a new best f; None = off. Also ends runs in
     # which every candidate is invalid (f = inf), which no other criterion notices
-    stall_iters: int | None = None
+    stall_iters: int | None = 20
     # where a restart begins: the best point so far ("best"; in a latent space that is the promising
     # region) or the original x0 ("x0"), always with the original sigma0 and stds
     restart_from: Literal["best", "x0"] = "best"
@@ -94,6 +105,8 @@ class CMAESConfig:
             raise ValueError(f"c1_min must lie in [0, 1), got {self.c1_min}")
         if self.max_restarts < 0 or self.popsize_factor < 1.0:
             raise ValueError("max_restarts must be >= 0 and popsize_factor >= 1")
+        if not (math.isfinite(self.sigma0) and self.sigma0 > 0):
+            raise ValueError(f"sigma0 must be finite and > 0, got {self.sigma0!r}")
         if not (self.tolfun >= 0 and self.tolx >= 0):
             raise ValueError("tolfun and tolx must be >= 0")
 
@@ -218,8 +231,8 @@ class LatentCMAES:
     ----------
     x0 : array_like, shape (d,)
         Initial mean (GenSR: the prior mean μ₀ of the encoded data set).
-    sigma0 : float
-        Initial step size. The initial std of coordinate i is ``sigma0 * stds[i]``.
+    sigma0 : float, optional
+        Initial step size (default ``config.sigma0``). The initial std of coordinate i is ``sigma0 * stds[i]``.
     stds : array_like, shape (d,), optional
         Per-coordinate initial std multipliers, >= 0 (pycma's ``CMA_stds``); in the latent search, the
         prior branch's σ. It is normalised to max 1 and the max is moved into σ (σ = sigma0·max(stds),
@@ -243,12 +256,13 @@ class LatentCMAES:
     def __init__(
         self,
         x0: np.ndarray,
-        sigma0: float,
+        sigma0: float | None = None,
         *,
         stds: np.ndarray | None = None,
         config: CMAESConfig = CMAESConfig(),  # frozen, hence safe as a default
         rng: np.random.Generator | int | None = None,
     ) -> None:
+        sigma0 = config.sigma0 if sigma0 is None else sigma0
         x0 = np.array(x0, dtype=float)
         if x0.ndim != 1 or x0.size == 0:
             raise ValueError(f"x0 must be a non-empty 1-D array, got shape {x0.shape}")
@@ -408,24 +422,119 @@ class LatentCMAES:
         )
 
 
+class IPOP:
+    """IPOP restarts (Auger & Hansen 2005) around :class:`LatentCMAES`: the one restart policy, used by
+    :func:`fmin` and by the latent search.
+
+    It holds the current run (``es``) and the totals of the finished ones; the caller owns the loop
+    (ask → evaluate → tell → :meth:`stop`). When every stop reason of the current run is restartable
+    (``tolfun``, ``tolx``, ``stall``) and fewer than ``config.max_restarts`` restarts were made,
+    :meth:`stop` starts a new run and returns no reason: λ ← ⌈λ·``popsize_factor``⌉ (μ scaled alike), the
+    original ``sigma0`` and ``stds``, from the best point told so far (``restart_from="best"``), from
+    ``x0``, or from a point the caller passes; ``max_iter`` and ``max_evals`` are budgets over all runs
+    (the first run's resolved ``max_iter`` is the total). :meth:`recentre` starts a fresh run of the same
+    λ at a given point without counting a restart (the latent search does this when LEE refines a latent
+    that beats the run).
+
+    Examples
+    --------
+    >>> opt = IPOP(np.ones(3), 0.5, config=CMAESConfig(max_restarts=1, tolx=1e-4), rng=0)
+    >>> while not opt.stop():
+    ...     X = opt.ask()
+    ...     opt.tell(X, np.sum(X**2, axis=1))
+    >>> opt.restarts, opt.result.fbest < 1e-6
+    (1, True)
+    """
+
+    def __init__(self, x0: np.ndarray, sigma0: float | None = None, *, stds: np.ndarray | None = None,
+                 config: CMAESConfig = CMAESConfig(),  # frozen, hence safe as a default
+                 rng: np.random.Generator | int | None = None) -> None:
+        self.config, self.x0 = config, np.asarray(x0, dtype=float)
+        self.sigma0 = config.sigma0 if sigma0 is None else sigma0
+        self.stds, self._rng = stds, np.random.default_rng(rng)
+        self.restarts = 0
+        self._done_evals = self._done_iters = 0
+        self._best: tuple[np.ndarray | None, float, int] = (None, math.inf, 0)
+        self.es = LatentCMAES(self.x0, self.sigma0, stds=stds, config=config, rng=self._rng)
+        self.max_iter = self.es.max_iter  # over all runs
+
+    @property
+    def popsize(self) -> int:
+        return self.es.popsize
+
+    @property
+    def evaluations(self) -> int:
+        return self._done_evals + self.es.evaluations
+
+    @property
+    def iterations(self) -> int:
+        return self._done_iters + self.es.iterations
+
+    def ask(self) -> np.ndarray:
+        return self.es.ask()
+
+    def tell(self, X: np.ndarray, f: np.ndarray) -> None:
+        self.es.tell(X, f)
+
+    def _best_so_far(self) -> tuple[np.ndarray | None, float, int]:
+        run = self.es.result
+        if self._best[0] is None or run.fbest < self._best[1]:
+            return run.xbest, run.fbest, self._done_evals + run.evals_best
+        return self._best
+
+    def _new_run(self, start: np.ndarray, popsize: int) -> None:
+        self._best = self._best_so_far()
+        es, cfg = self.es, self.config
+        self._done_evals += es.evaluations
+        self._done_iters += es.iterations
+        run_config = replace(
+            cfg, popsize=popsize,
+            mu=None if cfg.mu is None else max(1, es.mu * popsize // es.popsize),
+            max_iter=max(1, self.max_iter - self._done_iters),
+            max_evals=None if cfg.max_evals is None else max(1, cfg.max_evals - self._done_evals))
+        self.es = LatentCMAES(start, self.sigma0, stds=self.stds, config=run_config, rng=self._rng)
+
+    def recentre(self, x: np.ndarray) -> None:
+        """A fresh run of the current λ at ``x`` (not a restart: the restart count stays)."""
+        self._new_run(np.asarray(x, dtype=float), self.es.popsize)
+
+    def stop(self, start: np.ndarray | None = None) -> dict[str, float]:
+        """The reasons that end the search (empty while it goes on), restarting first when allowed.
+
+        ``start``: where a restart begins (default: ``config.restart_from``).
+        """
+        reasons = self.es.stop()
+        if reasons and reasons.keys() <= RESTARTABLE and self.restarts < self.config.max_restarts:
+            self.restarts += 1
+            if start is None:
+                best = self._best_so_far()[0]
+                start = best if self.config.restart_from == "best" and best is not None else self.x0
+            self._new_run(np.asarray(start, dtype=float), math.ceil(self.es.popsize * self.config.popsize_factor))
+            return {}
+        return reasons
+
+    @property
+    def result(self) -> CMAESResult:
+        """The best point over all runs; ``xfavorite``, ``stds`` and ``stop`` are those of the current run."""
+        xbest, fbest, evals_best = self._best_so_far()
+        return replace(self.es.result, xbest=xbest, fbest=fbest, evals_best=evals_best,
+                       evaluations=self.evaluations, iterations=self.iterations, restarts=self.restarts)
+
+
 def fmin(
     objective: Callable[[np.ndarray], np.ndarray],
     x0: np.ndarray,
-    sigma0: float,
+    sigma0: float | None = None,
     *,
     stds: np.ndarray | None = None,
     config: CMAESConfig = CMAESConfig(),  # frozen, hence safe as a default
     rng: np.random.Generator | int | None = None,
     callback: Callable[[LatentCMAES], bool] | None = None,
 ) -> CMAESResult:
-    """Minimise a batched ``objective`` with :class:`LatentCMAES`, restarting IPOP-style.
+    """Minimise a batched ``objective`` with :class:`LatentCMAES` and :class:`IPOP` restarts.
 
-    Each run loops ask → objective → tell until :meth:`LatentCMAES.stop` fires. If every reason that
-    fired is restartable (``tolfun``, ``tolx``, ``stall``) and fewer than ``config.max_restarts`` restarts
-    were made, a new run starts with λ ← ⌈λ · popsize_factor⌉ (μ scaled alike), the original
-    ``sigma0`` and ``stds``, from the best point so far (``restart_from="best"``) or from ``x0``.
-    ``max_iter`` and ``max_evals`` are budgets over all runs; the first run's resolved ``max_iter`` is
-    the total.
+    Each run loops ask → objective → tell until :meth:`LatentCMAES.stop` fires; :class:`IPOP` decides
+    whether a new run starts (its docstring has the policy).
 
     Parameters
     ----------
@@ -433,58 +542,23 @@ def fmin(
         ``objective(X)`` with X of shape (popsize, d) returns losses of shape (popsize,); NaN or inf
         mark invalid candidates. It receives a copy of the population.
     x0, sigma0, stds, config, rng
-        As for :class:`LatentCMAES`; one ``rng`` feeds all runs.
+        As for :class:`LatentCMAES` (``sigma0=None``: ``config.sigma0``); one ``rng`` feeds all runs.
     callback : callable, optional
-        Called as ``callback(es)`` after each ``tell``; returning True stops the search (reason
-        ``"callback"``).
+        Called as ``callback(es)`` with the current run after each ``tell``; returning True stops the
+        search (reason ``"callback"``).
 
     Returns
     -------
     CMAESResult
         The best point over all runs; ``xfavorite``, ``stds`` and ``stop`` are those of the last run.
     """
-    rng = np.random.default_rng(rng)
-    x0 = np.asarray(x0, dtype=float)
-    run_config, start = config, x0
-    best: tuple[np.ndarray | None, float, int] = (None, math.inf, 0)
-    evaluations = iterations = restarts = 0
-    total_iter = 0  # resolved by the first run
-    while True:
-        es = LatentCMAES(start, sigma0, stds=stds, config=run_config, rng=rng)
-        if restarts == 0:
-            total_iter = es.max_iter
-        stop = es.stop()
-        while not stop:
-            X = es.ask()
-            es.tell(X, objective(X.copy()))
-            stop = es.stop()
-            if callback is not None and callback(es):
-                stop = {**stop, "callback": 1.0}
-        run = es.result
-        if best[0] is None or run.fbest < best[1]:
-            best = (run.xbest, run.fbest, evaluations + run.evals_best)
-        evaluations += run.evaluations
-        iterations += run.iterations
-        if restarts >= config.max_restarts or not stop.keys() <= RESTARTABLE:
+    opt = IPOP(x0, sigma0, stds=stds, config=config, rng=rng)
+    stop = opt.es.stop()
+    while not stop:
+        X = opt.ask()
+        opt.tell(X, objective(X.copy()))
+        if callback is not None and callback(opt.es):
+            stop = {**opt.es.stop(), "callback": 1.0}
             break
-        restarts += 1
-        popsize = math.ceil(es.popsize * config.popsize_factor)
-        run_config = replace(
-            config,
-            popsize=popsize,
-            mu=None if config.mu is None else max(1, es.mu * popsize // es.popsize),
-            max_iter=total_iter - iterations,
-            max_evals=None if config.max_evals is None else config.max_evals - evaluations,
-        )
-        start = best[0] if config.restart_from == "best" else x0
-    xbest, fbest, evals_best = best
-    return replace(
-        run,
-        xbest=xbest,
-        fbest=fbest,
-        evals_best=evals_best,
-        evaluations=evaluations,
-        iterations=iterations,
-        stop=stop,
-        restarts=restarts,
-    )
+        stop = opt.stop()
+    return replace(opt.result, stop=stop)

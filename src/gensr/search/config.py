@@ -11,7 +11,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["BudgetConfig", "CMAConfig", "EditConfig", "EnumerateConfig", "FitConfig", "LEEConfig",
+from gensr.cmaes import CMAESConfig
+
+__all__ = ["BudgetConfig", "EditConfig", "EnumerateConfig", "FitConfig", "LEEConfig",
            "LocaliseConfig", "PowerLawConfig", "SearchConfig"]
 
 
@@ -39,25 +41,6 @@ class BudgetConfig:
     def __post_init__(self) -> None:
         _need(self.max_time > 0, f"budget.max_time must be > 0, got {self.max_time!r}")
         _integers(self, ("max_generations",), 1, "budget")
-
-
-@dataclass(frozen=True)
-class CMAConfig:
-    """The latent CMA-ES (:class:`gensr.cmaes.LatentCMAES`) and its IPOP restarts."""
-
-    popsize: int | None = None  # λ; None: 4 + ⌊3 ln L⌋ (14 at L = 32), cheap generations (GenSR: 81 at L = 512)
-    sigma0: float = 1.0  # initial step in units of the prior σ: samples start where p(z | data) has mass
-    update: Literal["standard", "gensr"] = "standard"  # sep-CMA-ES; "gensr" = the released update
-    top_k: int | None = None  # search only the k latent dims of largest prior σ (GenSR's top-k, off there too)
-    include_mean: bool = True  # evaluate the mean each generation as GenSR does; its decode is often cached
-    max_restarts: int = 3  # IPOP restarts (λ doubles) after tolfun/tolx/stall; the clock usually ends first
-    stall_iters: int | None = 20  # generations without a better latent that end a run (and trigger a restart)
-
-    def __post_init__(self) -> None:
-        _need(self.sigma0 > 0, f"cma.sigma0 must be > 0, got {self.sigma0!r}")
-        _need(self.update in ("standard", "gensr"), f"cma.update must be 'standard' or 'gensr', got {self.update!r}")
-        _need(self.popsize is None or self.popsize >= 2, f"cma.popsize must be >= 2 or None, got {self.popsize}")
-        _integers(self, ("max_restarts",), 0, "cma")
 
 
 @dataclass(frozen=True)
@@ -189,7 +172,8 @@ class SearchConfig:
     """
 
     budget: BudgetConfig = field(default_factory=BudgetConfig)
-    cma: CMAConfig = field(default_factory=CMAConfig)
+    cma: CMAESConfig = field(default_factory=CMAESConfig)  # the latent CMA-ES and its IPOP restarts (the
+    # optimiser's own config: one set of defaults for fmin and the search; max_iter None = budget.max_generations)
     localise: LocaliseConfig = field(default_factory=LocaliseConfig)
     fit: FitConfig = field(default_factory=FitConfig)
     lee: LEEConfig = field(default_factory=LEEConfig)

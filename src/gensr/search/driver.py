@@ -219,13 +219,12 @@ class _Driver:
         if s.best_z is None or s.stds is None:
             self.stop["max_time"] = s.cfg.budget.max_time  # nothing decoded in time
             return
-        cma = LatentCMA(s.cfg)
-        cma.restart(s, s.best_latent(), s.cfg.cma.popsize)
+        cma = LatentCMA(s)
         periodic = [m for m in self.moves if m.every]
         while not self.should_stop():
             if not cma.generation(s):
                 continue  # the deadline cut the generation
-            if self.log(cma.es.sigma):  # type: ignore[union-attr]
+            if self.log(cma.sigma):
                 return
             for move in periodic:
                 if s.generations % move.every == 0 and not s.deadline.expired():

@@ -11,6 +11,7 @@ latent search.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from fractions import Fraction
@@ -19,7 +20,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from gensr.cmaes import RESTARTABLE, CMAESConfig, LatentCMAES
+from gensr.cmaes import IPOP
 from gensr.codec import decoded_expression, pack_data
 from gensr.edits import neighbours
 from gensr.grammar import CONST, Expression, Node
@@ -328,29 +329,28 @@ class Refine:
 
 
 class LatentCMA:
-    """Latent CMA-ES from the best latent, with IPOP restarts and re-centring on refined latents."""
+    """Latent CMA-ES from the best latent, with :class:`gensr.cmaes.IPOP` restarts (from the best latent
+    decoded by any stage) and re-centring on refined latents."""
 
     stage = "cma"
 
-    def __init__(self, cfg: SearchConfig):
-        self.cfg = cfg
-        self.es: LatentCMAES | None = None
+    def __init__(self, state: SearchState):
+        cc = state.cfg.cma
+        if cc.max_iter is None:
+            cc = dataclasses.replace(cc, max_iter=state.cfg.budget.max_generations)
+        self.opt = IPOP(state.best_latent(), stds=state.stds, config=cc, rng=state.rng)
 
-    def restart(self, state: SearchState, x0: np.ndarray, popsize: int | None) -> None:
-        """A new CMA-ES run at ``x0``: the start, every IPOP restart and every re-centring."""
-        cc, bc = self.cfg.cma, self.cfg.budget
-        es_cfg = CMAESConfig(popsize=popsize, update=cc.update, top_k=cc.top_k, include_mean=cc.include_mean,
-                             stall_iters=cc.stall_iters, max_iter=max(1, bc.max_generations - state.generations))
-        self.es = LatentCMAES(x0, cc.sigma0, stds=state.stds, config=es_cfg, rng=state.rng)
+    @property
+    def sigma(self) -> float:
+        return self.opt.es.sigma
 
     def generation(self, state: SearchState) -> bool:
         """Ask, evaluate and tell one generation; False if the deadline cut it (then it is not told)."""
-        assert self.es is not None
-        X = self.es.ask()
+        X = self.opt.ask()
         f = state.evaluate_latents(X, self.stage)
         if np.isnan(f).any():
             return False
-        self.es.tell(X, -f)
+        self.opt.tell(X, -f)
         state.generations += 1
         return True
 
@@ -359,18 +359,14 @@ class LatentCMA:
 
         Returns the CMA-ES stop reasons that end the search (empty while it goes on).
         """
-        assert self.es is not None
         if state.recentre is not None:
             z, fz = state.recentre
             state.recentre = None
-            if -fz < self.es.result.fbest:
-                self.restart(state, z, self.es.popsize)
-        es_stop = self.es.stop()
-        if es_stop and es_stop.keys() <= RESTARTABLE and state.restarts < self.cfg.cma.max_restarts:
-            state.restarts += 1
-            self.restart(state, state.best_latent(), 2 * self.es.popsize)
-            return {}
-        return dict(es_stop)
+            if -fz < self.opt.es.result.fbest:
+                self.opt.recentre(z)
+        reasons = self.opt.stop(start=state.best_latent())
+        state.restarts = self.opt.restarts
+        return reasons
 
 
 def build_moves(cfg: SearchConfig, seeds: list[Expression]) -> list[Move]:
