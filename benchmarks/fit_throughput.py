@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gensr.deadline import Deadline
 from gensr.formula import parse
 from gensr.generator import GeneratorConfig, iter_problems, sample_expression
 from gensr.search import SearchConfig
-from gensr.search.budget import Deadline
 from gensr.search.pool import Pool, linear_constants
 
 FORMULAS = {  # name: (formula, range of every variable); textbook-style forms, none from a benchmark table
@@ -77,7 +77,7 @@ def skeletons(problem: dict, n: int, seed: int) -> list:
 
 def run(problem: dict, exprs: list, variant: str) -> dict:
     cfg = SearchConfig().replace(**VARIANTS[variant])
-    pool = Pool(problem["X"], problem["y"], cfg, Deadline(time.perf_counter(), 1e9), fit_seed=0)
+    pool = Pool(problem["X"], problem["y"], cfg, Deadline(), fit_seed=0)
     start = time.perf_counter()
     for e in exprs:
         pool.score(e, "seed", 0)
@@ -106,7 +106,7 @@ def multi_term(variants: tuple[str, str], seed: int = 11, draws: int = 400) -> d
         if len(lin) < 2 or len(lin) == canon.n_constants:
             continue
         for v in variants:
-            pool = Pool(p.X, p.y, SearchConfig().replace(**VARIANTS[v]), Deadline(time.perf_counter(), 1e9), 0)
+            pool = Pool(p.X, p.y, SearchConfig().replace(**VARIANTS[v]), Deadline(), 0)
             start = time.perf_counter()
             pool.score(p.expr.skeleton, "seed", 0)
             seconds[v] += time.perf_counter() - start

@@ -146,7 +146,8 @@ def test_stop_reasons():
     assert res.fbest <= 1e-3 and "target" in res.stop
     res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(**PYCMA_LIKE, max_evals=50), rng=0)
     assert "maxfevals" in res.stop and 50 <= res.evaluations < 50 + 8
-    res = fmin(lambda X: np.full(len(X), np.inf), np.ones(4), 0.5, config=CMAESConfig(**{**PYCMA_LIKE, "stall_iters": 3}), rng=0)
+    stall = CMAESConfig(**{**PYCMA_LIKE, "stall_iters": 3})
+    res = fmin(lambda X: np.full(len(X), np.inf), np.ones(4), 0.5, config=stall, rng=0)
     assert set(res.stop) == {"stall"} and res.iterations == 3
     res = fmin(sphere, np.ones(4), 0.5, config=CMAESConfig(**PYCMA_LIKE, tolx=1e-4), rng=0)
     assert "tolx" in res.stop and np.all(res.stds < 1e-4)

@@ -15,6 +15,7 @@ from gensr.constants import (
     fit_constants,
     subsample_rows,
 )
+from gensr.deadline import Deadline
 
 A, B, C = 2.5, 1.3, -0.7
 
@@ -158,7 +159,7 @@ def test_fewer_rows_than_constants_uses_trf():
     assert fit.success and fit.mse < 1e-20
 
 
-def test_time_limit_is_respected():
+def test_deadline_is_respected():
     x = np.linspace(-1, 1, 200)[:, None]
     y = np.cos(3 * x[:, 0])
     start = time.perf_counter()
@@ -169,11 +170,12 @@ def test_time_limit_is_respected():
         y,
         n_starts=50,
         max_iter=100_000,
-        time_limit=0.05,
+        deadline=Deadline(0.05),
         rng=0,
     )
     assert time.perf_counter() - start < 1.0
     assert fit.n_starts < 50
+    assert fit_constants(lambda X, c: c[0] * X[:, 0], 1, x, y, deadline=Deadline(0.0)).n_starts == 1
 
 
 def test_argument_validation(sine_data):

@@ -9,16 +9,12 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gensr import GenSRRegressor
-from gensr.search import SearchConfig
 
 FAST = {"max_time": 20.0, "max_generations": 2, "population_size": 8, "verbose": 0, "random_state": 0}
 
 # Checks the tiny test model cannot pass, with the reason. None at the moment: the estimator always scores
 # affine single-feature baselines, so even an untrained network yields a usable fit.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {
-    # two same-seed fits can differ: a fresh process's first fit pays warm-up inside max_time, so time-bounded
-    # stages (the constant fitter's deadline) stop at other points; open (see the stop note)
-    "check_fit_idempotent": "same-seed fits differ when the clock binds in one of them",
     # a weight of 2 and a duplicated row give the same loss, but not the same search: the row subsets that are
     # encoded and fitted are drawn from n rows, so duplicating rows changes which equations are proposed
     "check_sample_weight_equivalence_on_dense_data": "the search draws row subsets: duplicated rows change it",
@@ -31,12 +27,9 @@ def _data(n=60, seed=0):
     return X, 2.0 * X[:, 0] + 1.0
 
 
-# the checks compare fits with one seed (idempotency, 1-D vs 2-D y) to 1e-7, so nothing may depend on the clock:
-# the map-guided enumeration is time-boxed (a share of max_time) and is switched off here
-_NO_CLOCK = SearchConfig().replace(**{"enumerate.enabled": False})
-
-
-@parametrize_with_checks([GenSRRegressor(**FAST, search_config=_NO_CLOCK)],
+# the checks compare fits with one seed (idempotency, 1-D vs 2-D y) to 1e-7: the deterministic mode bounds every
+# stage by counts, so nothing depends on the clock
+@parametrize_with_checks([GenSRRegressor(**FAST, deterministic=True)],
                          expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
 def test_sklearn_contract(estimator, check, tiny_checkpoint):
     with warnings.catch_warnings():
@@ -78,21 +71,38 @@ def test_pickle_round_trip_without_network(fitted):
     np.testing.assert_array_equal(again.predict(frame), model.predict(frame))
 
 
-def test_determinism(tiny_checkpoint):
+def test_determinism_beside_a_busy_core(tiny_checkpoint):
+    """``deterministic=True``: two same-seed fits give identical fronts, bit for bit, even when the second
+    runs at half speed beside a process burning its core (every stage is bounded by counts)."""
+    import os
+    import subprocess
+    import sys
+
     X, y = _data(seed=3)
     y = np.sin(X[:, 0]) * X[:, 1]
-    # bounded by generations only: with max_time out of reach, no time-boxed move (the enumeration's share of
-    # the budget) cuts off at a load-dependent point
-    bounded = {**FAST, "max_time": 600.0}
-    a = GenSRRegressor(checkpoint=tiny_checkpoint, **bounded).fit(X, y)
-    b = GenSRRegressor(checkpoint=tiny_checkpoint, **bounded).fit(X, y)
-    # same skeletons in the same order. Constants of ill-conditioned fits (e.g. C*(C + x0)) may differ, and
-    # with them the loss in the 4th digit: vectorised reductions round differently with memory alignment,
-    # and Levenberg-Marquardt amplifies that on flat valleys.
-    assert [e.prefix for e in a.equations_["expression"]] == [e.prefix for e in b.equations_["expression"]]
-    np.testing.assert_allclose(a.equations_["loss"], b.equations_["loss"], rtol=1e-2, atol=1e-9)
+    det = {**FAST, "max_time": 600.0, "max_generations": 3, "deterministic": True}
+    a = GenSRRegressor(checkpoint=tiny_checkpoint, **det).fit(X, y)
+    cpu = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                              preexec_fn=None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu})))
+    try:
+        b = GenSRRegressor(checkpoint=tiny_checkpoint, **det).fit(X, y)
+    finally:
+        burner.kill()
+    assert a.search_result_.stop.keys() == b.search_result_.stop.keys() and "max_time" not in a.search_result_.stop
+    assert [str(e) for e in a.equations_["expression"]] == [str(e) for e in b.equations_["expression"]]
+    assert [e.constants.tobytes() for e in a.equations_["expression"]] == \
+        [e.constants.tobytes() for e in b.equations_["expression"]]
+    assert a.equations_["loss"].tolist() == b.equations_["loss"].tolist()
     assert [c.expression.prefix for c in a.search_result_.candidates] == \
         [c.expression.prefix for c in b.search_result_.candidates]
+
+
+def test_a_ceiling_that_binds_warns_that_the_fit_is_no_longer_deterministic(tiny_checkpoint):
+    X, _ = _data(seed=3)
+    with pytest.warns(UserWarning, match="no longer deterministic"):
+        GenSRRegressor(checkpoint=tiny_checkpoint, **{**FAST, "max_time": 1.0, "max_generations": 10_000,
+                                                      "deterministic": True}).fit(X, np.sin(X[:, 0]) * X[:, 1])
 
 
 @pytest.mark.parametrize(("X", "y", "match"), [

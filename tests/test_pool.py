@@ -11,9 +11,9 @@ import pytest
 
 import gensr
 from gensr.constants import screen_constants
+from gensr.deadline import Deadline
 from gensr.formula import parse
 from gensr.search import SearchConfig
-from gensr.search.budget import Deadline
 from gensr.search.moves import Enumerate, power_law_candidates
 from gensr.search.pool import Pool, nonlinear_constants
 
@@ -48,7 +48,7 @@ def test_screen_is_quiet_on_invalid_candidates_and_keeps_a_deadline():
     assert not bad.success and bad.mse == np.inf and bad.r2 == -np.inf
     start = time.perf_counter()
     slow = screen_constants(parse("C*sin(C*x0) + C").numpy_fn(), 3, X, y, n_starts=500, max_iter=10_000,
-                            time_limit=0.2, rng=0)
+                            deadline=Deadline(0.2), rng=0)
     assert time.perf_counter() - start < 2.0 and np.all(np.isfinite(slow.constants))
 
 
@@ -79,7 +79,7 @@ def _pool(n, **fit):
     X = rng.uniform(1, 3, size=(n, 2))
     y = 2.0 * X[:, 0] ** 2 / X[:, 1] + 0.5
     cfg = SearchConfig().replace(**{f"fit.{k}": v for k, v in fit.items()})
-    return Pool(X, y, cfg, Deadline(time.perf_counter(), 60.0), fit_seed=0)
+    return Pool(X, y, cfg, Deadline(60.0), fit_seed=0)
 
 
 def test_pool_screens_only_with_enough_rows_and_refits_what_could_join_the_front():
@@ -134,7 +134,7 @@ def test_enumeration_scores_the_decoders_short_skeletons(model):
     X = np.random.default_rng(0).uniform(1, 3, size=(120, 2))
     y = X[:, 0] * X[:, 1]
     cfg = SearchConfig().replace(**{"enumerate.beam": 8, "enumerate.max_nodes": 5, "enumerate.share": 1.0})
-    state = SearchState(model, X, y, cfg, np.random.default_rng(0), Deadline(time.perf_counter(), 60.0))
+    state = SearchState(model, X, y, cfg, np.random.default_rng(0), Deadline(60.0))
     Enumerate(cfg).run(state)
     found = [c for c in state.pool.candidates if c.stage == "enumerate"]
     assert 1 <= len(found) <= 8 and all(c.complexity <= 5 for c in found)

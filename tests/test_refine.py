@@ -10,11 +10,12 @@ import torch
 
 from gensr.checkpoint import load_model
 from gensr.codec import pack_data
+from gensr.deadline import Deadline
 from gensr.formula import parse
 from gensr.grammar import Expression
 from gensr.layers import scale_features
 from gensr.model import CVAE, CVAE_PRESETS
-from gensr.refine import GEvalPath, geval_descent, geval_loss, geval_path, reencode
+from gensr.refine import GEvalPath, geval_loss, geval_path, reencode
 from gensr.vocab import VOCAB
 
 
@@ -73,7 +74,7 @@ def test_reencode_rejects_too_long_expressions(model, data):
         reencode(model, [Expression.from_prefix(tokens)], X, y)
 
 
-def test_geval_descent_reduces_the_misfit(two_function_model, data):
+def test_geval_path_reduces_the_misfit(two_function_model, data):
     X, y = data
     model, z_plus, z_minus = two_function_model
     start = np.vstack([z_minus, z_minus + 0.1])
@@ -91,7 +92,6 @@ def test_geval_descent_reduces_the_misfit(two_function_model, data):
     np.testing.assert_allclose(geval_loss(model, res.z, X, y), res.losses[-1], rtol=1e-5)
     for k, v in model.state_dict().items():  # only z moved
         assert torch.equal(v, before[k]), k
-    np.testing.assert_allclose(geval_descent(model, start, X, y, steps=30, lr=0.02), res.z)
 
 
 def test_geval_noops(model, data):
@@ -100,11 +100,11 @@ def test_geval_noops(model, data):
     off = geval_path(model, z0, X, y, steps=0)
     np.testing.assert_array_equal(off.z, z0)
     assert off.losses.shape == (0, 2)
-    timed_out = geval_path(model, z0, X, y, steps=50, time_limit=0.0)
+    timed_out = geval_path(model, z0, X, y, steps=50, deadline=Deadline(0.0))
     assert timed_out.path.shape[0] == 1 and timed_out.losses.shape == (1, 2)
     cfg = dataclasses.replace(CVAE_PRESETS["tiny"], vocab_size=VOCAB.size, use_geval=False)
     headless = CVAE(cfg).eval()
-    np.testing.assert_array_equal(geval_descent(headless, z0[:, : cfg.latent_dim], X, y, steps=5),
+    np.testing.assert_array_equal(geval_path(headless, z0[:, : cfg.latent_dim], X, y, steps=5).z,
                                   z0[:, : cfg.latent_dim])
     with pytest.raises(RuntimeError, match="g_eval"):
         geval_loss(headless, z0, X, y)

@@ -69,7 +69,10 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-time", type=float, default=None,
                    help="wall-clock budget of the whole command in seconds (default: the search config's, 60)")
     p.add_argument("--max-generations", type=int, default=None,
-                   help="CMA-ES generations (default: the search config's, 200)")
+                   help="CMA-ES generations (default: the search config's: 200, or 40 with --deterministic)")
+    p.add_argument("--deterministic", action="store_true", default=None,
+                   help="bound every stage by counts, not by the clock: the same --seed gives the same front on "
+                        "any machine (--max-time is then only a ceiling)")
     p.add_argument("--config", help="JSON file with SearchConfig sections (budget, cma, fit, lee, …)")
     p.add_argument("--search", action="append", default=[], metavar="KEY=VALUE",
                    help="a dotted SearchConfig override after --config, e.g. fit.fitter=torch (repeatable)")
@@ -377,6 +380,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                       f"has {left:.1f} s", UserWarning, stacklevel=1)
     model = GenSRRegressor(checkpoint=args.checkpoint, max_time=left, search_config=search_config,
                            max_generations=args.max_generations,
+                           deterministic=args.deterministic,
                            **({"model_selection": args.model_selection} if args.model_selection else {}),
                            **({"r2_threshold": args.r2_threshold} if args.r2_threshold is not None else {}),
                            nan_policy="drop" if args.drop_nan else "raise",

@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["CMAESConfig", "CMAESResult", "IPOP", "LatentCMAES", "fmin"]
+__all__ = ["IPOP", "CMAESConfig", "CMAESResult", "LatentCMAES", "fmin"]
 
 # stop reasons after which IPOP may restart; the others (budgets, target, callback) end the search
 RESTARTABLE = frozenset({"tolfun", "tolx", "stall"})

@@ -10,8 +10,8 @@ Differences from the released GenSR code, all deliberate:
 - gradients are exact (torch autograd) instead of 2-point finite differences;
 - Levenberg–Marquardt (``scipy.optimize.least_squares``) is the default; BFGS is kept as ``method="bfgs"``;
 - several starts (the decoded constants, if any, then random ones) instead of one;
-- the time bound is an iteration/evaluation cap (plus an optional wall-clock ``time_limit`` checked inside
-  the objective), never a signal-based timeout.
+- the time bound is an iteration/evaluation cap (plus an optional :class:`~gensr.deadline.Deadline` checked
+  inside the objective), never a signal-based timeout.
 
 Floating-point safety is local: every evaluation runs under ``np.errstate`` and
 torch produces NaN/inf silently; non-finite outputs become a large finite residual during the fit and an
@@ -23,7 +23,6 @@ Readable constants (snapping fitted values to ``1/2``, ``pi/4`` …) are in :mod
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import torch
 
 from gensr._utils import r2_score, subsample_rows, weighted_mse
 from gensr._validation import check_weights
+from gensr.deadline import Deadline
 
 __all__ = [
     "CANDIDATE_ERRORS",
@@ -60,7 +60,7 @@ _TOL = 1e-12  # ftol/xtol/gtol for LM and gtol (on the y-variance-normalised MSE
 
 
 class _OutOfTime(Exception):
-    """Raised inside the objective when ``time_limit`` is exceeded; the best point seen is kept."""
+    """Raised inside the objective when the deadline has passed; the best point seen is kept."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,7 +153,7 @@ class _Objective:
     - ``"2-point"``: finite differences by scipy, the last resort when neither works.
     """
 
-    def __init__(self, fn: ExpressionFn, X: np.ndarray, y: np.ndarray, k: int, deadline: float | None,
+    def __init__(self, fn: ExpressionFn, X: np.ndarray, y: np.ndarray, k: int, deadline: Deadline | None,
                  weights: np.ndarray | None = None):
         self.fn = fn
         self.X = _tensor(X)
@@ -176,7 +176,7 @@ class _Objective:
     # -- raw evaluations ------------------------------------------------------------------------------
     def _tick(self) -> None:
         self.n_evals += 1
-        if self.deadline is not None and time.perf_counter() > self.deadline:
+        if self.deadline is not None and self.deadline.expired():
             raise _OutOfTime
 
     def evaluable(self, c: np.ndarray) -> bool:
@@ -399,7 +399,7 @@ def fit_constants(
     max_rows: int = 1024,
     method: str = "lm",
     max_iter: int = 100,
-    time_limit: float | None = None,
+    deadline: Deadline | None = None,
     rng: np.random.Generator | int | None = None,
     weights: np.ndarray | None = None,
 ) -> ConstantFit:
@@ -433,9 +433,9 @@ def fit_constants(
         with exact gradients, on the MSE divided by var(y).
     max_iter : int
         Per start: ``max_nfev`` for LM (function evaluations, Jacobians not counted), ``maxiter`` for BFGS.
-    time_limit : float, optional
-        Wall-clock seconds for the whole fit, checked at every evaluation; on time-out the best valid
-        point seen so far is kept. Default: no limit (iterations are capped anyway).
+    deadline : Deadline, optional
+        The wall-clock budget (:class:`gensr.deadline.Deadline`), checked at every evaluation; once it has
+        passed, the best valid point seen so far is kept. Default: no limit (iterations are capped anyway).
     rng : numpy Generator, int or None
         Seeds the row subset and the random starts (``np.random.default_rng(rng)``).
     weights : array-like of shape (n,), optional
@@ -469,7 +469,6 @@ def fit_constants(
     w = check_weights(weights, len(y), "weights", min_nonzero=1)
     gen = np.random.default_rng(rng)
     k = int(n_constants)
-    deadline = None if time_limit is None else time.perf_counter() + time_limit
 
     with np.errstate(all="ignore"):
         rows = subsample_rows(len(y), max_rows, gen)
@@ -515,7 +514,7 @@ def screen_constants(
     max_rows: int = 64,
     max_iter: int = 100,
     tol: float = 1e-8,
-    time_limit: float | None = None,
+    deadline: Deadline | None = None,
     rng: np.random.Generator | int | None = None,
     weights: np.ndarray | None = None,
     linear: Sequence[int] = (),
@@ -537,7 +536,6 @@ def screen_constants(
     w = check_weights(weights, len(y), "weights", min_nonzero=1)
     gen = np.random.default_rng(rng)
     k = int(n_constants)
-    deadline = None if time_limit is None else time.perf_counter() + time_limit
     rows = subsample_rows(len(y), max_rows, gen)
     Xs, ys = X[rows], y[rows]
     sw = 1.0 if w is None else np.sqrt(_mean_one(w[rows]))  # weighted least squares: residuals times √w
@@ -554,7 +552,7 @@ def screen_constants(
 
     def residuals(c: np.ndarray) -> np.ndarray:
         counter[0] += 1
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline is not None and deadline.expired():
             raise _OutOfTime
         r = predict(Xs, c) - ys
         return np.where(np.isfinite(r) & (np.abs(r) <= big), r, big) * sw
@@ -602,7 +600,7 @@ def screen_constants(
 
 def _projected_fits(fn: Callable[[np.ndarray, Any], object], k: int, linear: list[int], Xs: np.ndarray,
                     ys: np.ndarray, sw: Any, big: float, init: Sequence[float] | np.ndarray | None, n_starts: int,
-                    max_iter: int, tol: float, gen: np.random.Generator, deadline: float | None,
+                    max_iter: int, tol: float, gen: np.random.Generator, deadline: Deadline | None,
                     counter: list[int]) -> list[np.ndarray]:
     """Variable projection (see :func:`screen_constants`): LM over the nonlinear constants θ, the linear ones
     solved by weighted least squares at every θ. Returns the full constant vectors of the starts run.
@@ -619,7 +617,7 @@ def _projected_fits(fn: Callable[[np.ndarray, Any], object], k: int, linear: lis
     def project(thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(p, k) full constants and (p, n) weighted clipped residuals for the (p, len(others)) θ values."""
         counter[0] += 1
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline is not None and deadline.expired():
             raise _OutOfTime
         p = len(thetas)
         c: list[Any] = [0.0] * k

@@ -5,7 +5,7 @@ Implements our reading of LEE (``docs/method.md`` §6; no LEE code is public) on
 * **discrete re-encoding** (:func:`reencode`): a candidate equation ê and the data D go through the
   posterior branch, z = mean of q(z | ê, D). The encoder sees both the candidate and the data, so it can act
   as a learned optimiser that moves z towards the equation the data need;
-* **continuous steps** (:func:`geval_path`, :func:`geval_descent`): Adam on z (the model's weights are left
+* **continuous steps** (:func:`geval_path`): Adam on z (the model's weights are left
   alone) minimising the mean squared error between ``g_eval(z, x_i)`` and the standardised y_i, i.e. moving
   z towards latents whose *predicted function* fits the data.
 
@@ -19,7 +19,6 @@ every ``SearchConfig.reencode_every`` generations. Both are no-ops when disabled
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,10 +27,11 @@ import torch
 
 from gensr._utils import model_device, subsample_rows
 from gensr.codec import encode_tokens, pack_data
+from gensr.deadline import Deadline
 from gensr.grammar import Expression
 from gensr.layers import scale_features
 
-__all__ = ["GEvalPath", "geval_descent", "geval_loss", "geval_path", "reencode"]
+__all__ = ["GEvalPath", "geval_loss", "geval_path", "reencode"]
 
 
 def _rows(n: int, max_points: int, rng: np.random.Generator | int | None) -> np.ndarray:
@@ -145,7 +145,7 @@ def geval_path(
     lr: float = 0.05,
     max_points: int = 200,
     rng: np.random.Generator | int | None = None,
-    time_limit: float | None = None,
+    deadline: Deadline | None = None,
 ) -> GEvalPath:
     """Adam steps on latents minimising g_eval's misfit to the data (LEE's continuous refinement).
 
@@ -163,15 +163,15 @@ def geval_path(
         Adam steps; 0 (or a model without ``g_eval``) returns ``z0`` unchanged with an empty loss record.
     lr : float
         Adam learning rate, in latent units per step (roughly the largest move of a coordinate).
-    time_limit : float, optional
-        Seconds; checked between steps (the path is then shorter).
+    deadline : Deadline, optional
+        The wall-clock budget (:class:`gensr.deadline.Deadline`), checked between steps (the path is then
+        shorter).
     """
     z0 = np.atleast_2d(np.asarray(z0, dtype=np.float64))
     if steps < 0 or lr <= 0:
         raise ValueError(f"need steps >= 0 and lr > 0, got steps={steps}, lr={lr}")
     if steps == 0 or model.geval is None or len(z0) == 0:
         return GEvalPath(z0.copy(), z0[None].copy(), np.zeros((0, len(z0))))
-    deadline = None if time_limit is None else time.perf_counter() + time_limit
     inputs = _geval_inputs(model, len(z0), X, y, max_points, rng)
     z = torch.tensor(z0, dtype=torch.float32, device=model_device(model), requires_grad=True)
     # Adam written out (Kingma & Ba 2015, default betas): torch.optim's first use costs ~1.5 s of imports
@@ -181,7 +181,7 @@ def geval_path(
         with torch.enable_grad():
             per = _per_latent_mse(model, z, inputs)  # (k,)
         losses.append(per.detach())
-        if step == steps or (deadline is not None and time.perf_counter() > deadline):
+        if step == steps or (deadline is not None and deadline.expired()):
             break
         (g,) = torch.autograd.grad(per.sum(), z)  # rows are independent: d(sum)/dz_j = d(loss_j)/dz_j
         m.mul_(b1).add_(g, alpha=1 - b1)
@@ -192,20 +192,3 @@ def geval_path(
         path.append(z.detach().clone())
     path_np = torch.stack(path).double().cpu().numpy()
     return GEvalPath(path_np[-1].copy(), path_np, torch.stack(losses).double().cpu().numpy())
-
-
-def geval_descent(
-    model: torch.nn.Module,
-    z0: np.ndarray,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    steps: int = 10,
-    lr: float = 0.05,
-    max_points: int = 200,
-    rng: np.random.Generator | int | None = None,
-    time_limit: float | None = None,
-) -> np.ndarray:
-    """The final latents (k, latent_dim) of :func:`geval_path` (same arguments)."""
-    return geval_path(model, z0, X, y, steps=steps, lr=lr, max_points=max_points, rng=rng,
-                      time_limit=time_limit).z

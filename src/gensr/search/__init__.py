@@ -4,7 +4,6 @@
 scored, in a :class:`SearchResult`. The package, one module per concern:
 
 - :mod:`~gensr.search.config`: :class:`SearchConfig`, one nested frozen dataclass (one section per move);
-- :mod:`~gensr.search.budget`: the :class:`~gensr.search.budget.Deadline` every stage shares;
 - :mod:`~gensr.search.pool`: candidates, the skeleton cache, the fitting screen and scoring;
 - :mod:`~gensr.search.state`: the data, the model and the latents → candidates pipeline;
 - :mod:`~gensr.search.moves`: the moves (seeds, power laws, map-guided enumeration, coarse localisation,

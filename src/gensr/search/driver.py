@@ -1,6 +1,6 @@
 """The search loop and its result: moves at the start, then CMA-ES generations with periodic moves.
 
-Order of one call, all under one :class:`~gensr.search.budget.Deadline`:
+Order of one call, all under one :class:`~gensr.deadline.Deadline`:
 
 1. the moves that run at the start, in registry order (:func:`gensr.search.moves.build_moves`): seeds and
    baselines, power laws, map-guided enumeration, coarse localisation, a round of edits, a LEE round;
@@ -16,7 +16,6 @@ A keyboard interrupt ends the search cleanly: the result holds everything found 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,10 +26,10 @@ from tqdm.auto import tqdm
 
 from gensr._utils import model_device
 from gensr._validation import check_weights
+from gensr.deadline import Deadline
 from gensr.formula import parse
 from gensr.grammar import MAX_VARS, Expression
 from gensr.pareto import pareto_front, select_model
-from gensr.search.budget import Deadline
 from gensr.search.config import SearchConfig
 from gensr.search.moves import LatentCMA, Move, build_moves
 from gensr.search.pool import Candidate
@@ -179,8 +178,8 @@ class _Driver:
         s, bc, out = self.state, self.state.cfg.budget, {}
         if s.deadline.expired():
             out["max_time"] = bc.max_time
-        if s.generations >= bc.max_generations:
-            out["max_generations"] = float(bc.max_generations)
+        if s.generations >= bc.generations:
+            out["max_generations"] = float(bc.generations)
         best = s.best_candidate()
         if best is not None and best.r2 >= bc.target_r2:
             out["target_r2"] = bc.target_r2
@@ -262,7 +261,7 @@ def search(
     extra_expressions: Sequence[Expression | str] | None = None,
     progress: bool = False,
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
-    t0: float | None = None,
+    deadline: Deadline | None = None,
     sample_weight: Any = None,
 ) -> SearchResult:
     """Search the latent space of ``model`` for equations y ≈ f(X) (docs/method.md §5, with LEE refinement).
@@ -294,9 +293,10 @@ def search(
     callback : callable, optional
         ``callback(info)`` after the start moves and after each generation, with ``info`` a history row plus
         ``"best"`` (the best :class:`Candidate` or None); returning True stops the search.
-    t0 : float, optional
-        ``time.perf_counter()`` at which the budget started (default: now); the estimator passes the time
-        of its own call, so imports and model loading count.
+    deadline : Deadline, optional
+        The wall-clock budget of the call (default: ``budget.max_time`` from now, deterministic if
+        ``budget.deterministic``); the estimator passes one that started at its own call, so imports and
+        model loading count. Every stage, down to the constant fitters, checks this one object.
     sample_weight : array-like of shape (n,), optional
         Non-negative row weights: constants are fitted by weighted least squares, and every candidate's MSE
         and R² (hence its score, the front and the selection) are weighted. Rows of weight 0 are not encoded.
@@ -311,7 +311,6 @@ def search(
         Shape mismatch, fewer than 2 rows, d > 10 (select features first), non-finite values, a seed
         equation using a variable the data lack.
     """
-    t0 = time.perf_counter() if t0 is None else t0
     config = SearchConfig() if config is None else config
     X, y = check_data(X, y, model.cfg.max_vars)
     names = None if feature_names is None else tuple(str(n) for n in feature_names)
@@ -325,7 +324,8 @@ def search(
         model = copy.deepcopy(model).to(config.device)  # the caller's model stays where it is
     was_training = model.training
     model.eval()
-    deadline = Deadline(t0, config.budget.max_time)
+    if deadline is None:
+        deadline = Deadline(config.budget.max_time, deterministic=config.budget.deterministic)
     bar = tqdm(total=round(config.budget.max_time, 1), disable=not progress, desc="gensr", unit="s", leave=False,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s {postfix}")
     try:

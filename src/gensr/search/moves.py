@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
@@ -239,12 +238,12 @@ class Terms:
         from gensr.search.terms import library, sparse_candidates
 
         tc = self.cfg
-        stop_at = state.deadline.sub(tc.share)
+        cap = state.deadline.share(tc.share)
         with state.deadline.section("bookkeeping"):
             rows = np.sort(state.rng.permutation(len(state.y))[: tc.rows])
             extra = [] if state.generations == 0 else _front_subexpressions(state)
             terms = library(state.X[rows], extra, tc.library_size)
-            exprs = sparse_candidates(state.y[rows], terms, tc.max_terms, tc.rational, stop_at)
+            exprs = sparse_candidates(state.y[rows], terms, tc.max_terms, tc.rational, cap)
         state.score_all(exprs, self.stage)
 
 
@@ -269,14 +268,14 @@ class Enumerate:
 
     def run(self, state: SearchState) -> None:
         ec = self.cfg
-        stop_at = state.deadline.sub(ec.share)
+        cap = state.deadline.share(ec.share)
         with state.deadline.section("encode"), torch.no_grad():
             mu, _ = state.model.encode_prior(*pack_data([(state.X_enc, state.y_enc)], state.device))
         with state.deadline.section("decode"):
             beams = state.model.decode(mu, method="beam", beam_size=ec.beam, max_len=ec.max_nodes,
                                        arity=state.arity, token_mask=state.token_mask)[0]
         for ids, _ in beams:
-            if time.perf_counter() > stop_at:
+            if cap.expired():
                 return
             e = decoded_expression(ids)
             if e is not None and state.pool.score(e, self.stage, state.evaluations) is None:
@@ -313,7 +312,7 @@ class Refine:
                 with state.deadline.section("refine"):
                     path = geval_path(state.model, np.vstack([z_re, state.best_latent()[None]]), state.X_enc,
                                       state.y_enc, steps=lc.geval_steps, lr=lc.geval_lr,
-                                      max_points=len(state.y_enc), time_limit=state.deadline.remaining()).path
+                                      max_points=len(state.y_enc), deadline=state.deadline).path
                 Z = np.vstack([path[len(path) // 2], path[-1]]) if len(path) > 1 else path[:0, 0]
             else:
                 break
@@ -337,7 +336,7 @@ class LatentCMA:
     def __init__(self, state: SearchState):
         cc = state.cfg.cma
         if cc.max_iter is None:
-            cc = dataclasses.replace(cc, max_iter=state.cfg.budget.max_generations)
+            cc = dataclasses.replace(cc, max_iter=state.cfg.budget.generations)
         self.opt = IPOP(state.best_latent(), stds=state.stds, config=cc, rng=state.rng)
 
     @property

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gensr.constants import fit_constants, screen_constants
+from gensr.deadline import Deadline
 from gensr.grammar import CONST, Expression, Node
 from gensr.pareto import score as gensr_score
-from gensr.search.budget import Deadline
 from gensr.search.config import SearchConfig
 
 __all__ = ["STAGES", "Candidate", "Pool", "linear_constants", "nonlinear_constants"]
@@ -153,7 +153,7 @@ class Pool:
             return known.score
         if self.deadline.expired() and not force:
             return None
-        limit = max(self.deadline.remaining(), 0.5) if force else self.deadline.remaining()
+        limit = self.deadline.at_least(0.5) if force else self.deadline
         canon = expr.canonical()
         cfg, fc, k = self.cfg, self.cfg.fit, canon.n_constants
         starts = fc.starts if k and (not fc.adaptive_starts or nonlinear_constants(canon.root)) else 1
@@ -165,18 +165,18 @@ class Pool:
         with self.deadline.section("fit"):
             if fc.fitter == "numpy" and not self.screen:  # too few rows to screen: the full fit alone
                 fit = screen_constants(canon.numpy_fn(), k, self.X, self.y, init=init, n_starts=starts,
-                                       max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12, time_limit=limit,
+                                       max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12, deadline=limit,
                                        rng=self.fit_seed, weights=self.weights, linear=linear)
                 self.n_full_fits += bool(k)
             elif fc.fitter == "numpy":
                 fn = canon.numpy_fn()
                 fit = screen_constants(fn, k, self.X, self.y, init=init, n_starts=starts,
-                                       max_rows=fc.screen_rows, max_iter=fc.screen_max_iter, time_limit=limit,
+                                       max_rows=fc.screen_rows, max_iter=fc.screen_max_iter, deadline=limit,
                                        rng=self.fit_seed, weights=self.weights, linear=linear)
                 if k and self.could_join_front(canon.complexity, fit.mse, fc.screen_slack):
                     full = screen_constants(fn, k, self.X, self.y, init=fit.constants, n_starts=1,
                                             max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12,
-                                            time_limit=max(limit, 0.0), rng=self.fit_seed, weights=self.weights,
+                                            deadline=limit, rng=self.fit_seed, weights=self.weights,
                                             linear=linear)
                     self.n_full_fits += 1
                     if full.mse <= fit.mse:
@@ -185,7 +185,7 @@ class Pool:
                     screened = bool(k)
             else:
                 fit = fit_constants(canon.torch_fn(), k, self.X, self.y, init=init, n_starts=starts,
-                                    max_rows=fc.rows, method=fc.method, max_iter=fc.max_iter, time_limit=limit,
+                                    max_rows=fc.rows, method=fc.method, max_iter=fc.max_iter, deadline=limit,
                                     rng=self.fit_seed, weights=self.weights)
                 self.n_full_fits += bool(k)
         fitted = canon.with_constants(fit.constants) if k else canon

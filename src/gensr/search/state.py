@@ -1,7 +1,7 @@
 """``SearchState``: what every move reads and feeds during one search call.
 
 It holds the data, the model and its decoding constraints, the candidate :class:`~gensr.search.pool.Pool`,
-the :class:`~gensr.search.budget.Deadline`, and the latent side of the search: the fittest latent decoded
+the :class:`~gensr.deadline.Deadline`, and the latent side of the search: the fittest latent decoded
 so far and the per-coordinate search shape (the prior σ of the best initial latent). The one pipeline from
 latents to scored candidates, :meth:`SearchState.evaluate_latents`, lives here, so every latent move
 (localisation, CMA-ES, LEE) scores the same way.
@@ -17,8 +17,8 @@ import torch
 
 from gensr._utils import model_device
 from gensr.codec import arity_tensor, decoded_expression, token_mask_for
+from gensr.deadline import Deadline
 from gensr.grammar import Expression
-from gensr.search.budget import Deadline
 from gensr.search.config import SearchConfig
 from gensr.search.pool import Pool
 

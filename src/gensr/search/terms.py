@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gensr.deadline import Deadline
 from gensr.grammar import CONST, Expression, Node
 
 __all__ = ["Term", "library", "sparse_candidates"]
@@ -195,23 +196,24 @@ def _sum(terms: Sequence[Node], coefs: Sequence[float], intercept: float | None)
 
 
 def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, rational: bool = False,
-                      stop_at: float = math.inf) -> list[Expression]:
+                      deadline: Deadline | None = None) -> list[Expression]:
     """Expressions from sparse regressions of y (and its transforms) on the library ``terms`` (their values
     on the rows of ``y``): first on its monomials alone, for y and every transform (a small dictionary, where
-    greedy selection goes wrong less often), then on all of it for y. Stops at ``stop_at``
-    (``time.perf_counter()``) between regressions."""
+    greedy selection goes wrong less often), then on all of it for y. Stops between regressions once
+    ``deadline`` has passed."""
     monomials = [t for t in terms if t.monomial]
     out: list[Expression] = []
     if monomials:
-        out += _regressions(y, monomials, max_terms, rational, ("y", "y2", "inv", "log"), stop_at)
+        out += _regressions(y, monomials, max_terms, rational, ("y", "y2", "inv", "log"), deadline)
     if len(monomials) < len(terms):
-        out += _regressions(y, terms, max_terms, False, ("y",), stop_at)
+        out += _regressions(y, terms, max_terms, False, ("y",), deadline)
     return out
 
 
 def _regressions(y: np.ndarray, terms: Sequence[Term], max_terms: int, rational: bool,
-                 targets: Sequence[str], stop_at: float) -> list[Expression]:
-    import time
+                 targets: Sequence[str], deadline: Deadline | None) -> list[Expression]:
+    def late() -> bool:
+        return deadline is not None and deadline.expired()
 
     if not terms:
         return []
@@ -221,7 +223,7 @@ def _regressions(y: np.ndarray, terms: Sequence[Term], max_terms: int, rational:
     with np.errstate(all="ignore"):
         transforms = [("y", y), ("y2", y * y), ("inv", 1.0 / y), ("log", np.log(np.abs(y)))]
         for name, t in transforms:
-            if name not in targets or time.perf_counter() > stop_at:
+            if name not in targets or late():
                 continue
             if not _usable(t) or (name in ("y2", "log") and not (np.all(y > 0) or np.all(y < 0))) \
                     or (name == "inv" and not np.all(y != 0)):
@@ -234,7 +236,7 @@ def _regressions(y: np.ndarray, terms: Sequence[Term], max_terms: int, rational:
                 if sign < 0 and name in ("y2", "log"):
                     root = Node("neg", (root,))
                 out.append(Expression(root))
-        if rational and time.perf_counter() < stop_at:  # y = (b + Σ a·p) / (1 + Σ c·q): regress y on [p, −y·q]
+        if rational and not late():  # y = (b + Σ a·p) / (1 + Σ c·q): regress y on [p, −y·q]
             # denominators from products of positive integer powers only: terms that can sum to about −1 give
             # the trivial solution 1 + Σ c·q ≈ 0, P ≈ 0
             # (numerators too: a ratio of polynomials, where greedy selection would otherwise chase P/Q with
