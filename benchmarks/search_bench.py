@@ -7,10 +7,10 @@ held-out 25%. Every variant runs the same problems with the same budget and seed
 Variants (``--variants``):
 
 * ``full``: the default search (LEE re-encoding, g_eval steps and symbolic edits on);
-* ``no-reencode``: ``lee.every=0``;
+* ``no-reencode``: ``lee.enabled=False``;
 * ``no-geval``: ``lee.geval_steps=0``;
 * ``no-lee``: both off;
-* ``no-edit``: ``edits.every=0`` (no local symbolic edits);
+* ``no-edit``: ``edits.enabled=False`` (no local symbolic edits);
 * ``no-powerlaw``: ``power_law.enabled=false``;
 * ``no-enumerate``: ``enumerate.enabled=false``;
 * ``no-screen``: ``fit.screen_rows=0`` (every candidate gets the full numpy constant fit).
@@ -50,10 +50,10 @@ FORMULAS = {  # name: (formula, sampling range of every variable)
 
 VARIANTS = {
     "full": {},
-    "no-reencode": {"lee.every": 0},
+    "no-reencode": {"lee.enabled": False},
     "no-geval": {"lee.geval_steps": 0},
-    "no-lee": {"lee.every": 0, "lee.geval_steps": 0},
-    "no-edit": {"edits.every": 0},
+    "no-lee": {"lee.enabled": False},
+    "no-edit": {"edits.enabled": False},
     "no-powerlaw": {"power_law.enabled": False},
     "no-enumerate": {"enumerate.enabled": False},
     "no-screen": {"fit.screen_rows": 0},

@@ -169,7 +169,7 @@ def test_fit_test_size_plot_threshold_and_search_overrides(tmp_path, tiny_checkp
     path, out, png = _table(tmp_path), tmp_path / "r.json", tmp_path / "front.png"
     assert main(["fit", str(path), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--test-size", "0.25",
                  "--plot", str(png), "--output", str(out), "--model-selection", "simplest", "--r2-threshold",
-                 "0.5", "--search", "lee.every=0", *FIT]) == 0
+                 "0.5", "--search", "lee.enabled=false", *FIT]) == 0
     text = capsys.readouterr().out
     assert "held-out R² (10 rows" in text and png.stat().st_size > 1000
     payload = json.loads(out.read_text())

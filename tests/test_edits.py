@@ -36,6 +36,6 @@ def test_search_uses_edits(tiny_checkpoint):
                                     "power_law.enabled": False, "terms.enabled": False})  # both would find y at once
     res = search(load_model(tiny_checkpoint), X, y, cfg, rng=0, extra_expressions=["x0*x1/x1"])
     assert any(c.stage == "edit" for c in res.candidates)
-    off = search(load_model(tiny_checkpoint), X, y, cfg.replace(**{"edits.every": 0}), rng=0,
+    off = search(load_model(tiny_checkpoint), X, y, cfg.replace(**{"edits.enabled": False}), rng=0,
                  extra_expressions=["x0*x1/x1"])
     assert not any(c.stage == "edit" for c in off.candidates)

@@ -212,7 +212,7 @@ def test_terms_move_recovers_laws_with_several_terms(name, model):
     (lo, hi, d), law = _SEVERAL_TERMS[name]
     X = np.random.default_rng(0).uniform(lo, hi, size=(400, d))
     y = law(X)
-    cfg = SearchConfig().replace(**{"budget.max_time": 600.0, "budget.max_generations": 1, "lee.every": 0,
+    cfg = SearchConfig().replace(**{"budget.max_time": 600.0, "budget.max_generations": 1, "lee.enabled": False,
                                     "enumerate.enabled": False, "terms.share": 1.0})
     result = search(model, X, y, cfg, rng=0)
     exact = [c for c in result.candidates if c.stage == "terms" and c.r2 > 1 - 1e-12]

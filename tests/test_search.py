@@ -6,6 +6,7 @@ on its own; recovery is tested by injecting the right skeleton as a seed equatio
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -133,7 +134,7 @@ def test_injected_skeleton_is_recovered(model):
 @pytest.mark.parametrize(
     ("lee", "expected"),
     [
-        ({"lee__every": 0}, set()),
+        ({"lee__enabled": False}, set()),
         ({"lee__every": 1, "lee__geval_steps": 0}, {"reencode"}),
         ({"lee__every": 1, "lee__n_reencode": 0, "lee__geval_steps": 3}, {"geval"}),
         ({"lee__every": 2, "lee__n_reencode": 3, "lee__geval_steps": 3}, {"reencode", "geval"}),
@@ -154,7 +155,7 @@ def test_refinement_on_and_off(model, data3, lee, expected):
 def test_restarts_and_gensr_update(model, data3):
     X, y = data3
     cfg = config(budget__max_time=60, budget__max_generations=30, cma__stall_iters=1, cma__max_restarts=2,
-                 cma__update="gensr", cma__top_k=4, lee__every=0, **SMALL)
+                 cma__update="gensr", cma__top_k=4, lee__enabled=False, **SMALL)
     res = search(model, X, y, cfg, rng=2)
     assert res.restarts == 2 and res.stop == {"stall": 1.0}
 
@@ -214,3 +215,35 @@ def test_device_setting_never_moves_the_callers_model(model, data3):
     search(model, X, y, config(budget__max_generations=1, device="cpu", **SMALL), rng=0)
     assert next(model.parameters()).device.type == "cpu"
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # weights and BN stats kept
+
+
+def test_move_registry_names_sections_and_derives_stages():
+    """A move is one class (in MOVES) and one config section: its name is the section, ``enabled`` switches
+    it, and the stages it records are where STAGES comes from."""
+    from gensr.search.moves import MOVES, STAGES, LatentCMA, build_moves
+
+    cfg = SearchConfig()
+    for move in MOVES:
+        if move.name != "seeds":  # the user's seeds have no section
+            assert dataclasses.is_dataclass(getattr(cfg, move.name)), move.name
+            assert getattr(cfg, move.name).enabled is True
+            off = build_moves(cfg.replace(**{f"{move.name}.enabled": False}))
+            assert move not in [type(m) for m in off] and len(off) == len(MOVES) - 1
+    assert set(STAGES) == {st for m in MOVES for st in m.stages} | {LatentCMA.stage}
+    assert [type(m) for m in build_moves(cfg)] == list(MOVES)
+
+
+def test_moves_offer_latents_instead_of_writing_state(model, data3):
+    """Localisation offers the search shape, a LEE round offers its fittest refined latent (an Offer)."""
+    from gensr.deadline import Deadline
+    from gensr.search.moves import Localise, Offer, Refine
+    from gensr.search.state import SearchState
+
+    X, y = data3
+    cfg = config(**SMALL)
+    state = SearchState(model, X, y, cfg, np.random.default_rng(0), Deadline(600.0))
+    shape = Localise(cfg).run(state)
+    assert isinstance(shape, Offer) and shape.stds.shape == (model.cfg.latent_dim,) and shape.latent is None
+    refined = Refine(cfg).run(state)
+    assert isinstance(refined, Offer) and refined.latent.shape == (model.cfg.latent_dim,)
+    assert np.isfinite(refined.fitness) and not hasattr(state, "recentre")

@@ -30,7 +30,7 @@ from gensr.search.config import SearchConfig
 
 __all__ = ["STAGES", "Candidate", "SearchConfig", "SearchResult", "search"]
 
-_LAZY = {"search": "driver", "SearchResult": "driver", "STAGES": "pool", "Candidate": "pool"}
+_LAZY = {"search": "driver", "SearchResult": "driver", "STAGES": "moves", "Candidate": "pool"}
 
 
 def __getattr__(name: str) -> Any:

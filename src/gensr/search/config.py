@@ -1,8 +1,9 @@
 """``SearchConfig``: every setting of :func:`gensr.search.search`, in one nested frozen dataclass.
 
-One section per concern and per move; each field's comment says why its default was chosen. This is the one
-source of defaults: the estimator's and the CLI's arguments default to ``None`` and fill in from here, and
-``gensr fit`` takes dotted overrides such as ``search.fit.fitter=torch``.
+One section per concern and per move (a move's section carries its name, :mod:`gensr.search.moves`, and
+has ``enabled``; a periodic move's section also has ``every``); each field's comment says why its default
+was chosen. This is the one source of defaults: the estimator's and the CLI's arguments default to
+``None`` and fill in from here, and ``gensr fit`` takes dotted overrides such as ``search.fit.fitter=torch``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class BudgetConfig:
 class LocaliseConfig:
     """Coarse localisation by the prior branch (docs/method.md §5.2)."""
 
+    enabled: bool = True  # the start and search shape of the latent CMA-ES: off, the search has no map
     max_points: int = 200  # rows per encoded subset, as in GenSR and in training
     n_subsets: int = 4  # random row subsets prior-encoded (subset 0 = all rows if n <= max_points); >= 1
     n_ynoise: int = 16  # y-noise re-encodings with s_i = 0.01(i/5 + 1)·std(y) (GenSR: 40)
@@ -109,7 +111,8 @@ class FitConfig:
 class LEEConfig:
     """LEE refinement (:mod:`gensr.refine`): re-encoding and g_eval steps."""
 
-    every: int = 5  # a refinement round every k generations (and once before CMA-ES); 0 = off
+    enabled: bool = True  # re-encoding brings what the other moves find into the latent search
+    every: int = 5  # a refinement round every k generations (and once before CMA-ES); 0: only once
     n_reencode: int = 4  # best not-yet-re-encoded candidates re-encoded per round (posterior branch)
     geval_steps: int = 10  # Adam steps on z through g_eval per round; 0 = off (also off without g_eval)
     geval_lr: float = 0.05  # Adam step in latent units: ~0.5 over 10 steps, about one prior σ
@@ -123,7 +126,8 @@ class LEEConfig:
 class EditConfig:
     """Local symbolic edits of the best candidates (:mod:`gensr.edits`)."""
 
-    every: int = 2  # an edit round every k generations (and once before CMA-ES); 0 = off
+    enabled: bool = True  # single edits repair near-misses of every other move
+    every: int = 2  # an edit round every k generations (and once before CMA-ES); 0: only once
     n_parents: int = 3  # best candidates edited per round
     n_edits: int = 12  # random single edits per parent and round; the skeleton cache dedupes repeats
 

@@ -2,8 +2,9 @@
 
 Order of one call, all under one :class:`~gensr.deadline.Deadline`:
 
-1. the moves that run at the start, in registry order (:func:`gensr.search.moves.build_moves`): seeds and
-   baselines, power laws, map-guided enumeration, coarse localisation, a round of edits, a LEE round;
+1. the moves that run at the start, in registry order (:data:`gensr.search.moves.MOVES`): seeds and
+   baselines, power laws, sparse terms, map-guided enumeration, coarse localisation, a round of edits, a LEE
+   round;
 2. CMA-ES generations (:class:`~gensr.search.moves.LatentCMA`); after every generation, each periodic move
    whose ``every`` divides the generation count, then re-centring and IPOP restarts;
 3. stop on ``max_time``, ``max_generations``, ``target_r2``, the callback, a user interrupt or a CMA-ES
@@ -210,27 +211,29 @@ class _Driver:
 
     def run(self) -> None:
         s = self.state
-        for i, move in enumerate(self.moves):
-            if move.at_start and (i == 0 or not self.global_stop()):  # the seeds run whatever the clock
-                move.run(s)
+        shape = None  # the CMA-ES search shape, offered by the localisation
+        for move in self.moves:
+            if move.at_start and (move.always or not self.global_stop()):
+                offer = move.run(s)
+                if offer is not None and offer.stds is not None:
+                    shape = offer.stds
         if self.log(math.nan) or self.should_stop():
             return
-        if s.best_z is None or s.stds is None:
+        if s.best_z is None or shape is None:
             self.stop["max_time"] = s.cfg.budget.max_time  # nothing decoded in time
             return
-        cma = LatentCMA(s)
+        cma = LatentCMA(s, shape)
         periodic = [m for m in self.moves if m.every]
         while not self.should_stop():
             if not cma.generation(s):
                 continue  # the deadline cut the generation
             if self.log(cma.sigma):
                 return
-            for move in periodic:
-                if s.generations % move.every == 0 and not s.deadline.expired():
-                    move.run(s)
+            offers = [move.run(s) for move in periodic
+                      if s.generations % move.every == 0 and not s.deadline.expired()]
             if self.should_stop():  # our reasons first: CMA-ES's own maxiter mirrors max_generations
                 return
-            reasons = cma.after_moves(s)
+            reasons = cma.after_moves(s, [o for o in offers if o is not None])
             if reasons:
                 self.stop.update(reasons)
                 return
@@ -329,8 +332,8 @@ def search(
     bar = tqdm(total=round(config.budget.max_time, 1), disable=not progress, desc="gensr", unit="s", leave=False,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s {postfix}")
     try:
-        state = SearchState(model, X, y, config, np.random.default_rng(rng), deadline, weights)
-        driver = _Driver(state, build_moves(config, seeds), bar, callback, names)
+        state = SearchState(model, X, y, config, np.random.default_rng(rng), deadline, weights, seeds)
+        driver = _Driver(state, build_moves(config), bar, callback, names)
         try:
             driver.run()
         except KeyboardInterrupt:

@@ -1,20 +1,23 @@
 """Search moves: each proposes expressions or latents and feeds them to the same candidate pool.
 
-A move is a small class with a ``stage`` name (recorded on the candidates it finds first), ``at_start``
-(run once before CMA-ES), ``every`` (also run after every k-th CMA-ES generation; 0 = never) and
-``run(state)``, which must stop when ``state.deadline`` has expired. :func:`build_moves` is the one
-registry: a new move is one class here, one section in :class:`~gensr.search.config.SearchConfig` and one
-line in :func:`build_moves`. Latent CMA-ES is the loop's engine rather than a periodic move
-(:class:`LatentCMA`), and LEE re-encoding is how candidates found by the other moves return to the
-latent search.
+A move is a subclass of :class:`Move`. Its ``name`` is its :class:`~gensr.search.config.SearchConfig`
+section (every section has ``enabled``; a periodic one has ``every``), its ``stages`` are the labels it
+records on the candidates it finds first, and :meth:`Move.run` returns what it offers the latent CMA-ES
+(an :class:`Offer`: a latent to re-centre on, or a search shape), never writing shared state for it.
+:data:`MOVES` is the one registry, in the order the moves first run; :data:`gensr.search.pool.STAGES`
+derives from it. A new move is one class here, listed in :data:`MOVES`, and one config section.
+
+Latent CMA-ES is the loop's engine rather than a move (:class:`LatentCMA`), and LEE re-encoding is how
+candidates found by the other moves return to the latent search.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -27,36 +30,67 @@ from gensr.refine import geval_path, reencode
 from gensr.search.config import SearchConfig
 from gensr.search.state import SearchState
 
-__all__ = ["Edits", "Enumerate", "LatentCMA", "Localise", "Move", "PowerLaw", "Refine", "Seeds", "Terms",
-           "build_moves", "power_law_candidates"]
+__all__ = ["MOVES", "STAGES", "Edits", "Enumerate", "LatentCMA", "Localise", "Move", "Offer", "PowerLaw", "Refine",
+           "Seeds", "Terms", "build_moves", "power_law_candidates"]
 
 
-@runtime_checkable
-class Move(Protocol):
-    """What the driver needs of a move."""
+@dataclass(frozen=True)
+class Offer:
+    """What a move hands the latent CMA-ES.
 
-    stage: str
-    at_start: bool
-    every: int
+    Attributes
+    ----------
+    latent : ndarray or None
+        A latent the run should re-centre on if its ``fitness`` beats the run's best.
+    fitness : float
+        The latent's fitness (best score among its decodes).
+    stds : ndarray or None
+        A per-coordinate search shape (the prior σ of the best initial latent) for the runs to come.
+    """
 
-    def run(self, state: SearchState) -> None: ...
+    latent: np.ndarray | None = None
+    fitness: float = -math.inf
+    stds: np.ndarray | None = None
+
+
+class Move:
+    """A search move: the section it reads, the stages it records, when it runs, and :meth:`run`.
+
+    ``at_start``: runs once before CMA-ES; ``always``: runs even when the budget is already spent (so that a
+    fit always returns a front); ``every`` (from the section, 0 = never again): also after every k-th CMA-ES
+    generation.
+    """
+
+    name: ClassVar[str]  # its SearchConfig section
+    stages: ClassVar[tuple[str, ...]]  # what it records as Candidate.stage
+    at_start: ClassVar[bool] = True
+    always: ClassVar[bool] = False
+
+    def __init__(self, cfg: SearchConfig):
+        self.section: Any = getattr(cfg, self.name, None)
+        self.every = int(getattr(self.section, "every", 0))
+
+    @classmethod
+    def enabled(cls, cfg: SearchConfig) -> bool:
+        return bool(getattr(getattr(cfg, cls.name, None), "enabled", True))
+
+    def run(self, state: SearchState) -> Offer | None:
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------------------------------
 # moves that propose expressions
 
 
-class Seeds:
-    """The user's seed equations and the baselines, scored before anything else."""
+class Seeds(Move):
+    """The user's seed equations and the baselines (``state.seeds``), scored before anything else, even when
+    start-up has already spent the budget."""
 
-    stage, at_start, every = "seed", True, 0
-
-    def __init__(self, seeds: list[Expression]):
-        self.seeds = seeds
+    name, stages, always = "seeds", ("seed",), True  # no config section: always on
 
     def run(self, state: SearchState) -> None:
-        for e in self.seeds:  # even past the deadline: a fit always returns a front
-            state.pool.score(e, self.stage, 0, force=True)
+        for e in state.seeds:
+            state.pool.score(e, "seed", 0, force=True)
 
 
 def _power(x: Node, exponent: Fraction) -> Node:
@@ -136,37 +170,31 @@ def power_law_candidates(X: np.ndarray, y: np.ndarray, max_denominator: int = 3,
     return [e for e in out if not (e.key in seen or seen.add(e.key))]  # type: ignore[func-returns-value]
 
 
-class PowerLaw:
+class PowerLaw(Move):
     """Power laws C·∏ x_i^a_i (and with an offset, of y, y² and 1/y) from log-log least squares."""
 
-    stage, at_start, every = "powerlaw", True, 0
-
-    def __init__(self, cfg: SearchConfig):
-        self.cfg = cfg.power_law
+    name, stages = "power_law", ("powerlaw",)
 
     def run(self, state: SearchState) -> None:
+        pc = self.section
         with state.deadline.section("bookkeeping"):
-            exprs = power_law_candidates(state.X, state.y, self.cfg.max_denominator, self.cfg.max_abs_exponent)
-        state.score_all(exprs, self.stage)
+            exprs = power_law_candidates(state.X, state.y, pc.max_denominator, pc.max_abs_exponent)
+        state.score_all(exprs, "powerlaw")
 
 
-class Edits:
+class Edits(Move):
     """Random single edits of the best candidates (:mod:`gensr.edits`), fitted and scored."""
 
-    stage, at_start = "edit", True
-
-    def __init__(self, cfg: SearchConfig):
-        self.cfg = cfg.edits
-        self.every = cfg.edits.every
+    name, stages = "edits", ("edit",)
 
     def run(self, state: SearchState) -> None:
-        pool = state.pool
-        parents = [pool.candidates[i].expression for i in pool.ranked()[: self.cfg.n_parents]
+        pool, ec = state.pool, self.section
+        parents = [pool.candidates[i].expression for i in pool.ranked()[: ec.n_parents]
                    if math.isfinite(pool.candidates[i].score)]
         for parent in parents:
             with state.deadline.section("bookkeeping"):
-                edits = neighbours(parent, state.X.shape[1], state.rng, self.cfg.n_edits)
-            if not state.score_all(edits, self.stage):
+                edits = neighbours(parent, state.X.shape[1], state.rng, ec.n_edits)
+            if not state.score_all(edits, "edit"):
                 return
 
 
@@ -188,17 +216,15 @@ def _prior_sets(state: SearchState) -> list[tuple[np.ndarray, np.ndarray]]:
     return sets
 
 
-class Localise:
+class Localise(Move):
     """Coarse localisation (docs/method.md §5.2): decode the prior means of row subsets and y-noise copies,
-    the seeds' posterior latents, then samples z ~ N(μ, σ²); sets the CMA-ES start and search shape."""
+    the seeds' posterior latents, then samples z ~ N(μ, σ²). Offers the CMA-ES search shape: the prior σ of
+    the fittest of these latents (the start is the fittest latent decoded so far, ``state.best_latent``)."""
 
-    stage, at_start, every = "prior", True, 0
+    name, stages = "localise", ("prior", "ynoise", "seed", "sample")
 
-    def __init__(self, cfg: SearchConfig, seeds: list[Expression]):
-        self.cfg, self.seeds = cfg.localise, seeds
-
-    def run(self, state: SearchState) -> None:
-        lc = self.cfg
+    def run(self, state: SearchState) -> Offer | None:
+        lc = self.section
         sets = _prior_sets(state)
         with state.deadline.section("encode"), torch.no_grad():
             mu, logvar = state.model.encode_prior(*pack_data(sets, state.device))
@@ -207,44 +233,41 @@ class Localise:
         src = np.arange(lc.n_prior_samples) % len(sets)
         groups = [(mu[: lc.n_subsets], sd[: lc.n_subsets], "prior"), (mu[lc.n_subsets :], sd[lc.n_subsets :],
                                                                      "ynoise")]
-        fits = [s for s in self.seeds if len(s.prefix) + 2 <= state.model.cfg.max_len]
+        fits = [s for s in state.seeds if len(s.prefix) + 2 <= state.model.cfg.max_len]
         if fits:
             with state.deadline.section("encode"):
                 z_seed = reencode(state.model, fits, state.X_enc, state.y_enc, max_points=len(state.y_enc))
             groups.append((z_seed, np.repeat(sd[:1], len(fits), 0), "seed"))
         groups.append((mu[src] + sd[src] * eps, sd[src], "sample"))
-        best = -math.inf
+        best, shape = -math.inf, None
         for Z, stds, stage in groups:
             if len(Z) == 0:
                 continue
             f = state.evaluate_latents(Z, stage)
             if np.isnan(f).any():
                 break
-            if state.stds is None or f.max() > best:
-                best, state.stds = float(f.max()), stds[int(np.argmax(f))]
+            if shape is None or f.max() > best:
+                best, shape = float(f.max()), stds[int(np.argmax(f))]
+        return None if shape is None else Offer(stds=shape)
 
 
-class Terms:
+class Terms(Move):
     """Sparse regression over a library of terms built from the columns (and, on reruns, from the front's
     subexpressions): sums of products, polynomials, roots of sums (:mod:`gensr.search.terms`)."""
 
-    stage, at_start = "terms", True
-
-    def __init__(self, cfg: SearchConfig):
-        self.cfg = cfg.terms
-        self.every = self.cfg.every
+    name, stages = "terms", ("terms",)
 
     def run(self, state: SearchState) -> None:
         from gensr.search.terms import library, sparse_candidates
 
-        tc = self.cfg
+        tc = self.section
         cap = state.deadline.share(tc.share)
         with state.deadline.section("bookkeeping"):
             rows = np.sort(state.rng.permutation(len(state.y))[: tc.rows])
             extra = [] if state.generations == 0 else _front_subexpressions(state)
             terms = library(state.X[rows], extra, tc.library_size)
             exprs = sparse_candidates(state.y[rows], terms, tc.max_terms, tc.rational, cap)
-        state.score_all(exprs, self.stage)
+        state.score_all(exprs, "terms")
 
 
 def _front_subexpressions(state: SearchState, n_best: int = 5) -> list[Node]:
@@ -257,17 +280,14 @@ def _front_subexpressions(state: SearchState, n_best: int = 5) -> list[Node]:
     return out
 
 
-class Enumerate:
+class Enumerate(Move):
     """Map-guided enumeration: the decoder's most likely skeletons of at most ``max_nodes`` prefix nodes
     under the prior mean (beam search ranks them by log-probability), fitted in that order."""
 
-    stage, at_start, every = "enumerate", True, 0
-
-    def __init__(self, cfg: SearchConfig):
-        self.cfg = cfg.enumerate
+    name, stages = "enumerate", ("enumerate",)
 
     def run(self, state: SearchState) -> None:
-        ec = self.cfg
+        ec = self.section
         cap = state.deadline.share(ec.share)
         with state.deadline.section("encode"), torch.no_grad():
             mu, _ = state.model.encode_prior(*pack_data([(state.X_enc, state.y_enc)], state.device))
@@ -278,25 +298,21 @@ class Enumerate:
             if cap.expired():
                 return
             e = decoded_expression(ids)
-            if e is not None and state.pool.score(e, self.stage, state.evaluations) is None:
+            if e is not None and state.pool.score(e, "enumerate", state.evaluations) is None:
                 return
 
 
-class Refine:
+class Refine(Move):
     """A LEE round: re-encode the best candidates not yet re-encoded (posterior branch), then Adam steps
-    through g_eval from those latents and the best one; a refined latent that beats the CMA-ES run is
-    offered to it (``state.recentre``)."""
+    through g_eval from those latents and the best one; offers the fittest refined latent to the CMA-ES run
+    (which re-centres there if it beats the run)."""
 
-    stage, at_start = "reencode", True
+    name, stages = "lee", ("reencode", "geval")
 
-    def __init__(self, cfg: SearchConfig):
-        self.cfg = cfg.lee
-        self.every = cfg.lee.every
-
-    def run(self, state: SearchState) -> None:
-        lc, pool = self.cfg, state.pool
+    def run(self, state: SearchState) -> Offer | None:
+        lc, pool = self.section, state.pool
         if state.best_z is None:
-            return
+            return None
         max_len = state.model.cfg.max_len
         picks = [c.expression for c in (pool.candidates[i] for i in pool.ranked())
                  if math.isfinite(c.score) and c.expression.key not in state.reencoded
@@ -319,8 +335,7 @@ class Refine:
             f = state.evaluate_latents(Z, stage) if len(Z) else np.zeros(0)
             if len(f) and not np.all(np.isnan(f)) and np.nanmax(f) > best_f:
                 best_z, best_f = Z[int(np.nanargmax(f))], float(np.nanmax(f))
-        if best_z is not None:
-            state.recentre = (best_z, best_f)
+        return None if best_z is None else Offer(latent=best_z, fitness=best_f)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -329,15 +344,15 @@ class Refine:
 
 class LatentCMA:
     """Latent CMA-ES from the best latent, with :class:`gensr.cmaes.IPOP` restarts (from the best latent
-    decoded by any stage) and re-centring on refined latents."""
+    decoded by any stage) and re-centring on latents the moves offer."""
 
     stage = "cma"
 
-    def __init__(self, state: SearchState):
+    def __init__(self, state: SearchState, stds: np.ndarray):
         cc = state.cfg.cma
         if cc.max_iter is None:
             cc = dataclasses.replace(cc, max_iter=state.cfg.budget.generations)
-        self.opt = IPOP(state.best_latent(), stds=state.stds, config=cc, rng=state.rng)
+        self.opt = IPOP(state.best_latent(), stds=stds, config=cc, rng=state.rng)
 
     @property
     def sigma(self) -> float:
@@ -353,33 +368,29 @@ class LatentCMA:
         state.generations += 1
         return True
 
-    def after_moves(self, state: SearchState) -> dict[str, float]:
-        """Re-centre on a refined latent that beats this run; restart (λ doubles) after a restartable stop.
+    def after_moves(self, state: SearchState, offers: list[Offer]) -> dict[str, float]:
+        """Re-centre on the fittest offered latent if it beats this run; restart (λ doubles) after a
+        restartable stop.
 
         Returns the CMA-ES stop reasons that end the search (empty while it goes on).
         """
-        if state.recentre is not None:
-            z, fz = state.recentre
-            state.recentre = None
-            if -fz < self.opt.es.result.fbest:
-                self.opt.recentre(z)
+        latents = [o for o in offers if o.latent is not None]
+        if latents:
+            best = max(latents, key=lambda o: o.fitness)
+            if -best.fitness < self.opt.es.result.fbest:
+                self.opt.recentre(best.latent)  # type: ignore[arg-type]
         reasons = self.opt.stop(start=state.best_latent())
         state.restarts = self.opt.restarts
         return reasons
 
 
-def build_moves(cfg: SearchConfig, seeds: list[Expression]) -> list[Move]:
-    """The moves of a search, in the order they first run (the registry)."""
-    moves: list[Move] = [Seeds(seeds)]
-    if cfg.power_law.enabled:
-        moves.append(PowerLaw(cfg))
-    if cfg.terms.enabled:
-        moves.append(Terms(cfg))
-    if cfg.enumerate.enabled:
-        moves.append(Enumerate(cfg))
-    moves.append(Localise(cfg, seeds))
-    if cfg.edits.every:
-        moves.append(Edits(cfg))
-    if cfg.lee.every:
-        moves.append(Refine(cfg))
-    return moves
+MOVES: tuple[type[Move], ...] = (Seeds, PowerLaw, Terms, Enumerate, Localise, Edits, Refine)
+"""The registry: every move, in the order they first run."""
+
+STAGES: tuple[str, ...] = tuple(dict.fromkeys([*(st for m in MOVES for st in m.stages), LatentCMA.stage]))
+"""Where a candidate was first found (``Candidate.stage``): the stages of the registered moves and CMA-ES."""
+
+
+def build_moves(cfg: SearchConfig) -> list[Move]:
+    """The enabled moves of a search, in registry order."""
+    return [m(cfg) for m in MOVES if m.enabled(cfg)]

@@ -36,10 +36,7 @@ from gensr.grammar import CONST, Expression, Node
 from gensr.pareto import score as gensr_score
 from gensr.search.config import SearchConfig
 
-__all__ = ["STAGES", "Candidate", "Pool", "linear_constants", "nonlinear_constants"]
-
-STAGES = ("seed", "powerlaw", "terms", "enumerate", "prior", "ynoise", "sample", "cma", "reencode", "geval", "edit")
-"""Where a candidate was first found: a seed equation, a move's name or a latent-search stage."""
+__all__ = ["Candidate", "Pool", "linear_constants", "nonlinear_constants"]
 
 _NONLINEAR = frozenset(("sin", "cos", "tan", "tanh", "exp", "log", "pow", "arcsin", "arccos", "arctan"))
 
@@ -59,7 +56,7 @@ class Candidate:
     score : float
         ``r2 - parsimony * complexity``; ``-inf`` for a failed fit.
     stage : str
-        Where the skeleton was first found, one of :data:`STAGES`.
+        Where the skeleton was first found, one of :data:`gensr.search.moves.STAGES`.
     evaluation : int
         Number of latents decoded when it was first found (0 for seed equations).
     screened : bool

@@ -31,9 +31,11 @@ class SearchState:
     """Data, model, pool, deadline and the best latent of one search; moves read and update it."""
 
     def __init__(self, model: torch.nn.Module, X: np.ndarray, y: np.ndarray, cfg: SearchConfig,
-                 rng: np.random.Generator, deadline: Deadline, weights: np.ndarray | None = None):
+                 rng: np.random.Generator, deadline: Deadline, weights: np.ndarray | None = None,
+                 seeds: list[Expression] | None = None):
         self.model, self.X, self.y, self.cfg, self.rng, self.deadline = model, X, y, cfg, rng, deadline
         self.weights = weights
+        self.seeds = list(seeds or ())  # the user's seed equations and the baselines
         self.device = model_device(model)
         self.tgen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
         self.pool = Pool(X, y, cfg, deadline, fit_seed=int(rng.integers(2**62)), weights=weights)
@@ -43,8 +45,6 @@ class SearchState:
         self.X_enc, self.y_enc = X[enc_rows], y[enc_rows]  # subset 0: also the data of the LEE steps
         self.best_z: np.ndarray | None = None  # the fittest latent decoded so far (the first one on ties)
         self.best_zf = -math.inf
-        self.stds: np.ndarray | None = None  # CMA-ES search shape: prior σ of the best initial latent
-        self.recentre: tuple[np.ndarray, float] | None = None  # a refined latent that beat the CMA-ES run
         self.reencoded: set[tuple[str, ...]] = set()
         self.evaluations = self.n_invalid = self.generations = self.restarts = 0
 
