@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gensr._config import from_dict
 from gensr._utils import r2_score
 from gensr.checkpoint import load_model, read_checkpoint_config
 from gensr.codec import arity_tensor, decoded_expression, pack_data, token_mask_for
-from gensr.constants import screen_constants
-from gensr.generator import config_from_dict
+from gensr.generator import GeneratorConfig
+from gensr.screen import screen_constants
 from gensr.train import evaluate, make_problems
 
 
@@ -170,7 +171,7 @@ def main() -> None:
     if meta.get("train", {}).get("seed") == args.seed:
         raise SystemExit("--seed equals the training seed: pick a held-out seed")
     model = load_model(directory)
-    gen = config_from_dict(meta["generator"])
+    gen = from_dict(GeneratorConfig, meta["generator"])
     problems = make_problems(args.seed, 0, args.n, gen)
     start = time.perf_counter()
     metrics = evaluate(model, problems, beam_size=args.beam, n_interp_pairs=100, seed=args.seed)

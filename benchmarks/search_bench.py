@@ -35,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 from gensr import GenSRRegressor, parse
+from gensr._config import from_dict
 from gensr.checkpoint import read_checkpoint_config
-from gensr.generator import config_from_dict, iter_problems
+from gensr.generator import GeneratorConfig, iter_problems
 from gensr.search import SearchConfig
 
 FORMULAS = {  # name: (formula, sampling range of every variable)
@@ -68,7 +69,7 @@ def problems(checkpoint: str | None, n_generated: int, seed: int) -> list[dict]:
         X = rng.uniform(lo, hi, size=(200, max(expr.variables) + 1))
         out.append({"name": name, "truth": expr, "X": X, "y": expr.evaluate(X)})
     _, meta = read_checkpoint_config(checkpoint)
-    gen = config_from_dict(meta["generator"])
+    gen = from_dict(GeneratorConfig, meta["generator"])
     gen = dataclasses.replace(gen.with_dims(gen.min_vars, 3), min_points=200, max_points=200)
     for i, p in enumerate(iter_problems(n_generated, seed, gen)):
         out.append({"name": f"generated-{i}", "truth": p.expr, "X": p.X, "y": p.y})

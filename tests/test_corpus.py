@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from gensr._config import from_dict
 from gensr.corpus import iter_corpus, load_corpus, write_corpus
-from gensr.generator import GeneratorConfig, config_from_dict, iter_problems
+from gensr.generator import GeneratorConfig, iter_problems
 from gensr.inputs import FAMILIES
 from gensr.vocab import VOCAB
 
@@ -32,7 +33,7 @@ def test_corpus_round_trip(tmp_path):
     meta = json.loads((out / "config.json").read_text())
     assert meta["n"] == 50 and meta["seed"] == 9 and meta["n_shards"] == 3
     assert meta["vocab_signature"] == VOCAB.signature() and meta["gensr_version"]
-    assert config_from_dict(meta["config"]) == cfg
+    assert from_dict(GeneratorConfig, meta["config"]) == cfg
     assert sorted(f.name for f in out.glob("shard-*.npz")) == [f"shard-{i:05d}.npz" for i in range(3)]
 
     data = load_corpus(out)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import gensr
-from gensr.constants import screen_constants
 from gensr.deadline import Deadline
 from gensr.formula import parse
+from gensr.screen import screen_constants
 from gensr.search import SearchConfig
 from gensr.search.moves import Enumerate, power_law_candidates
 from gensr.search.pool import Pool, nonlinear_constants

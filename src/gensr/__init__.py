@@ -8,10 +8,10 @@ are documented as internal.
 import logging
 from typing import Any
 
+from gensr._version import __version__
 from gensr.formula import parse
 from gensr.grammar import Expression
 
-__version__ = "0.1.0"
 __all__ = ["Expression", "GenSRRegressor", "__version__", "fit_formula", "parse"]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,4 +1,5 @@
-"""Frozen-dataclass configs ↔ JSON, and checked ``--section.key=value`` overrides."""
+"""Frozen-dataclass configs ↔ JSON, and checked dotted overrides: the one loader and the one override walker
+of every config (model, generator, training, search, benchmarks)."""
 
 from __future__ import annotations
 
@@ -100,18 +101,17 @@ def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
     return cls(**kwargs)
 
 
-def apply_overrides(cfg: T, overrides: Sequence[str]) -> T:
-    """Apply ``section.key=value`` (or ``key=value``) overrides; values are parsed as JSON when possible."""
+def replace(cfg: T, changes: Mapping[str, Any]) -> T:
+    """A copy of dataclass ``cfg`` with dotted keys (``"section.key"``, or a top-level ``"key"``) set to the
+    given values, coerced to the field types and validated by the dataclasses; an unknown key is a
+    :class:`ConfigError` with "did you mean" suggestions.
+
+    >>> from gensr.search.config import SearchConfig
+    >>> replace(SearchConfig(), {"fit.rows": "256", "parsimony": 0.01}).fit.rows
+    256
+    """
     data = to_dict(cfg)
-    for item in overrides:
-        text = item[2:] if item.startswith("--") else item
-        if "=" not in text:
-            raise ConfigError(f"override {item!r} must look like --section.key=value")
-        path, raw = text.split("=", 1)
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
+    for path, value in changes.items():
         node = data
         parts = path.split(".")
         for i, part in enumerate(parts):
@@ -119,10 +119,25 @@ def apply_overrides(cfg: T, overrides: Sequence[str]) -> T:
                 options = list(node) if isinstance(node, dict) else []
                 raise ConfigError(f"unknown config key {'.'.join(parts[: i + 1])!r}{_suggest(part, options)}")
             if i == len(parts) - 1:
-                node[part] = value
+                node[part] = to_dict(value) if dataclasses.is_dataclass(value) else value
             else:
                 node = node[part]
     return from_dict(type(cfg), data)
+
+
+def apply_overrides(cfg: T, overrides: Sequence[str]) -> T:
+    """Apply ``section.key=value`` (or ``key=value``) overrides; values are parsed as JSON when possible."""
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        text = item[2:] if item.startswith("--") else item
+        if "=" not in text:
+            raise ConfigError(f"override {item!r} must look like --section.key=value")
+        path, raw = text.split("=", 1)
+        try:
+            changes[path] = json.loads(raw)
+        except json.JSONDecodeError:
+            changes[path] = raw
+    return replace(cfg, changes)
 
 
 def load_json(path: str | Path) -> dict[str, Any]:

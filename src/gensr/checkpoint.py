@@ -48,7 +48,7 @@ def save_checkpoint(directory: str | Path, model: Any, meta: dict[str, Any] | No
     """Write ``model`` (a :class:`gensr.model.CVAE`) as safetensors + JSON into ``directory``."""
     from safetensors.torch import save_file
 
-    from gensr import __version__
+    from gensr._version import __version__
     from gensr.vocab import VOCAB
 
     directory = Path(directory)
@@ -114,8 +114,8 @@ def load_model(path: str | Path | None = None, device: str = "cpu", *, verify: b
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from gensr import __version__
     from gensr._config import ConfigError, from_dict
+    from gensr._version import __version__
     from gensr.model import CVAE, CVAEConfig
 
     directory, config = read_checkpoint_config(path)

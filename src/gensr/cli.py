@@ -168,7 +168,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gensr import __version__
+    from gensr._version import __version__
 
     parser = argparse.ArgumentParser(prog="gensr", description="Symbolic regression in a generative equation "
                                      "space (GenSR).")
@@ -414,12 +414,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _split_rows(n: int, test_size: float, seed: int) -> tuple[Any, Any]:
-    """``--test-size``: shuffled fitting and held-out row indices (at least one held out)."""
-    import numpy as np
+    """``--test-size``: shuffled fitting and held-out row indices (scikit-learn's split; at least one held out)."""
+    from sklearn.model_selection import train_test_split
 
-    order = np.random.default_rng(seed).permutation(n)
-    cut = n - max(1, round(test_size * n))
-    return order[:cut], order[cut:]
+    return train_test_split(range(n), test_size=max(1, round(test_size * n)), random_state=seed)
 
 
 def _fit_formula(args: argparse.Namespace, table: pandas.DataFrame, features: list[str], y: pandas.Series) -> int:
@@ -545,10 +543,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from gensr.bench.runner import run
 
         config = _bench_config(args)
-        if args.dask is None and args.scheduler is None and config.workers == 1:
-            import torch
-
-            torch.set_num_threads(config.threads)  # the fits run in this process
         path = run(config, args.data_dir, args.out, dask=args.dask or args.scheduler,
                    retry_errors=args.retry_errors, progress=not args.quiet)
         print(f"results in {path}")

@@ -15,8 +15,7 @@ import numpy as np
 import torch
 
 from gensr.grammar import MAX_VARS, Expression
-from gensr.model import PAD_ID
-from gensr.vocab import VOCAB
+from gensr.vocab import PAD_ID, VOCAB
 
 __all__ = ["arity_tensor", "collate", "decoded_expression", "encode_tokens", "is_valid_decode", "pack_data",
            "token_mask_for"]
@@ -114,7 +113,5 @@ def encode_tokens(exprs: Sequence[Expression], max_len: int, device: torch.devic
             seqs.append(VOCAB.encode(e.prefix, max_len=max_len))
         except ValueError as exc:
             raise ValueError(f"cannot re-encode {e}: {exc}") from None
-    out = torch.full((len(seqs), max(len(s) for s in seqs)), PAD_ID, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.tensor(s)
-    return out.to(device)
+    rows = [torch.tensor(s, dtype=torch.long) for s in seqs]
+    return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=PAD_ID).to(device)

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from gensr.generator import GeneratorConfig, config_to_dict, iter_problems
+from gensr._config import to_dict
+from gensr.generator import GeneratorConfig, iter_problems
 from gensr.grammar import MAX_VARS
 from gensr.inputs import FAMILIES
 from gensr.vocab import VOCAB
@@ -38,7 +39,7 @@ _SHARD_KEYS = ("tokens", "constants", "const_offsets", "X", "y", "n_points", "n_
 
 def _version() -> str:
     try:
-        from gensr import __version__  # type: ignore[attr-defined]
+        from gensr._version import __version__
 
         return str(__version__)
     except ImportError:
@@ -139,7 +140,7 @@ def write_corpus(out_dir: str | os.PathLike[str], n: int, *, seed: int, config: 
         "gensr_version": _version(),
         "vocab_signature": VOCAB.signature(),
         "keys": list(_SHARD_KEYS),
-        "config": config_to_dict(config),
+        "config": to_dict(config),
     }
     tmp = out / "config.json.tmp"
     tmp.write_text(json.dumps(meta, indent=2) + "\n")

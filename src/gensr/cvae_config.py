@@ -1,4 +1,4 @@
-"""The CVAE's hyperparameters (:class:`CVAEConfig`), its named sizes and the special token ids.
+"""The CVAE's hyperparameters (:class:`CVAEConfig`) and its named sizes.
 
 Kept apart from :mod:`gensr.model` so that the building blocks (:mod:`gensr.layers`) and the model both
 read the config without importing each other.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BOS_ID", "CVAE_PRESETS", "EOS_ID", "PAD_ID", "CVAEConfig"]
+from gensr.vocab import EOS_ID
 
-PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
+__all__ = ["CVAE_PRESETS", "CVAEConfig"]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Fit the constants of a formula you already have: :func:`fit_formula` (``gensr fit --formula`` on the CLI).
 
 ``C`` marks a constant to fit; every other number in the formula keeps its value. The fit is the search's own
-weighted least squares (:func:`gensr.constants.screen_constants`: Levenberg–Marquardt from several starts), on
+weighted least squares (:func:`gensr.screen.screen_constants`: Levenberg–Marquardt from several starts), on
 the data as given.
 """
 
@@ -88,8 +88,8 @@ def fit_formula(formula: str, X: Any, y: Any, *, feature_names: Sequence[str] | 
     2.5*a/b - 1.0 1.0
     """
     from gensr._validation import check_weights
-    from gensr.constants import screen_constants
     from gensr.formula import parse
+    from gensr.screen import screen_constants
 
     names = list(feature_names) if feature_names is not None else [str(c) for c in getattr(X, "columns", [])]
     X = np.asarray(X, dtype=np.float64)

@@ -35,7 +35,6 @@ Corpora of problems are written and read by :mod:`gensr.corpus`.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
@@ -52,17 +51,15 @@ from gensr.grammar import (
     MAX_DEPTH,
     MAX_NODES,
     MAX_VARS,
-    OPERATORS,
     UNARY,
     Expression,
+    tree_from_prefix,
 )
 from gensr.inputs import FAMILIES, input_sampler
 
 __all__ = [
     "GeneratorConfig",
     "Problem",
-    "config_from_dict",
-    "config_to_dict",
     "iter_problems",
     "problem_rng",
     "sample_expression",
@@ -195,31 +192,6 @@ def _validate(c: GeneratorConfig) -> None:
     need(0 < c.min_valid_fraction <= 1, "min_valid_fraction must be in (0, 1]")
     need(c.max_point_draws >= 1 and c.max_attempts >= 1, "max_point_draws and max_attempts must be ≥ 1")
     need(c.noise_gamma >= 0, "noise_gamma must be ≥ 0")
-
-
-def config_to_dict(config: GeneratorConfig) -> dict[str, Any]:
-    """JSON-ready dict of a config (tuples become lists in JSON; :func:`config_from_dict` restores them)."""
-    return dataclasses.asdict(config)
-
-
-def config_from_dict(data: Mapping[str, Any]) -> GeneratorConfig:
-    """Rebuild a :class:`GeneratorConfig` from :func:`config_to_dict` output (or its JSON round trip).
-
-    Missing keys take their defaults; an unknown key is a ``ValueError`` naming the closest known keys.
-    """
-    known = [f.name for f in dataclasses.fields(GeneratorConfig)]
-    unknown = [k for k in data if k not in known]
-    if unknown:
-        hints = {k: difflib.get_close_matches(k, known, n=3) for k in unknown}
-        text = "; ".join(f"{k!r} (did you mean {h}?)" if h else repr(k) for k, h in hints.items())
-        raise ValueError(f"unknown GeneratorConfig keys: {text}")
-    return GeneratorConfig(**{k: _tuplify(v) for k, v in data.items()})
-
-
-def _tuplify(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return tuple(_tuplify(v) for v in value)
-    return value
 
 
 # --------------------------------------------------------------------------------------------------
@@ -469,36 +441,14 @@ def sample_expression(rng: np.random.Generator, config: GeneratorConfig | None =
 
 
 # --------------------------------------------------------------------------------------------------
-# fast evaluation (same numpy implementations as grammar.Expression.evaluate)
-
-_ARITY = {name: op.arity for name, op in OPERATORS.items()}
-_NUMPY = {name: op.numpy for name, op in OPERATORS.items()}
-_VAR_INDEX = {f"x{i}": i for i in range(MAX_VARS)}
-_INT_VALUE = {t: float(t) for t in INT_TOKENS}
+# evaluation: the grammar's one numpy evaluator
 
 
-def _evaluate_prefix(tokens: Sequence[str], values: Sequence[float], cols: np.ndarray) -> np.ndarray:
-    """Evaluate prefix tokens on ``cols`` (D, n): a stack machine over the reversed prefix. Constants stay
-    Python floats (numpy broadcasts them). Call under ``np.errstate(all="ignore")``; may return inf/NaN."""
-    stack: list[Any] = []
-    push, pop = stack.append, stack.pop
-    k = len(values)
-    for t in reversed(tokens):
-        a = _ARITY.get(t)
-        if a == 2:
-            first = pop()
-            push(_NUMPY[t](first, pop()))
-        elif a == 1:
-            push(_NUMPY[t](pop()))
-        elif t == CONST:
-            k -= 1
-            push(values[k])
-        elif t in _VAR_INDEX:
-            push(cols[_VAR_INDEX[t]])
-        else:
-            push(_INT_VALUE[t])
-    out = np.asarray(stack[0], dtype=np.float64)
-    return np.broadcast_to(out, (cols.shape[1],)) if out.ndim == 0 else out
+def _evaluate_prefix(tokens: Sequence[str], values: Sequence[float], X: np.ndarray) -> np.ndarray:
+    """y of prefix ``tokens`` (constants ``values``) on rows ``X`` (n, D), through the grammar's numpy evaluator
+    (the one :meth:`Expression.numpy_fn` uses). Call under ``np.errstate(all="ignore")``; may hold inf/NaN."""
+    out = np.asarray(Expression(tree_from_prefix(tokens, values)).numpy_fn()(X, values), dtype=np.float64)
+    return np.broadcast_to(out, (X.shape[0],)) if out.ndim == 0 else out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -594,7 +544,7 @@ def _sample_problem(rng: np.random.Generator, p: _Plan) -> Problem:
             # float32 round trip: stored X and y stay consistent
             X = draw(n).astype(np.float32).astype(np.float64)
             with np.errstate(all="ignore"):
-                y = _evaluate_prefix(tokens, vals, X.T)
+                y = _evaluate_prefix(tokens, vals, X)
                 ok = np.abs(y) < c.max_abs_y  # False for NaN and ±inf
             n_ok = int(np.count_nonzero(ok))
             if n_ok < need_valid:

@@ -242,23 +242,17 @@ def tree_from_prefix(tokens: Sequence[str], values: Sequence[float] | None = Non
 # numeric evaluation
 
 
-def _leaf_value(node: Node) -> float:
-    if node.token == CONST:
-        return float("nan") if node.value is None else node.value
-    return float(node.token)
+def _constants_of(node: Node) -> np.ndarray:
+    """The constant leaves' values in prefix order (NaN where not fitted)."""
+    return np.array([math.nan if n.value is None else n.value for n in node.iter_nodes() if n.token == CONST],
+                    dtype=np.float64)
 
 
-def _eval_np(node: Node, X: np.ndarray) -> np.ndarray:
-    tok = node.token
-    if tok in OPERATORS:
-        args = [_eval_np(c, X) for c in node.children]
-        return OPERATORS[tok].numpy(*args)
-    if tok[0] == "x":
-        idx = int(tok[1:])
-        if idx >= X.shape[1]:
-            return np.full(X.shape[0], np.nan)
-        return X[:, idx]
-    return np.full(X.shape[0], _leaf_value(node))
+def _value(node: Node) -> float:
+    """The value of a variable-free subtree (NaN or ±inf where undefined), through the one numpy evaluator."""
+    with np.errstate(all="ignore"):
+        out = _builder(node, "numpy")(np.zeros((1, 1)), _constants_of(node))
+    return float(np.asarray(out, dtype=np.float64).reshape(-1)[0])
 
 
 def _as_float_matrix(X: Any) -> np.ndarray:
@@ -271,8 +265,10 @@ def _as_float_matrix(X: Any) -> np.ndarray:
 
 
 def _eval_guarded(root: Node, X: np.ndarray) -> np.ndarray:
+    if any(n.token[0] == "x" and int(n.token[1:]) >= X.shape[1] for n in root.iter_nodes()):
+        return np.full(X.shape[0], np.nan)  # a variable the data lack
     with np.errstate(all="ignore"):
-        out = np.asarray(_eval_np(root, X), dtype=np.float64)
+        out = np.asarray(_builder(root, "numpy")(X, _constants_of(root)), dtype=np.float64)
     if out.shape != (X.shape[0],):
         out = np.broadcast_to(out, (X.shape[0],)).copy()
     out[~np.isfinite(out)] = np.nan
@@ -397,9 +393,7 @@ def _chain(node: Node, op: str) -> list[Node]:
 
 def _fold_constant(node: Node) -> Node:
     """A variable-free subtree becomes one constant (or an integer leaf if it folds to one)."""
-    with np.errstate(all="ignore"):
-        val = float(_eval_np(node, np.zeros((1, 1)))[0]) if all(
-            n.token != CONST or n.value is not None for n in node.iter_nodes()) else None
+    val = _value(node) if all(n.token != CONST or n.value is not None for n in node.iter_nodes()) else None
     if val is not None and not math.isfinite(val):
         val = None
     if val is not None and val in INTEGERS:
@@ -471,8 +465,7 @@ class Expression:
 
     @cached_property
     def constants(self) -> np.ndarray:
-        vals = [np.nan if n.value is None else n.value for n in self.root.iter_nodes() if n.token == CONST]
-        return np.asarray(vals, dtype=np.float64)
+        return _constants_of(self.root)
 
     @property
     def n_constants(self) -> int:
@@ -507,16 +500,6 @@ class Expression:
     def complexity(self) -> int:
         """Prefix-node complexity (docs/protocols.md §2 (a)): each node counts its operator's cost, leaves 1."""
         return sum(OPERATORS[t].complexity if t in OPERATORS else 1 for t in self.prefix)
-
-    def srbench_complexity(self, feature_names: Sequence[str] | None = None) -> int:
-        """SRBench's complexity (docs/protocols.md §2 (b)): nodes of the rounded, simplified sympy form."""
-        import sympy
-
-        expr = self.to_sympy(feature_names)
-        expr = expr.xreplace({f: (0 if abs(f) < 1e-4 else sympy.Float(round(float(f), 3)))
-                              for f in expr.atoms(sympy.Float)})
-        expr = sympy.simplify(expr, ratio=1)
-        return sum(1 for _ in sympy.preorder_traversal(expr))
 
     # ---- numeric ---------------------------------------------------------------------------------
     def evaluate(self, X: Any) -> np.ndarray:
@@ -593,8 +576,7 @@ def _huge_constant(node: Node) -> Any:
 
     if any(n.token == CONST and n.value is None for n in node.iter_nodes()):
         return None
-    with np.errstate(all="ignore"):
-        value = float(_eval_np(node, np.zeros((1, 1)))[0])
+    value = _value(node)
     if math.isfinite(value) and abs(value) < 1e12:
         return None
     return sympy.nan if math.isnan(value) else sympy.Float(value)

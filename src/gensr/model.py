@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gensr.cvae_config import BOS_ID, CVAE_PRESETS, EOS_ID, PAD_ID, CVAEConfig
+from gensr.cvae_config import CVAE_PRESETS, CVAEConfig
 from gensr.layers import (
     MLP,
     DataEncoder,
@@ -39,8 +39,9 @@ from gensr.layers import (
     gauss_kl,
     scale_features,
 )
+from gensr.vocab import BOS_ID, EOS_ID, PAD_ID
 
-__all__ = ["BOS_ID", "CVAE", "CVAE_PRESETS", "EOS_ID", "PAD_ID", "CVAEConfig"]
+__all__ = ["CVAE", "CVAE_PRESETS", "CVAEConfig"]
 
 LOGVAR_MIN, LOGVAR_MAX = -10.0, 4.0  # sigma in [0.007, 7.4]: keeps exp() and the KL finite
 MU_BN_EPS = 1e-12  # BatchNorm's default eps 1e-5 let the encoders shrink raw mu_q below sqrt(eps) and collapse

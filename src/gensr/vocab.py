@@ -7,7 +7,9 @@ from collections.abc import Iterable, Sequence
 
 from gensr.grammar import CONST, INT_TOKENS, OPERATORS, VARIABLES, token_arity
 
-__all__ = ["VOCAB", "Vocabulary"]
+__all__ = ["BOS_ID", "EOS_ID", "PAD_ID", "VOCAB", "Vocabulary"]
+
+PAD_ID, BOS_ID, EOS_ID = 0, 1, 2  # the special tokens' ids: their one home
 
 
 
@@ -19,8 +21,8 @@ class Vocabulary:
     def __init__(self) -> None:
         self.tokens: tuple[str, ...] = (self.PAD, self.BOS, self.EOS, *OPERATORS, *VARIABLES, CONST, *INT_TOKENS)
         self.index = {t: i for i, t in enumerate(self.tokens)}
-        self.pad_id, self.bos_id, self.eos_id = 0, 1, 2
-        self.arity = tuple(-1 if i < 3 else token_arity(t) for i, t in enumerate(self.tokens))
+        self.pad_id, self.bos_id, self.eos_id = PAD_ID, BOS_ID, EOS_ID
+        self.arity = tuple(-1 if i <= EOS_ID else token_arity(t) for i, t in enumerate(self.tokens))
         self.variable_ids = tuple(self.index[v] for v in VARIABLES)
 
     def __len__(self) -> int:
@@ -47,7 +49,7 @@ class Vocabulary:
             i = int(i)
             if i == self.eos_id and out:
                 break
-            if i < 3:
+            if i <= EOS_ID:
                 continue
             out.append(self.tokens[i])
         return out

@@ -49,7 +49,7 @@ def fit_gensr(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, thr
     import time
 
     start = time.perf_counter()
-    from gensr import GenSRRegressor
+    from gensr.estimator import GenSRRegressor
 
     left = max(time_limit - (time.perf_counter() - start), 0.05)
     est = GenSRRegressor(checkpoint=checkpoint, max_time=left, random_state=seed, verbose=0, **options)

@@ -167,10 +167,10 @@ def split(problem: Any, config: BenchConfig, noise: float, seed: int
 
 def run_task(task: Task) -> dict[str, Any]:
     """Fit and score one task; never raises: a failure is a row with ``error`` set and R² clipped to 0."""
-    from gensr import __version__
     from gensr._utils import r2_score as r2
+    from gensr._version import __version__
     from gensr.bench.child import FitFailed, request_fit
-    from gensr.bench.metrics import simplified_complexity, symbolic_solution
+    from gensr.bench.metrics import SYMBOLIC_MIN_R2, simplified_complexity, symbolic_solution
     from gensr.bench.parsing import parse_model
 
     cfg = task.config
@@ -212,7 +212,7 @@ def run_task(task: Task) -> dict[str, Any]:
             row["complexity_simplified"] = simplified_complexity(model, seconds=cfg.symbolic_timeout)
         if problem.truth is not None:
             solved, note = False, ""
-            if model is not None and row["r2_test"] > 0.5:  # ground truth is never standardised (scale)
+            if model is not None and row["r2_test"] > SYMBOLIC_MIN_R2:  # truth is never standardised (scale)
                 solved, note = symbolic_solution(model, parse_model(problem.truth), seconds=cfg.symbolic_timeout)
             row["symbolic"] = solved
             notes += [note] if note else []
@@ -283,12 +283,10 @@ class ResultsFile:
 
 # ---- execution ---------------------------------------------------------------------------------------
 def _init_worker(threads: int) -> None:
-    """Worker initializer: pin the math libraries to ``threads`` before anything imports torch."""
+    """Worker initializer: pin the math libraries to ``threads`` (the worker scores results with numpy and
+    sympy; the fits themselves run in child processes that set their own threads, :mod:`gensr.bench.child`)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 class _InlineExecutor(Executor):

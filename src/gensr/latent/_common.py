@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gensr.generator import GeneratorConfig, config_from_dict
+from gensr._config import from_dict
+from gensr.generator import GeneratorConfig
 from gensr.model import CVAE
 
 
@@ -19,7 +20,7 @@ def generator_config_from_checkpoint(path: str | Path | None) -> GeneratorConfig
 
     _, config = read_checkpoint_config(path)
     data = config.get("generator")
-    return config_from_dict(data) if isinstance(data, dict) else None
+    return from_dict(GeneratorConfig, data) if isinstance(data, dict) else None
 
 
 def fit_generator(config: GeneratorConfig | None, model: CVAE) -> GeneratorConfig:

@@ -8,10 +8,10 @@ was chosen. This is the one source of defaults: the estimator's and the CLI's ar
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gensr._config import replace
 from gensr.cmaes import CMAESConfig
 
 __all__ = ["BudgetConfig", "EditConfig", "EnumerateConfig", "FitConfig", "LEEConfig",
@@ -79,7 +79,7 @@ class FitConfig:
     """Constant fitting and the screen in front of it (docs/method.md §5.5).
 
     ``fitter`` chooses the one fitter every candidate goes through, whatever the number of rows: ``"numpy"``
-    (:func:`gensr.constants.screen_constants`: numpy forward passes, one-call finite-difference Jacobians,
+    (:func:`gensr.screen.screen_constants`: numpy forward passes, one-call finite-difference Jacobians,
     Levenberg–Marquardt) or ``"torch"`` (:func:`gensr.constants.fit_constants`: exact Jacobians, ``method``).
     """
 
@@ -204,17 +204,6 @@ class SearchConfig:
         _need(self.parsimony >= 0, f"parsimony must be >= 0, got {self.parsimony!r}")
 
     def replace(self, **changes: Any) -> SearchConfig:
-        """A copy with ``"section.field"`` (or top-level ``"field"``) keys changed."""
-        top: dict[str, Any] = {}
-        nested: dict[str, dict[str, Any]] = {}
-        for key, value in changes.items():
-            section, _, name = key.rpartition(".")
-            if section:
-                nested.setdefault(section, {})[name] = value
-            else:
-                top[key] = value
-        for section, values in nested.items():
-            if not hasattr(self, section) or not dataclasses.is_dataclass(getattr(self, section)):
-                raise ValueError(f"unknown SearchConfig section {section!r}")
-            top[section] = dataclasses.replace(getattr(self, section), **values)
-        return dataclasses.replace(self, **top)
+        """A copy with ``"section.field"`` (or top-level ``"field"``) keys changed, coerced and checked
+        (:func:`gensr._config.replace`: an unknown key suggests the closest ones)."""
+        return replace(self, changes)

@@ -7,7 +7,7 @@ default ``"numpy"``, fitting runs in two steps when there are at least ``2·fit.
 full fit alone):
 
 1. **screen**: constants fitted on ``fit.screen_rows`` rows (a fixed random subset) with numpy forward
-   passes and 2-point Jacobians (:func:`gensr.constants.screen_constants`: microseconds per evaluation
+   passes and 2-point Jacobians (:func:`gensr.screen.screen_constants`: microseconds per evaluation
    where a torch call costs hundreds), then evaluated once on all rows. Constant-free skeletons are only
    evaluated;
 2. **full fit**, only for a candidate that could join the accuracy–complexity front: its screened MSE is
@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gensr.constants import fit_constants, screen_constants
+from gensr.constants import fit_constants
 from gensr.deadline import Deadline
 from gensr.grammar import CONST, Expression, Node
 from gensr.pareto import score as gensr_score
+from gensr.screen import screen_constants
 from gensr.search.config import SearchConfig
 
 __all__ = ["Candidate", "Pool", "linear_constants", "nonlinear_constants"]

@@ -8,7 +8,7 @@ through √, 1/· and exp), and (off by default: it mostly finds the trivial Q �
 y = P/Q ⇔ y = P − y·(Q − 1). Forward selection by orthogonal least squares, with swaps that revisit earlier
 picks, adds terms one at a time; every size up to the second that the Bayesian information criterion rejects
 becomes an expression ``C + C·t1 + … + C·tk`` (terms that do not contribute are dropped) whose constants the
-pool then fits in full (the linear ones by least squares, :func:`gensr.constants.screen_constants`).
+pool then fits in full (the linear ones by least squares, :func:`gensr.screen.screen_constants`).
 """
 
 from __future__ import annotations
