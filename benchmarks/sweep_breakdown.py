@@ -3,7 +3,9 @@
     python benchmarks/sweep_breakdown.py benchmarks/results/sweep30_feynman [more run dirs …]
 
 Prints markdown: per (suite, noise, method) the median and slowest wall time as a multiple of the time
-limit, the fits past 1.05 × the limit, failed fits and sympy checks that hit their time limit; then, per
+limit, the fits past 1.05 × the limit, failed fits and sympy checks that hit their time limit; the median
+wall time, the median time to the answer (when the chosen equation first appeared) and how often each stop
+reason fired (results that record them); then, per
 number of input variables, each method's R² > 0.999 and symbolic rates. The main tables come from
 ``gensr bench report``.
 """
@@ -36,6 +38,17 @@ def main() -> None:
         timed_out = int(g["error"].fillna("").str.contains("gave up").sum())
         print(f"| {suite} | {noise:g} | {method} | {len(g)} | {ratio.median():.2f} | {ratio.max():.3f} | "
               f"{int((ratio > 1.05).sum())} | {failed} | {timed_out} |")
+    if "stop" in df:
+        print()
+        print("| suite | γ | method | median wall s | median time to the answer s | stop reasons (fits) |")
+        print("|---|---|---|---|---|---|")
+        for (suite, noise, method), g in df.groupby(["suite", "noise", "method"]):
+            reasons = g["stop"].fillna("").astype(str).str.split(",").explode()
+            counts = reasons[reasons != ""].value_counts()
+            text = ", ".join(f"{k} {v}" for k, v in counts.items()) or "–"
+            answer = pd.to_numeric(g.get("answer_time"), errors="coerce").median()
+            print(f"| {suite} | {noise:g} | {method} | {g['wall_time'].median():.1f} | "
+                  f"{'–' if pd.isna(answer) else f'{answer:.1f}'} | {text} |")
     truth = df[df["symbolic"].notna()]
     if len(truth):
         print()

@@ -132,7 +132,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         The Pareto front, simplest first: ``complexity``, ``loss`` (MSE), ``r2``, ``score``, ``equation``
         (text with feature names), ``sympy_format``, ``expression`` (:class:`gensr.Expression` over the
         selected features), ``stage`` (the search move that first found the skeleton, see
-        :data:`gensr.search.STAGES`).
+        :data:`gensr.search.STAGES`), ``found_at`` (seconds into the fit when it was first found).
     best_index_ : int
         Row of ``equations_`` chosen by ``model_selection``.
     expression_ : Expression

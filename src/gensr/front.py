@@ -57,9 +57,9 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
             loss = cand.mse * factor
         rows.append({"complexity": expr.complexity, "loss": loss, "r2": _clean(cand.r2),
                      "score": cand.score, "equation": _short(sym), "sympy_format": sym, "expression": expr,
-                     "stage": cand.stage})
+                     "stage": cand.stage, "found_at": cand.found_at})
     table = pd.DataFrame(rows, columns=["complexity", "loss", "r2", "score", "equation", "sympy_format",
-                                        "expression", "stage"])
+                                        "expression", "stage", "found_at"])
     table = table.sort_values(["complexity", "loss"], kind="stable")
     keep, best, seen = [], np.inf, set()
     noise = 1e-12 * float(np.var(y)) * factor  # exact fits differ only in round-off below this

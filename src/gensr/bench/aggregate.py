@@ -70,6 +70,7 @@ AGG_COLUMNS = (
     "complexity_simplified_median",
     "wall_time_median",
     "wall_time_mean",
+    "answer_time_median",
     "evaluations_median",
     "n_errors",
 )
@@ -214,6 +215,9 @@ def _aggregate_group(protocol: str, g: pd.DataFrame) -> dict[str, float]:
         "complexity_simplified_median": _median(units["complexity_simplified"]),
         "wall_time_median": _median(units["wall_time"]),
         "wall_time_mean": _mean(units["wall_time"]),
+        # when the chosen equation first appeared (methods that report it; results before it was recorded: NaN)
+        "answer_time_median": _median(pd.to_numeric(g["answer_time"], errors="coerce")) if "answer_time" in g
+        else NAN,
         "evaluations_median": _median(units["evaluations"]),
         "n_errors": int((g["error"].astype(str).str.strip() != "").sum()),
     }
@@ -241,6 +245,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
           (SRBench's accuracy-solution rate; equal to ``solved_0999_pct`` with one seed);
         - ``complexity_median``, ``complexity_simplified_median``, ``wall_time_median``, ``wall_time_mean``,
           ``evaluations_median``: over runs, or per-dataset medians for srbench; NaNs skipped;
+        - ``answer_time_median``: median over runs of the time at which the chosen equation first appeared
+          (NaN for methods that do not report it);
         - ``n_errors``: runs with a non-empty ``error``.
     """
     check_columns(df, REQUIRED_COLUMNS, "aggregate")

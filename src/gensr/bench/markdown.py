@@ -65,7 +65,7 @@ def _cell(text: str) -> str:
 
 
 _HEADER = ("method", "n", "mean R²", "median R²", "R²>0.99 %", "R²>0.999 %", "symbolic %", "median complexity",
-           "median simplified complexity", "median time s", "median evaluations")
+           "median simplified complexity", "median time s", "median time to the answer s", "median evaluations")
 
 _LEGEND = (
     "Protocols: `gensr` = neural-paper protocol (`docs/protocols.md` §1: one run per dataset, fixed split seed); "
@@ -87,7 +87,7 @@ def _measured_cells(r: pd.Series) -> list[str]:
         _measured_label(r), str(int(r["n"])), _fmt_r2(r["r2_mean"]), _fmt_r2(r["r2_median"]),
         _fmt_pct(r["solved_099_pct"]), _fmt_pct(r["solved_0999_pct"]), _fmt_pct(r["symbolic_pct"]),
         _fmt_count(r["complexity_median"]), _fmt_count(r["complexity_simplified_median"]),
-        _fmt_time(r["wall_time_median"]), _fmt_count(r["evaluations_median"]),
+        _fmt_time(r["wall_time_median"]), _fmt_time(r["answer_time_median"]), _fmt_count(r["evaluations_median"]),
     ]
 
 
@@ -96,7 +96,7 @@ def _published_cells(p: PublishedRow) -> list[str]:
         f"{p.method} (published, {p.source}, {p.protocol})", str(p.n), _fmt_r2(p.r2_mean), _fmt_r2(p.r2_median),
         _fmt_pct(p.solved_099_pct), _fmt_pct(p.solved_0999_pct), _fmt_pct(p.symbolic_pct),
         _with_stat(_fmt_count(p.complexity), p.complexity_stat), _fmt_count(p.complexity_simplified),
-        _with_stat(_fmt_time(p.time_s), p.time_stat), _DASH,
+        _with_stat(_fmt_time(p.time_s), p.time_stat), _DASH, _DASH,
     ]
 
 

@@ -57,7 +57,8 @@ def fit_gensr(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, thr
     result = est.search_result_
     info = {"n_fitted": result.n_fitted, "generations": result.generations, "stop": sorted(result.stop),
             "front_size": len(est.equations_), "equation": str(est.equations_.iloc[est.best_index_]["equation"]),
-            "search_s": round(result.timings.get("total", float("nan")), 3)}
+            "search_s": round(result.timings.get("total", float("nan")), 3),
+            "answer_time": round(float(est.equations_.iloc[est.best_index_]["found_at"]), 3)}
     return FitOutcome(predict=est.predict, model=est.sympy(),
                       complexity=int(est.equations_.iloc[est.best_index_]["complexity"]),
                       evaluations=int(result.evaluations), info=info)

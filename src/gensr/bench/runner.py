@@ -43,7 +43,7 @@ SRBENCH_MAX_TRAIN = 10_000
 COLUMNS = ("run_id", "protocol", "suite", "dataset", "method", "noise", "seed", "time_limit", "n_train", "n_test",
            "n_features", "r2_train", "r2_test", "r2_test_clipped", "solved_099", "solved_0999", "symbolic",
            "complexity", "complexity_simplified", "wall_time", "evaluations", "model", "truth", "error",
-           "finished_at", "host", "gensr_version")
+           "finished_at", "host", "gensr_version", "answer_time", "stop")
 KEY = ("protocol", "suite", "dataset", "method", "noise", "seed")
 
 
@@ -204,6 +204,9 @@ def run_task(task: Task) -> dict[str, Any]:
         row["r2_test_clipped"] = max(row["r2_test"], 0.0)
         row["solved_099"], row["solved_0999"] = row["r2_test"] > 0.99, row["r2_test"] > 0.999
         model, info = out["model"], out["info"]
+        # when the finally chosen equation first appeared, and why the fit stopped (methods that report them)
+        row["answer_time"] = info.get("answer_time", math.nan)
+        row["stop"] = ",".join(info.get("stop", []))
         row.update(complexity=out["complexity"],
                    evaluations=out["evaluations"] if out["evaluations"] is not None else "")
         notes = [str(info["model_error"])] if "model_error" in info else []

@@ -104,19 +104,20 @@ class SearchResult:
         """Every fitted candidate as a pandas DataFrame, in the order found (``equations_`` is its Pareto front).
 
         Columns: ``complexity``, ``mse``, ``r2``, ``score``, ``stage``, ``evaluation`` (latents decoded when it
-        was found), ``screened`` (only the screening fit ran), ``equation`` (text over ``feature_names``) and
-        ``expression``. Values are on the data the search saw (the estimator's selected features, rescaled
-        only for extreme scales).
+        was found), ``found_at`` (seconds from the start of the budget), ``screened`` (only the screening fit
+        ran), ``equation`` (text over ``feature_names``) and ``expression``. Values are on the data the search
+        saw (the estimator's selected features, rescaled only for extreme scales).
         """
         import pandas as pd
 
         names = list(self.feature_names) if self.feature_names is not None else None
         return pd.DataFrame([{"complexity": c.complexity, "mse": c.mse, "r2": c.r2, "score": c.score,
-                              "stage": c.stage, "evaluation": c.evaluation, "screened": c.screened,
+                              "stage": c.stage, "evaluation": c.evaluation, "found_at": c.found_at,
+                              "screened": c.screened,
                               "equation": c.expression.to_infix(names, precision=6), "expression": c.expression}
                              for c in self.candidates],
-                            columns=["complexity", "mse", "r2", "score", "stage", "evaluation", "screened",
-                                     "equation", "expression"])
+                            columns=["complexity", "mse", "r2", "score", "stage", "evaluation", "found_at",
+                                     "screened", "equation", "expression"])
 
     def select(self, rule: str = "best") -> int:
         """Index chosen by :func:`gensr.pareto.select_model` (``"accuracy"``, ``"best"``, ``"simplest"``) on MSE."""

@@ -62,6 +62,8 @@ class Candidate:
         Number of latents decoded when it was first found (0 for seed equations).
     screened : bool
         True if only the screening fit was run (it could not join the front).
+    found_at : float
+        Seconds from the start of the budget (the user's call) to the end of its fit: when it first existed.
     """
 
     expression: Expression
@@ -72,6 +74,7 @@ class Candidate:
     stage: str
     evaluation: int
     screened: bool = False
+    found_at: float = float("nan")
 
 
 def linear_constants(root: Node) -> tuple[int, ...]:
@@ -188,7 +191,8 @@ class Pool:
                 self.n_full_fits += bool(k)
         fitted = canon.with_constants(fit.constants) if k else canon
         s = float(gensr_score(fit.r2, canon.complexity, cfg.parsimony))
-        cand = Candidate(fitted, canon.complexity, float(fit.mse), float(fit.r2), s, stage, evaluation, screened)
+        cand = Candidate(fitted, canon.complexity, float(fit.mse), float(fit.r2), s, stage, evaluation, screened,
+                         self.deadline.elapsed())
         self.cache[expr.key] = len(self.candidates)
         self.candidates.append(cand)
         if math.isfinite(cand.mse):
