@@ -9,6 +9,7 @@ accurate than every simpler one. :func:`plot_front` draws it.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from gensr.deadline import Deadline
 from gensr.grammar import Expression
 
-__all__ = ["exact_floor", "extreme_scales", "front_table", "plot_front", "unscaled"]
+__all__ = ["exact_floor", "extreme_scales", "front_table", "plot_front", "readable", "unscaled"]
 
 
 def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, snap: bool = True,
@@ -49,27 +50,131 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
             expr = expr.with_constants(values)
         sym = _sympy_with_snaps(expr, names, snapped)
         expr = _folded(expr, sym, names, X)
-        loss = cand.mse
+        loss, X_user, y_user = cand.mse, X, y
         if scales is not None and (np.any(scales[0] != 1) or scales[1] != 1):
             expr = unscaled(expr, *scales)
             sym = expr.to_sympy(names)
-            expr = _folded(expr, sym, names, X * scales[0])
+            X_user, y_user = X * scales[0], y * scales[1]
+            expr = _folded(expr, sym, names, X_user)
             loss = cand.mse * factor
+        if snap and (deadline is None or not deadline.expired()):
+            sym = readable(sym, X_user, y_user, names, weights)
+            expr = _folded(expr, sym, names, X_user, slack=1)
         rows.append({"complexity": expr.complexity, "loss": loss, "r2": _clean(cand.r2),
                      "score": cand.score, "equation": _short(sym), "sympy_format": sym, "expression": expr,
                      "stage": cand.stage, "found_at": cand.found_at})
     table = pd.DataFrame(rows, columns=["complexity", "loss", "r2", "score", "equation", "sympy_format",
                                         "expression", "stage", "found_at"])
     table = table.sort_values(["complexity", "loss"], kind="stable")
-    keep, best, seen = [], np.inf, set()
+    keep, best, seen, kept_values = [], np.inf, set(), []
     noise = 1e-12 * float(np.var(y)) * factor  # exact fits differ only in round-off below this
+    rows_x = (X if scales is None else X * scales[0])[: min(len(X), 256)]
     for idx, r in table.iterrows():  # folding can reorder complexities and make rows print alike
         better = not keep or best - r["loss"] > max(1e-9 * best, noise)
-        if r["equation"] not in seen and better:
-            keep.append(idx)
+        values = r["expression"].evaluate(rows_x)
+        if r["equation"] not in seen and better and not any(_same_values(values, v) for v in kept_values):
+            keep.append(idx)  # numerically equal members are merged into the simplest
+            kept_values.append(values)
             best = min(best, r["loss"])
         seen.add(r["equation"])
     return table.loc[keep].reset_index(drop=True)
+
+
+def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: np.ndarray | None = None) -> Any:
+    """The printed form a person would write, by one canonicalisation pass with sympy, at no accuracy cost.
+
+    In order, each rewrite kept only if the values on the data do not change (relative 1e-9; the snaps: if
+    the MSE does not grow beyond round-off):
+
+    1. floats equal to integers become integers, so unit factors vanish (``1.0*x`` is ``x``);
+    2. ``|u|`` becomes ``u`` where u > 0 on every row (``-u`` where u < 0);
+    3. ``c**u`` with a number c > 0 becomes ``exp(ln(c)·u)``;
+    4. numeric factors common to the terms of a sum are pulled out, so constants that multiply or cancel fold
+       into one (``0.85*(1.17*a - 1.17*b)`` is ``0.9945*(a - b)``), and ``(1/u)**(1/2)`` is ``1/sqrt(u)``;
+    5. every remaining float is snapped to a short exact form (:func:`gensr.snapping.snap_constant`: small
+       rationals, π, e, √2, ln 2, ln 10 …) wherever it sits, under roots and inverses included, one at a time;
+    6. floats equal to integers become integers again.
+
+    >>> import numpy as np, sympy
+    >>> a, b = sympy.symbols("a b", real=True)
+    >>> X = np.random.default_rng(0).uniform(1, 2, size=(50, 2))
+    >>> y = X[:, 0] * np.exp(-X[:, 1])
+    >>> readable(sympy.Float(1.0) * a / sympy.Float(np.e) ** b, X, y, ["a", "b"])
+    a*exp(-b)
+    """
+    import sympy
+
+    symbols = [sympy.Symbol(n, real=True) for n in names]
+    rows = slice(0, min(len(y), 512))
+    Xs, ys = np.asarray(X, dtype=np.float64)[rows], np.asarray(y, dtype=np.float64)[rows]
+    ws = None if weights is None else np.asarray(weights, dtype=np.float64)[rows]
+    if sym.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo) or not sym.free_symbols <= set(symbols):
+        return sym
+
+    def values(e: Any) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            try:
+                out = sympy.lambdify(symbols, e, "numpy")(*Xs.T)
+            except Exception:
+                return np.full(len(ys), np.nan)
+            return np.broadcast_to(np.asarray(out, dtype=np.float64), (len(ys),))
+
+    base = values(sym)
+    scale = float(np.max(np.abs(ys)))  # errors are compared on y / max|y|: no underflow at extreme scales
+    if not (np.all(np.isfinite(base)) and math.isfinite(scale) and scale > 0):
+        return sym
+
+    def mse(v: np.ndarray) -> float:
+        return float(np.average(((v - ys) / scale) ** 2, weights=ws))
+
+    limit = mse(base) * (1 + 1e-9) + 1e-12 * float(np.mean((ys / scale) ** 2))
+
+    def exact(e: Any) -> Any:  # a rewrite is kept only if it computes the same values
+        return e if _same_values(values(e), base) else None
+
+    def integral(e: Any) -> Any:
+        return e.xreplace({f: sympy.Integer(int(f)) for f in e.atoms(sympy.Float) if float(f) == int(f)})
+
+    out = exact(integral(sym)) or sym
+    for a in sorted(out.atoms(sympy.Abs), key=sympy.count_ops):
+        v = values(a.args[0])
+        if np.all(v > 0) or np.all(v < 0):
+            out = exact(out.xreplace({a: a.args[0] if np.all(v > 0) else -a.args[0]})) or out
+    out = exact(out.replace(lambda e: e.is_Pow and e.base.is_Number and e.base.is_positive and not e.exp.is_Number,
+                            lambda e: sympy.exp(sympy.log(e.base) * e.exp))) or out
+    out = exact(sympy.factor_terms(out)) or out
+    out = exact(out.replace(_root_of_inverse, lambda e: 1 / sympy.fraction(e.base)[1] ** e.exp)) or out
+    from gensr.snapping import snap_constant
+
+    for f in sorted(out.atoms(sympy.Float), key=lambda f: abs(float(f))):
+        form = snap_constant(float(f))
+        if form is None or form == f or form == 0:  # a zero would change the formula's structure
+            continue
+        trial = out.xreplace({f: form})
+        v = values(trial)
+        if np.all(np.isfinite(v)) and mse(v) <= limit:
+            out = trial
+    return exact(integral(out)) or out
+
+
+def _root_of_inverse(e: Any) -> bool:
+    """``(1/u)**(p/q)``, which reads better as ``1/u**(p/q)``."""
+    import sympy
+
+    if not (e.is_Pow and e.exp.is_Rational and not e.exp.is_Integer):
+        return False
+    num, den = sympy.fraction(e.base)
+    return num == 1 and den != 1
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal to 1e-9 relative, NaN where the other is NaN; the absolute floor follows the values' own scale."""
+    nan = np.isnan(a)
+    if not np.array_equal(nan, np.isnan(b)):
+        return False
+    a, b = a[~nan], b[~nan]
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12 * scale if math.isfinite(scale) else 0.0))
 
 
 def plot_front(t: Any, chosen: int, ax: Any = None, *, path: str | Path | None = None) -> Any:
@@ -136,22 +241,20 @@ def _short(sym: Any, digits: int = 5) -> str:
     return str(sym.xreplace(floats)) if floats else str(sym)
 
 
-def _folded(expr: Expression, sym: Any, names: list[str], X: np.ndarray) -> Expression:
-    """``expr`` as its printed (sympy) form, when that parses back to the same function with no more nodes:
-    snapped unit constants disappear (``1.0*a*b/c`` is ``a*b/c``) and the complexity matches the text."""
+def _folded(expr: Expression, sym: Any, names: list[str], X: np.ndarray, slack: int = 0) -> Expression:
+    """``expr`` as its printed (sympy) form, when that parses back to the same function with at most ``slack``
+    more nodes: snapped unit constants disappear (``1.0*a*b/c`` is ``a*b/c``) and the complexity matches the
+    text (``exp(k*u)`` for ``c**u`` costs one node more)."""
     from gensr.formula import parse
 
     try:
         folded = parse(str(sym), names)
     except (ValueError, RecursionError):
         return expr
-    if folded.complexity > expr.complexity or any(v >= X.shape[1] for v in folded.variables):
+    if folded.complexity > expr.complexity + slack or any(v >= X.shape[1] for v in folded.variables):
         return expr
     rows = X[: min(len(X), 256)]
-    a, b = expr.evaluate(rows), folded.evaluate(rows)
-    same = np.array_equal(np.isnan(a), np.isnan(b)) and np.allclose(a[~np.isnan(a)], b[~np.isnan(b)],
-                                                                     rtol=1e-9, atol=1e-12)
-    return folded if same else expr
+    return folded if _same_values(expr.evaluate(rows), folded.evaluate(rows)) else expr
 
 
 def extreme_scales(X: np.ndarray) -> np.ndarray:

@@ -34,9 +34,10 @@ def _forms() -> tuple[_Form, ...]:
     """(t, inverse of t, build): value is snapped to ``build(p/q)`` when ``t(value) ≈ p/q``.
 
     The order sets the preference between forms that both match: plain rationals, then π multiples,
-    1/π multiples, square roots of rationals, e multiples, square roots with π.
+    1/π multiples, square roots of rationals, e multiples, square roots with π, π² and 1/π² multiples, ln 2
+    and ln 10 multiples.
     """
-    pi, e, sqrt, sgn = math.pi, math.e, math.sqrt, math.copysign
+    pi, e, sqrt, sgn, ln2, ln10 = math.pi, math.e, math.sqrt, math.copysign, math.log(2), math.log(10)
     return (
         (lambda v: v, lambda w: w, lambda r: r),
         (lambda v: v / pi, lambda w: w * pi, lambda r: r * sympy.pi),
@@ -45,6 +46,10 @@ def _forms() -> tuple[_Form, ...]:
         (lambda v: v / e, lambda w: w * e, lambda r: r * sympy.E),
         (lambda v: sgn(v * v / pi, v), lambda w: sgn(sqrt(abs(w) * pi), w), lambda r: _signed_sqrt(r * sympy.pi)),
         (lambda v: sgn(v * v * pi, v), lambda w: sgn(sqrt(abs(w) / pi), w), lambda r: _signed_sqrt(r / sympy.pi)),
+        (lambda v: v / pi**2, lambda w: w * pi**2, lambda r: r * sympy.pi**2),
+        (lambda v: v * pi**2, lambda w: w / pi**2, lambda r: r / sympy.pi**2),
+        (lambda v: v / ln2, lambda w: w * ln2, lambda r: r * sympy.log(2)),
+        (lambda v: v / ln10, lambda w: w * ln10, lambda r: r * sympy.log(10)),
     )
 
 
@@ -61,8 +66,8 @@ def snap_constant(
 
     Forms, in order of preference: 0 (if ``|value| <= atol``); integers up to ``max_int`` in magnitude;
     rationals p/q (``q <= max_denominator``, ``|p| <= max_numerator``); (p/q)·π; p/(q·π); ±sqrt(p/q);
-    (p/q)·e; ±sqrt(p/q·π); ±sqrt(p/(q·π)). The nearest p/q for each form is found with
-    ``Fraction.limit_denominator``.
+    (p/q)·e; ±sqrt(p/q·π); ±sqrt(p/(q·π)); (p/q)·π²; p/(q·π²); (p/q)·ln 2; (p/q)·ln 10. The nearest p/q for
+    each form is found with ``Fraction.limit_denominator``.
 
     >>> snap_constant(0.15915494), snap_constant(0.5), snap_constant(3.0), snap_constant(0.123456789)
     (1/(2*pi), 1/2, 3, None)

@@ -1,0 +1,64 @@
+"""gensr.front: the front as users read it (the canonicalisation table) and the front table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+from gensr import GenSRRegressor
+from gensr.front import readable
+
+RNG = np.random.default_rng(0)
+X = RNG.uniform(1, 5, size=(300, 5))
+NAMES = ["x0", "x1", "x2", "x3", "x4"]
+x0, x1, x2, x3, x4 = sympy.symbols("x0:5", real=True)
+F = sympy.Float
+a, b, c, d, e = X.T
+
+# input form (as fitted and printed before) → the form a person writes; y is the law on the data
+TABLE = [
+    (x0 / F(float(np.exp(1 / 0.80417))) ** (F(0.80417) * x1 / x2), a * np.exp(-b / c), "x0*exp(-x1/x2)"),
+    (F(2.5432) ** (x0 * x1), 2.5432 ** (a * b), "exp(0.933423130614456*x0*x1)"),
+    (F(0.159154943091895) * sympy.sqrt(1 / (x0 * x1)), 1 / (2 * np.pi * np.sqrt(a * b)), "1/(2*pi*sqrt(x0*x1))"),
+    (-x1 * sympy.cos(x2) * sympy.Abs(x0), -b * np.cos(c) * a, "-x0*x1*cos(x2)"),
+    (x1 * x2 / (sympy.Abs(x0) - 1), b * c / (a - 1), "x1*x2/(x0 - 1)"),
+    (x1 * sympy.Abs(-x0), -b * -a, "x0*x1"),
+    (x0 - F(1.0) * x1 * sympy.log(x2) / x3, a - b * np.log(c) / d, "x0 - x1*log(x2)/x3"),
+    (F(1 / 1.17338) * x0 * x1 * x4 * (F(1.17338) * x2 - F(1.17338) * x3) / (x2 * x3),
+     a * b * e * (c - d) / (c * d), "x0*x1*x4*(x2 - x3)/(x2*x3)"),
+    (x0 * (F(0.5 / 1.87638) * x1 + F(0.5 / 1.87638) * x2) * (F(1.87638) * x1 - F(1.87638) * x2),
+     a * (b**2 - c**2) / 2, "x0*(x1 - x2)*(x1 + x2)/2"),
+    (F(np.log(2)) * x0 * x1, np.log(2) * a * b, "x0*x1*log(2)"),
+    (F(np.log(10)) * x0, np.log(10) * a, "x0*log(10)"),
+    (F(1 / (4 * np.pi**2)) / x0, 1 / (4 * np.pi**2 * a), "1/(4*pi**2*x0)"),
+    (F(np.sqrt(2)) * x0, np.sqrt(2) * a, "sqrt(2)*x0"),
+    (F(np.e) * x0 + F(0.25), np.e * a + 0.25, "E*x0 + 1/4"),
+]
+
+
+@pytest.mark.parametrize(("given", "y", "printed"), TABLE)
+def test_canonicalisation_table(given, y, printed):
+    out = readable(given, X, y, NAMES)
+    assert str(out) == printed
+    f = sympy.lambdify(sympy.symbols("x0:5", real=True), out, "numpy")
+    np.testing.assert_allclose(np.broadcast_to(f(*X.T), y.shape), y, rtol=1e-9)  # no accuracy cost
+
+
+def test_nothing_is_rewritten_at_an_accuracy_cost():
+    # |x0 - 3| changes sign on the data; 0.3333 is not 1/3 to the data's precision
+    y = np.abs(a - 3) + 0.3333 * b
+    given = sympy.Abs(x0 - 3) + F(0.3333) * x1
+    assert readable(given, X, y, NAMES) == given
+
+
+def test_front_prints_the_readable_form_and_merges_equal_members(tiny_checkpoint):
+    y = a * np.exp(-b / c)
+    model = GenSRRegressor(checkpoint=tiny_checkpoint, max_time=60, max_generations=1, population_size=6,
+                           verbose=0, random_state=0, seeds=["x0/C**(C*x1/x2)"]).fit(X[:, :3], y)
+    eq = model.equations_
+    assert "x0*exp(-x1/x2)" in list(eq["equation"]) and str(model.sympy()) == "x0*exp(-x1/x2)"
+    preds = [r.evaluate(X[:50, :3]) for r in eq["expression"]]
+    for i in range(len(preds)):
+        for j in range(i):
+            assert not np.allclose(preds[i], preds[j], rtol=1e-9), (eq["equation"][i], eq["equation"][j])
