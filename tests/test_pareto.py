@@ -84,7 +84,7 @@ def test_selection_ignores_invalid_candidates():
 
 
 def test_unknown_rule_lists_the_options():
-    with pytest.raises(ValueError, match="'accuracy', 'balanced', 'best', 'simplest'"):
+    with pytest.raises(ValueError, match="'accuracy', 'balanced', 'best', 'noise', 'simplest'"):
         select_model(C, L, R2, rule="pareto")
 
 

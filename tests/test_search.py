@@ -168,7 +168,8 @@ def test_callback_progress_and_names(model, data3):
         seen.append(info)
         return info["generation"] >= 2
 
-    res = search(model, X, y, config(budget__max_time=60, budget__target_r2=2.0, **SMALL), rng=0,
+    res = search(model, X, y, config(budget__max_time=60, budget__target_r2=2.0, budget__noise_stop=False, **SMALL),
+                 rng=0,
                  feature_names=["a", "b", "c"],
                  extra_expressions=["C*a*b + sin(C*c)"], progress=True, callback=stop_after_two)
     assert res.stop == {"callback": 1.0} and res.generations == 2 and len(seen) == 3

@@ -388,8 +388,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     model.fit(X_all, y_all)
     interrupted = "interrupted" in model.search_result_.stop
     front = model.equations_
+    stop = ", ".join(sorted(model.search_result_.stop)) or "done"
     print(f"Pareto front ({len(front)} equations, {model.search_result_.evaluations} latents decoded, "
-          f"{model.search_result_.timings.get('total', float('nan')):.1f} s):")
+          f"{model.search_result_.timings.get('total', float('nan')):.1f} s, stopped by {stop}; noise floor "
+          f"(MSE) {model.noise_floor_:.3g}):")
     print(front[["complexity", "loss", "r2", "equation"]].to_string(index=True))
     print(f"\nchosen ({model.model_selection}): {args.target} = {front.iloc[model.best_index_]['equation']}")
     if test is not None:
@@ -457,6 +459,7 @@ def _front_payload(args: argparse.Namespace, model: Any, features: list[str]) ->
     """The JSON of ``gensr fit --output``: the whole front and the chosen equation."""
     front = model.equations_
     return {"target": args.target, "features": list(features), "model_selection": model.model_selection,
+            "noise_floor": model.noise_floor_, "stop": sorted(model.search_result_.stop),
             "chosen": int(model.best_index_), "selected_features": [features[i] for i in model.selected_features_],
             "front": [{"complexity": int(r.complexity), "loss": float(r.loss), "r2": float(r.r2),
                        "score": float(r.score), "equation": r.equation, "sympy": str(r.sympy_format),

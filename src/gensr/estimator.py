@@ -84,10 +84,12 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         Initial CMA-ES step size, relative to the prior's standard deviations (``None``: the search's default).
     parsimony : float, default=None
         Complexity penalty ``w`` in the search score ``R² − w·complexity`` (``None``: the search's default).
-    model_selection : {"balanced", "best", "accuracy", "simplest"}, default="balanced"
+    model_selection : {"balanced", "noise", "best", "accuracy", "simplest"}, default="balanced"
         How ``expression_`` is chosen from the Pareto front: "balanced" (the largest R² − 0.001·complexity,
         or the simplest equation exact to float precision when there is one; measured best on noisy
-        black-box data, BENCHMARKS.md §8), "best" (PySR's rule: the largest drop of log-loss per unit of
+        black-box data, BENCHMARKS.md §8), "noise" (the simplest equation statistically indistinguishable
+        from the best given the data's noise floor ``noise_floor_``; "balanced" when the data look
+        noise-free), "best" (PySR's rule: the largest drop of log-loss per unit of
         complexity among equations within 1.5× the lowest loss; it returns underfit formulas on noisy
         data), "accuracy" (lowest loss), "simplest" (the simplest equation with R² ≥ ``r2_threshold``).
     r2_threshold : float, default=0.99
@@ -147,6 +149,10 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         from their accuracy–complexity Pareto front.
     n_iter_ : int
         CMA-ES generations run.
+    noise_floor_ : float
+        The data's estimated irreducible MSE (:func:`gensr.noise.noise_floor`: local linear residuals of
+        near neighbours, extrapolated to zero distance), in y's units squared: a formula that is the law has
+        about this training loss. About 0 for noise-free data.
     n_features_in_, feature_names_in_ :
         As in scikit-learn.
 
@@ -293,6 +299,11 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_ = result.generations
         self.equations_ = front_table(result, X[:, selected], y, sub_names, snap=self.snap_constants,
                                       deadline=deadline, scales=(x_scale[selected], y_scale), weights=weights)
+        with np.errstate(over="ignore", under="ignore"):
+            unit = np.float64(y_scale) ** 2  # the floor in the user's units, if float64 holds it
+        nf = result.noise_floor
+        self.noise_floor_ = float(nf.mse * unit) if nf is not None and np.isfinite(unit) else float("nan")
+        self._noise = None if nf is None or not np.isfinite(unit) else (nf.mse * unit, nf.se * unit, len(y))
         self.best_index_ = self._select(self.equations_)
         row = self.equations_.iloc[self.best_index_]
         self.expression_ = row["expression"]
@@ -307,7 +318,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
 
             stop = ", ".join(sorted(result.stop)) or "done"
             sys.stderr.write(f"gensr: {time.perf_counter() - start:.1f} s, {result.n_fitted} skeletons fitted, "
-                             f"stopped by {stop}; chosen: {row['equation']} (R² {row['r2']:.6g})\n")
+                             f"stopped by {stop}; noise floor (MSE) {self.noise_floor_:.3g}; chosen: "
+                             f"{row['equation']} (R² {row['r2']:.6g})\n")
         return self
 
     def _warm_seeds(self) -> tuple[np.ndarray, list[Expression]] | None:
@@ -328,7 +340,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         from gensr.pareto import select_model
 
         return int(select_model(table["complexity"].to_numpy(), table["loss"].to_numpy(), table["r2"].to_numpy(),
-                                rule=self.model_selection, r2_floor=self.r2_threshold))
+                                rule=self.model_selection, r2_floor=self.r2_threshold,
+                                noise=getattr(self, "_noise", None)))
 
     # ---- use ------------------------------------------------------------------------------------
     def _row(self, index: int | None) -> Any:

@@ -13,11 +13,13 @@ grammar and of the search.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["RULES", "front_scores", "pareto_front", "score", "select_model"]
 
-RULES = ("accuracy", "balanced", "best", "simplest")
+RULES = ("accuracy", "balanced", "best", "noise", "simplest")
 """Names accepted by :func:`select_model`."""
 
 
@@ -95,6 +97,8 @@ def select_model(
     r2_floor: float = 0.99,
     loss_factor: float = 1.5,
     balance: float = 0.001,
+    noise: tuple[float, float, int] | None = None,
+    z: float = 2.0,
 ) -> int:
     """Index of the candidate chosen by ``rule``, PySR's ``model_selection`` on arrays.
 
@@ -117,6 +121,11 @@ def select_model(
         The lowest complexity among candidates with a finite loss and ``r2 >= r2_floor`` (ties: lower
         loss); if none reaches the floor, falls back to ``"accuracy"``. Needs ``r2``. The default floor
         0.99 is GenSR's success threshold.
+    ``"noise"``
+        The simplest candidate statistically indistinguishable from the best, given the data's noise floor
+        ``noise = (σ², its standard error, rows n)`` (:func:`gensr.noise.noise_floor`): the lowest complexity
+        with loss ≤ m + z·√(se² + 2m²/n), m = max(lowest loss, σ²) (the second term is the sampling error of
+        an MSE over n rows). Without a resolved floor (σ² ≤ z·se: the data look noise-free), ``"balanced"``.
 
     Parameters
     ----------
@@ -148,6 +157,13 @@ def select_model(
     if not valid.any():
         raise ValueError("no candidate has a finite loss and complexity")
     idx = np.flatnonzero(valid)
+    if rule == "noise":
+        floor, floor_se, n_rows = noise if noise is not None else (0.0, math.inf, 1)
+        if floor > z * floor_se:
+            m = max(float(l[idx].min()), floor)
+            ok = idx[l[idx] <= m + z * math.sqrt(floor_se**2 + 2.0 * m * m / max(n_rows, 1))]
+            return int(ok[np.lexsort((ok, l[ok], c[ok]))[0]])
+        rule = "balanced"
     if rule in ("simplest", "balanced"):  # the rules that read R²
         if r2 is None:
             raise ValueError(f"rule={rule!r} needs r2")

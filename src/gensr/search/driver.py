@@ -7,8 +7,8 @@ Order of one call, all under one :class:`~gensr.deadline.Deadline`:
    round;
 2. CMA-ES generations (:class:`~gensr.search.moves.LatentCMA`); after every generation, each periodic move
    whose ``every`` divides the generation count, then re-centring and IPOP restarts;
-3. stop on ``max_time``, ``max_generations``, ``target_r2``, the callback, a user interrupt or a CMA-ES
-   reason that cannot restart.
+3. stop on ``max_time``, ``max_generations``, ``target_r2``, a plateau of the front, the noise floor, the
+   callback, a user interrupt or a CMA-ES reason that cannot restart.
 
 A keyboard interrupt ends the search cleanly: the result holds everything found so far, with stop reason
 ``interrupted``.
@@ -30,6 +30,7 @@ from gensr._validation import check_weights
 from gensr.deadline import Deadline
 from gensr.formula import parse
 from gensr.grammar import MAX_VARS, Expression
+from gensr.noise import NoiseFloor, noise_floor
 from gensr.pareto import pareto_front, select_model
 from gensr.search.config import SearchConfig
 from gensr.search.moves import LatentCMA, Move, build_moves
@@ -65,7 +66,9 @@ class SearchResult:
         IPOP restarts made.
     stop : dict of str to float
         The reasons that ended the search with their thresholds: ``max_time``, ``max_generations``,
-        ``target_r2``, ``callback``, ``interrupted`` or the CMA-ES reasons (``tolfun``, ``tolx``, ...).
+        ``target_r2``, ``plateau`` (latents decoded without a front improvement), ``noise_floor`` (the best
+        formula is at the data's noise floor, its residuals look like noise), ``callback``, ``interrupted``
+        or the CMA-ES reasons (``tolfun``, ``tolx``, ...).
     timings : dict of str to float
         Seconds in ``encode`` (prior branch), ``decode``, ``fit`` (constants), ``refine`` (LEE re-encoding
         and g_eval steps), ``bookkeeping`` (all else) and ``total`` (the wall time from the budget's start;
@@ -75,6 +78,8 @@ class SearchResult:
         ``best_r2``, ``sigma`` (NaN before CMA-ES), ``evaluations``, ``n_fitted``, ``elapsed``.
     config : SearchConfig
     feature_names : tuple of str or None
+    noise_floor : NoiseFloor or None
+        The data's estimated irreducible MSE (:func:`gensr.noise.noise_floor`) and its standard error.
     """
 
     candidates: tuple[Candidate, ...]
@@ -91,6 +96,7 @@ class SearchResult:
     config: SearchConfig = field(default_factory=SearchConfig)
     feature_names: tuple[str, ...] | None = None
     n_full_fits: int = 0
+    noise_floor: NoiseFloor | None = None
 
     @property
     def best_candidate(self) -> Candidate | None:
@@ -175,6 +181,7 @@ class _Driver:
         self.state, self.moves, self.bar, self.callback, self.names = state, moves, bar, callback, names
         self.stop: dict[str, float] = {}
         self.history: list[dict[str, float]] = []
+        self._floor_checked: dict[int | None, bool] = {}
 
     def global_stop(self) -> dict[str, float]:
         s, bc, out = self.state, self.state.cfg.budget, {}
@@ -185,7 +192,26 @@ class _Driver:
         best = s.best_candidate()
         if best is not None and best.r2 >= bc.target_r2:
             out["target_r2"] = bc.target_r2
+        if bc.plateau and s.evaluations - s.pool.last_gain >= bc.plateau:
+            out["plateau"] = float(bc.plateau)
+        if bc.noise_stop and best is not None and self.at_noise_floor(best):
+            out["noise_floor"] = s.noise.mse
         return out
+
+    def at_noise_floor(self, best: Candidate) -> bool:
+        """The best formula's MSE is at the noise floor and its residuals are indistinguishable from noise
+        (their own floor is their mean square): the data hold nothing more to find."""
+        s = self.state
+        if s.pool.best in self._floor_checked:
+            return self._floor_checked[s.pool.best]
+        ok = s.noise.reached(best.mse)
+        if ok:
+            with s.deadline.section("bookkeeping"), np.errstate(all="ignore"):
+                resid = s.y - best.expression.evaluate(s.X)
+                rest = noise_floor(s.X, resid, weights=s.weights) if np.all(np.isfinite(resid)) else None
+            ok = rest is not None and float(np.average(resid**2, weights=s.weights)) <= rest.mse + 2.0 * rest.se
+        self._floor_checked[s.pool.best] = ok
+        return ok
 
     def should_stop(self) -> bool:
         reasons = self.global_stop()
@@ -250,7 +276,7 @@ class _Driver:
             candidates=tuple(pool.candidates), best=pool.best, front=front, evaluations=s.evaluations,
             n_fitted=len(pool), n_invalid=s.n_invalid, generations=s.generations, restarts=s.restarts,
             stop=dict(self.stop), timings=s.deadline.finish(), history=tuple(self.history), config=s.cfg,
-            feature_names=feature_names, n_full_fits=pool.n_full_fits,
+            feature_names=feature_names, n_full_fits=pool.n_full_fits, noise_floor=s.noise,
         )
 
 

@@ -128,6 +128,7 @@ class Pool:
         self.best: int | None = None
         self._best_mse_at: dict[int, float] = {}  # lowest MSE per complexity, for the front test
         self.n_full_fits = 0
+        self.last_gain = 0  # the evaluation count when a candidate last joined the front (for the plateau stop)
         fc = cfg.fit
         self.screen = 0 < fc.screen_rows and 2 * fc.screen_rows <= min(len(y), fc.rows)
 
@@ -197,6 +198,8 @@ class Pool:
         self.candidates.append(cand)
         if math.isfinite(cand.mse):
             c = cand.complexity
+            if self.could_join_front(c, cand.mse * (1 + 1e-6)):
+                self.last_gain = evaluation
             self._best_mse_at[c] = min(self._best_mse_at.get(c, math.inf), cand.mse)
         if self.best is None or s > self.candidates[self.best].score:
             self.best = len(self.candidates) - 1
