@@ -62,3 +62,10 @@ def test_front_prints_the_readable_form_and_merges_equal_members(tiny_checkpoint
     for i in range(len(preds)):
         for j in range(i):
             assert not np.allclose(preds[i], preds[j], rtol=1e-9), (eq["equation"][i], eq["equation"][j])
+
+
+def test_abs_brought_out_of_a_root_is_resolved():
+    # the terms move finds sqrt(x0²x1² + x0²x2² + x0²x3²); factoring brings out |x0|, which is x0 here
+    given = sympy.sqrt(x0**2 * x1**2 + x0**2 * x2**2 + x0**2 * x3**2)
+    y = a * np.sqrt(b**2 + c**2 + d**2)
+    assert str(readable(given, X, y, NAMES)) == "x0*sqrt(x1**2 + x2**2 + x3**2)"

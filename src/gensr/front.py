@@ -87,10 +87,11 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
     the MSE does not grow beyond round-off):
 
     1. floats equal to integers become integers, so unit factors vanish (``1.0*x`` is ``x``);
-    2. ``|u|`` becomes ``u`` where u > 0 on every row (``-u`` where u < 0);
-    3. ``c**u`` with a number c > 0 becomes ``exp(ln(c)·u)``;
-    4. numeric factors common to the terms of a sum are pulled out, so constants that multiply or cancel fold
+    2. ``c**u`` with a number c > 0 becomes ``exp(ln(c)·u)``;
+    3. numeric factors common to the terms of a sum are pulled out, so constants that multiply or cancel fold
        into one (``0.85*(1.17*a - 1.17*b)`` is ``0.9945*(a - b)``), and ``(1/u)**(1/2)`` is ``1/sqrt(u)``;
+    4. ``|u|`` becomes ``u`` where u > 0 on every row (``-u`` where u < 0), including the ``|x|`` that step 3
+       brings out of ``sqrt(x²·v)``;
     5. every remaining float is snapped to a short exact form (:func:`gensr.snapping.snap_constant`: small
        rationals, π, e, √2, ln 2, ln 10 …) wherever it sits, under roots and inverses included, one at a time;
     6. floats equal to integers become integers again.
@@ -136,14 +137,14 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
         return e.xreplace({f: sympy.Integer(int(f)) for f in e.atoms(sympy.Float) if float(f) == int(f)})
 
     out = exact(integral(sym)) or sym
+    out = exact(out.replace(lambda e: e.is_Pow and e.base.is_Number and e.base.is_positive and not e.exp.is_Number,
+                            lambda e: sympy.exp(sympy.log(e.base) * e.exp))) or out
+    out = exact(sympy.factor_terms(out)) or out  # may bring out |x| (sqrt(x²·u) is |x|·sqrt(u)): signs next
+    out = exact(out.replace(_root_of_inverse, lambda e: 1 / sympy.fraction(e.base)[1] ** e.exp)) or out
     for a in sorted(out.atoms(sympy.Abs), key=sympy.count_ops):
         v = values(a.args[0])
         if np.all(v > 0) or np.all(v < 0):
             out = exact(out.xreplace({a: a.args[0] if np.all(v > 0) else -a.args[0]})) or out
-    out = exact(out.replace(lambda e: e.is_Pow and e.base.is_Number and e.base.is_positive and not e.exp.is_Number,
-                            lambda e: sympy.exp(sympy.log(e.base) * e.exp))) or out
-    out = exact(sympy.factor_terms(out)) or out
-    out = exact(out.replace(_root_of_inverse, lambda e: 1 / sympy.fraction(e.base)[1] ** e.exp)) or out
     from gensr.snapping import snap_constant
 
     for f in sorted(out.atoms(sympy.Float), key=lambda f: abs(float(f))):

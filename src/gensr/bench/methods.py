@@ -39,18 +39,24 @@ METHODS: dict[str, Method] = {
 
 
 def fit_gensr(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1,
-              checkpoint: str | Path | None = None, **options: Any) -> FitOutcome:
+              checkpoint: str | Path | None = None, search: dict[str, Any] | None = None,
+              **options: Any) -> FitOutcome:
     """Fit :class:`gensr.GenSRRegressor` (defaults, shipped model unless ``checkpoint``) within ``time_limit``.
 
     ``time_limit`` covers the whole call: importing the estimator (scikit-learn) is taken off ``max_time``,
-    which then covers the rest (torch, the model, the search, the front). ``options`` are further estimator
-    parameters (e.g. ``max_generations``).
+    which then covers the rest (torch, the model, the search, the front). ``search`` holds dotted
+    :class:`~gensr.search.SearchConfig` overrides (``{"budget.plateau": 0}``: JSON-friendly, for sweep
+    configs); ``options`` are further estimator parameters (e.g. ``max_generations``).
     """
     import time
 
     start = time.perf_counter()
     from gensr.estimator import GenSRRegressor
 
+    if search:
+        from gensr.search import SearchConfig
+
+        options["search_config"] = SearchConfig().replace(**search)
     left = max(time_limit - (time.perf_counter() - start), 0.05)
     est = GenSRRegressor(checkpoint=checkpoint, max_time=left, random_state=seed, verbose=0, **options)
     est.fit(X, y)
