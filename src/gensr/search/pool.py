@@ -128,7 +128,8 @@ class Pool:
         self.best: int | None = None
         self._best_mse_at: dict[int, float] = {}  # lowest MSE per complexity, for the front test
         self.n_full_fits = 0
-        self.last_gain = 0  # the evaluation count when a candidate last joined the front (for the plateau stop)
+        self.last_gain = 0  # the evaluation count at the last real gain (the plateau stop): a new best score, or a
+        #   front member at least 1 % more accurate than every simpler one
         fc = cfg.fit
         self.screen = 0 < fc.screen_rows and 2 * fc.screen_rows <= min(len(y), fc.rows)
 
@@ -198,10 +199,12 @@ class Pool:
         self.candidates.append(cand)
         if math.isfinite(cand.mse):
             c = cand.complexity
-            if self.could_join_front(c, cand.mse * (1 + 1e-6)):
+            if self.could_join_front(c, cand.mse / 0.99):
                 self.last_gain = evaluation
             self._best_mse_at[c] = min(self._best_mse_at.get(c, math.inf), cand.mse)
         if self.best is None or s > self.candidates[self.best].score:
+            if self.best is None or s > self.candidates[self.best].score + 1e-9:
+                self.last_gain = evaluation
             self.best = len(self.candidates) - 1
         return s
 
