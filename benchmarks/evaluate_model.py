@@ -161,6 +161,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20_261_122, help="held-out problem seed")
     ap.add_argument("--beam", type=int, default=10, help="beam size for top-k recovery")
     ap.add_argument("--data-dir", help="benchmark data folder: also report numeric recovery on the Feynman truths")
+    ap.add_argument("--generator", help="a training config (JSON with a generator section) whose distribution the "
+                                        "held-out problems come from (default: the checkpoint's own), so that "
+                                        "models trained on different mixes are compared on the same problems")
     ap.add_argument("--recovery-only", action="store_true",
                     help="only the recovery metrics (skeleton and numeric), for comparing checkpoints quickly")
     args = ap.parse_args()
@@ -171,7 +174,8 @@ def main() -> None:
     if meta.get("train", {}).get("seed") == args.seed:
         raise SystemExit("--seed equals the training seed: pick a held-out seed")
     model = load_model(directory)
-    gen = from_dict(GeneratorConfig, meta["generator"])
+    gen = from_dict(GeneratorConfig, meta["generator"] if args.generator is None
+                    else json.loads(Path(args.generator).read_text())["generator"])
     problems = make_problems(args.seed, 0, args.n, gen)
     start = time.perf_counter()
     metrics = evaluate(model, problems, beam_size=args.beam, n_interp_pairs=100, seed=args.seed)
@@ -179,7 +183,8 @@ def main() -> None:
     metrics["eval_seconds"] = time.perf_counter() - start
     if not args.recovery_only:
         metrics.update(decode_latency(model))
-    metrics.update({"n_problems": args.n, "seed": args.seed, "parameters": model.num_parameters(),
+    metrics.update({"n_problems": args.n, "seed": args.seed, "generator": args.generator or "checkpoint's own",
+                    "parameters": model.num_parameters(),
                     "step": meta.get("step"), "torch_threads": torch.get_num_threads()})
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if args.run:
