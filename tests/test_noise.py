@@ -53,9 +53,11 @@ def test_noise_rule_picks_the_simplest_member_within_the_noise():
     assert select_model(c, loss, r2, rule="balanced") == 2  # here balanced agrees …
     loss2 = np.array([4.0, 0.5, 0.013, 0.0100, 0.0099, 0.0098])  # … a law 30 % above the floor is not it
     assert select_model(c, loss2, 1 - loss2 / 4.0, rule="noise", noise=(0.01, 0.0005, 1000)) == 3
-    # no resolved floor (noise-free data): the rule is "balanced"
-    assert select_model(c, loss, r2, rule="noise", noise=(0.0, 0.001, 1000)) == \
-        select_model(c, loss, r2, rule="balanced")
+    # no resolved floor (noise-free data), an exact member, or a floor some member beats: "balanced"
+    for floor, exact in (((0.0, 0.001, 1000), r2), ((0.01, 0.0005, 1000), np.r_[r2[:-1], 1.0]),
+                         ((0.05, 0.0005, 1000), r2)):
+        assert select_model(c, loss, exact, rule="noise", noise=floor) == \
+            select_model(c, loss, exact, rule="balanced")
 
 
 def test_noise_stop_and_plateau_stop(model):

@@ -125,7 +125,9 @@ def select_model(
         The simplest candidate statistically indistinguishable from the best, given the data's noise floor
         ``noise = (σ², its standard error, rows n)`` (:func:`gensr.noise.noise_floor`): the lowest complexity
         with loss ≤ m + z·√(se² + 2m²/n), m = max(lowest loss, σ²) (the second term is the sampling error of
-        an MSE over n rows). Without a resolved floor (σ² ≤ z·se: the data look noise-free), ``"balanced"``.
+        an MSE over n rows). ``"balanced"`` instead when the floor is not resolved (σ² ≤ z·se: the data look
+        noise-free), when some candidate is exact to float precision, or when a candidate beats the floor by
+        more than z·se (the floor is then overestimated, as with many inputs and few rows).
 
     Parameters
     ----------
@@ -159,8 +161,11 @@ def select_model(
     idx = np.flatnonzero(valid)
     if rule == "noise":
         floor, floor_se, n_rows = noise if noise is not None else (0.0, math.inf, 1)
-        if floor > z * floor_se:
-            m = max(float(l[idx].min()), floor)
+        lowest = float(l[idx].min())
+        exact = r2 is not None and bool(np.any(_as_1d("r2", r2)[idx] >= 1 - 1e-10))
+        # trusted only when resolved, when nothing is exact, and when no formula beats it by more than its error
+        if floor > z * floor_se and not exact and lowest >= floor - z * floor_se:
+            m = max(lowest, floor)
             ok = idx[l[idx] <= m + z * math.sqrt(floor_se**2 + 2.0 * m * m / max(n_rows, 1))]
             return int(ok[np.lexsort((ok, l[ok], c[ok]))[0]])
         rule = "balanced"
