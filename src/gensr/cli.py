@@ -77,9 +77,10 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--search", action="append", default=[], metavar="KEY=VALUE",
                    help="a dotted SearchConfig override after --config, e.g. fit.fitter=torch (repeatable)")
     p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
-    p.add_argument("--model-selection", choices=["best", "balanced", "accuracy", "simplest"], default=None,
-                   help="best: PySR's rule; balanced: largest R² - 0.001·complexity; accuracy: lowest loss; "
-                        "simplest: simplest with R² >= --r2-threshold (default: the estimator's)")
+    p.add_argument("--model-selection", choices=["best", "balanced", "noise", "accuracy", "simplest"], default=None,
+                   help="best: PySR's rule; balanced: largest R² - 0.001·complexity; noise: simplest within the "
+                        "data's noise floor; accuracy: lowest loss; simplest: simplest with R² >= --r2-threshold "
+                        "(default: the estimator's)")
     p.add_argument("--r2-threshold", type=float, default=None,
                    help="R² floor of --model-selection simplest (default: the estimator's, 0.99)")
     p.add_argument("--test-size", type=float, default=0.0,
