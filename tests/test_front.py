@@ -69,3 +69,16 @@ def test_abs_brought_out_of_a_root_is_resolved():
     given = sympy.sqrt(x0**2 * x1**2 + x0**2 * x2**2 + x0**2 * x3**2)
     y = a * np.sqrt(b**2 + c**2 + d**2)
     assert str(readable(given, X, y, NAMES)) == "x0*sqrt(x1**2 + x2**2 + x3**2)"
+
+
+def test_noisy_exact_law_prints_with_simple_constants(tiny_checkpoint):
+    # fitted to noisy data, the constants of the exact law absorb noise (1.0004, 0.9987): at the noise floor,
+    # snaps the noise cannot tell from the fit are kept
+    rng = np.random.default_rng(3)
+    X2 = rng.uniform(1, 5, size=(2000, 2))
+    f = X2[:, 0] / (X2[:, 1] + 1)
+    y = f + rng.normal(0, 0.02 * np.sqrt(np.mean(f**2)), len(f))
+    model = GenSRRegressor(checkpoint=tiny_checkpoint, max_time=60, max_generations=1, population_size=6,
+                           verbose=0, random_state=0, seeds=["C*x0/(x1 + C)"]).fit(X2, y)
+    assert model.search_result_.noise_floor.reached(model.search_result_.best_candidate.mse)
+    assert "x0/(x1 + 1)" in list(model.equations_["equation"])

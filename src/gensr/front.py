@@ -31,7 +31,13 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     formula's. ``equation`` has short constants, ``sympy_format`` and ``expression`` full precision; a row is
     kept only if it is materially more accurate than every simpler one. Once ``deadline`` has passed, the
     remaining rows are left unsnapped. With ``scales`` (X and y were divided by them for the search), every
-    equation is mapped back to the user's units."""
+    equation is mapped back to the user's units.
+
+    On noisy data (a resolved noise floor, ``result.noise_floor``), a member at the floor may have its
+    constants snapped at a cost the noise cannot distinguish: a training MSE up to 2·√(2/n) higher (the
+    sampling error of an MSE over n rows), constants within 1 % of a simple form (the simplest form first:
+    integers, then small rationals, then π, e, … multiples). Fitted constants absorb noise, so an exact law
+    fitted to noisy data never matches 1 or π/2 to float precision."""
     import pandas as pd
 
     from gensr.snapping import snap_if_no_loss
@@ -42,11 +48,15 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
         with np.errstate(over="ignore", under="ignore"):
             f = np.float64(scales[1]) ** 2
         factor = float(f) if np.isfinite(f) and f > 0 else 1.0
+    nf = getattr(result, "noise_floor", None)
     for i in result.front:
         cand = result.candidates[i]
         expr, snapped = cand.expression, None
+        noisy = nf is not None and nf.reached(cand.mse)
+        tol, rtol = (2.0 * math.sqrt(2.0 / len(y)), 1e-2) if noisy else (1e-9, 1e-6)
         if snap and expr.n_constants and (deadline is None or not deadline.expired()):
-            values, snapped = snap_if_no_loss(expr.torch_fn(), expr.constants, X, y, weights=weights)
+            values, snapped = snap_if_no_loss(expr.torch_fn(), expr.constants, X, y, weights=weights, tol=tol,
+                                              rtol=rtol)
             expr = expr.with_constants(values)
         sym = _sympy_with_snaps(expr, names, snapped)
         expr = _folded(expr, sym, names, X)
@@ -58,7 +68,7 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
             expr = _folded(expr, sym, names, X_user)
             loss = cand.mse * factor
         if snap and (deadline is None or not deadline.expired()):
-            sym = readable(sym, X_user, y_user, names, weights)
+            sym = readable(sym, X_user, y_user, names, weights, tol=tol, rtol=rtol)
             expr = _folded(expr, sym, names, X_user, slack=1)
         rows.append({"complexity": expr.complexity, "loss": loss, "r2": _clean(cand.r2),
                      "score": cand.score, "equation": _short(sym), "sympy_format": sym, "expression": expr,
@@ -80,11 +90,12 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     return table.loc[keep].reset_index(drop=True)
 
 
-def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: np.ndarray | None = None) -> Any:
+def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: np.ndarray | None = None, *,
+             tol: float = 1e-9, rtol: float = 1e-6) -> Any:
     """The printed form a person would write, by one canonicalisation pass with sympy, at no accuracy cost.
 
     In order, each rewrite kept only if the values on the data do not change (relative 1e-9; the snaps: if
-    the MSE does not grow beyond round-off):
+    the MSE grows by at most the relative ``tol`` beyond round-off, a float within ``rtol`` of its form):
 
     1. floats equal to integers become integers, so unit factors vanish (``1.0*x`` is ``x``);
     2. ``c**u`` with a number c > 0 becomes ``exp(ln(c)·u)``;
@@ -128,7 +139,7 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
     def mse(v: np.ndarray) -> float:
         return float(np.average(((v - ys) / scale) ** 2, weights=ws))
 
-    limit = mse(base) * (1 + 1e-9) + 1e-12 * float(np.mean((ys / scale) ** 2))
+    limit = mse(base) * (1 + tol) + 1e-12 * float(np.mean((ys / scale) ** 2))
 
     def exact(e: Any) -> Any:  # a rewrite is kept only if it computes the same values
         return e if _same_values(values(e), base) else None
@@ -148,7 +159,7 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
     from gensr.snapping import snap_constant
 
     for f in sorted(out.atoms(sympy.Float), key=lambda f: abs(float(f))):
-        form = snap_constant(float(f))
+        form = snap_constant(float(f), rtol=rtol)
         if form is None or form == f or form == 0:  # a zero would change the formula's structure
             continue
         trial = out.xreplace({f: form})
