@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import sympy
 
 from gensr.constants import evaluate, fit_constants
+from gensr.formula import parse
 from gensr.snapping import snap_constant, snap_constants, snap_if_no_loss
 
 
@@ -35,3 +37,18 @@ def test_snap_if_no_loss_rejects_snaps_that_cost_accuracy():
     constants, forms = snap_if_no_loss(fn, fit.constants, x[:, None], y, rtol=1e-2)
     assert forms == [None]
     np.testing.assert_array_equal(constants, fit.constants)
+
+
+def test_forms_are_tried_in_order_until_the_data_accept_one():
+    # y = π/2 − acos(x) with noise: the fitted 1.5705 is within 1 % of π/2 and of 11/7; the shorter comes first
+    from gensr.snapping import snap_forms
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-0.9, 0.9, size=(5000, 1))
+    y = np.pi / 2 - np.arccos(X[:, 0]) + rng.normal(0, 0.01, 5000)
+    forms = [str(f) for f in snap_forms(1.5705, rtol=1e-2)]
+    assert forms[0] == "pi/2" and "11/7" in forms
+    assert [str(f) for f in snap_forms(1.007, rtol=1e-2)][:1] == ["1"]
+    fn = parse("C - acos(x0)").torch_fn()
+    values, forms = snap_if_no_loss(fn, [1.5705], X, y, tol=2 * np.sqrt(2 / 5000), rtol=1e-2)
+    assert str(forms[0]) == "pi/2" and values[0] == pytest.approx(np.pi / 2)

@@ -156,16 +156,17 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
         v = values(a.args[0])
         if np.all(v > 0) or np.all(v < 0):
             out = exact(out.xreplace({a: a.args[0] if np.all(v > 0) else -a.args[0]})) or out
-    from gensr.snapping import snap_constant
+    from gensr.snapping import snap_forms
 
     for f in sorted(out.atoms(sympy.Float), key=lambda f: abs(float(f))):
-        form = snap_constant(float(f), rtol=rtol)
-        if form is None or form == f or form == 0:  # a zero would change the formula's structure
-            continue
-        trial = out.xreplace({f: form})
-        v = values(trial)
-        if np.all(np.isfinite(v)) and mse(v) <= limit:
-            out = trial
+        for form in snap_forms(float(f), rtol=rtol):  # simplest first; the first the data accept is kept
+            if form == f or form == 0:  # a zero would change the formula's structure
+                continue
+            trial = out.xreplace({f: form})
+            v = values(trial)
+            if np.all(np.isfinite(v)) and mse(v) <= limit:
+                out = trial
+                break
     return exact(integral(out)) or out
 
 

@@ -18,7 +18,7 @@ import sympy
 from gensr._utils import weighted_mse
 from gensr.constants import ExpressionFn, evaluate
 
-__all__ = ["snap_constant", "snap_constants", "snap_if_no_loss"]
+__all__ = ["snap_constant", "snap_constants", "snap_forms", "snap_if_no_loss"]
 
 
 
@@ -53,6 +53,44 @@ def _forms() -> tuple[_Form, ...]:
     )
 
 
+def snap_forms(
+    value: float,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-12,
+    max_denominator: int = 12,
+    max_numerator: int = 24,
+    max_int: int = 100,
+) -> list[sympy.Expr]:
+    """Every short exact form of ``value`` within ``rtol`` (relative), shortest first: by |p| + q of its
+    rational part, plus one for a π, e, root or log factor (π/2 before 11/7); ties in the order of
+    :func:`snap_constant`."""
+    value = float(value)
+    if not math.isfinite(value):
+        return []
+    if abs(value) <= atol:
+        return [sympy.Integer(0)]
+    found: list[tuple[int, int, sympy.Expr]] = []  # (size, preference, form)
+    nearest = round(value)
+    if abs(nearest) <= max_int and abs(nearest - value) <= rtol * abs(value):
+        found.append((abs(nearest) + 1, -1, sympy.Integer(nearest)))
+    for rank, (transform, inverse, build) in enumerate(_forms()):
+        w = transform(value)
+        if not math.isfinite(w) or w == 0.0:
+            continue
+        frac = Fraction(w).limit_denominator(max_denominator)
+        if frac == 0 or abs(frac.numerator) > max_numerator:
+            continue
+        if abs(inverse(float(frac)) - value) <= rtol * abs(value):
+            size = abs(frac.numerator) + frac.denominator + (rank > 0)  # π/2 (4) before 11/7 (18)
+            found.append((size, rank, build(sympy.Rational(frac.numerator, frac.denominator))))
+    out: list[sympy.Expr] = []
+    for _, _, form in sorted(found, key=lambda t: (t[0], t[1])):
+        if form not in out:
+            out.append(form)
+    return out
+
+
 def snap_constant(
     value: float,
     *,
@@ -64,7 +102,7 @@ def snap_constant(
 ) -> sympy.Expr | None:
     """A short exact form of ``value`` within ``rtol`` (relative), or None.
 
-    Forms, in order of preference: 0 (if ``|value| <= atol``); integers up to ``max_int`` in magnitude;
+    The shortest of :func:`snap_forms`. Forms: 0 (if ``|value| <= atol``); integers up to ``max_int`` in magnitude;
     rationals p/q (``q <= max_denominator``, ``|p| <= max_numerator``); (p/q)·π; p/(q·π); ±sqrt(p/q);
     (p/q)·e; ±sqrt(p/q·π); ±sqrt(p/(q·π)); (p/q)·π²; p/(q·π²); (p/q)·ln 2; (p/q)·ln 10. The nearest p/q for
     each form is found with ``Fraction.limit_denominator``.
@@ -72,24 +110,9 @@ def snap_constant(
     >>> snap_constant(0.15915494), snap_constant(0.5), snap_constant(3.0), snap_constant(0.123456789)
     (1/(2*pi), 1/2, 3, None)
     """
-    value = float(value)
-    if not math.isfinite(value):
-        return None
-    if abs(value) <= atol:
-        return sympy.Integer(0)
-    nearest = round(value)
-    if abs(nearest) <= max_int and abs(nearest - value) <= rtol * abs(value):
-        return sympy.Integer(nearest)
-    for transform, inverse, build in _forms():
-        w = transform(value)
-        if not math.isfinite(w) or w == 0.0:
-            continue
-        frac = Fraction(w).limit_denominator(max_denominator)
-        if frac == 0 or abs(frac.numerator) > max_numerator:
-            continue
-        if abs(inverse(float(frac)) - value) <= rtol * abs(value):
-            return build(sympy.Rational(frac.numerator, frac.denominator))
-    return None
+    forms = snap_forms(value, rtol=rtol, atol=atol, max_denominator=max_denominator, max_numerator=max_numerator,
+                       max_int=max_int)
+    return forms[0] if forms else None
 
 
 def snap_constants(values: Sequence[float] | np.ndarray, *, rtol: float = 1e-6) -> list[sympy.Expr | None]:
@@ -116,7 +139,8 @@ def snap_if_no_loss(
 ) -> tuple[np.ndarray, list[sympy.Expr | None]]:
     """Snap constants to readable forms one at a time, keeping a snap only when it costs no accuracy.
 
-    Constants are tried greedily, closest to their snapped form first; a snap is kept if the MSE on
+    Constants are tried greedily, closest to their snapped form first, each through its forms simplest first
+    (:func:`snap_forms`); a snap is kept if the MSE on
     ``(X, y)`` with all snaps so far stays ``<= mse0·(1 + tol) + atol``, where ``mse0`` is the MSE of the
     unsnapped constants and ``atol`` (default ``1e-12·mean(y²)``, i.e. float-precision noise of an exact
     fit) absorbs round-off. No refit is done. With ``weights`` (sample weights) the MSE is weighted.
@@ -139,13 +163,14 @@ def snap_if_no_loss(
     limit = mse0 * (1.0 + tol) + atol
     proposals = []
     for j, v in enumerate(c):
-        form = snap_constant(v, rtol=rtol)
-        if form is not None:
-            snapped = float(form)
-            proposals.append((abs(snapped - v) / max(abs(v), 1e-300), j, form, snapped))
-    for _, j, form, snapped in sorted(proposals, key=lambda t: (t[0], t[1])):
-        trial = c.copy()
-        trial[j] = snapped
-        if _mse(fn, trial, X, y, weights) <= limit:
-            c, forms[j] = trial, form
+        options = snap_forms(v, rtol=rtol)
+        if options:
+            proposals.append((abs(float(options[0]) - v) / max(abs(v), 1e-300), j, options))
+    for _, j, options in sorted(proposals, key=lambda t: (t[0], t[1])):
+        for form in options:  # simplest first; the first the data accept is kept
+            trial = c.copy()
+            trial[j] = float(form)
+            if _mse(fn, trial, X, y, weights) <= limit:
+                c, forms[j] = trial, form
+                break
     return c, forms
