@@ -35,8 +35,8 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
 
     On noisy data (a resolved noise floor, ``result.noise_floor``), a member at the floor may have its
     constants snapped at a cost the noise cannot distinguish: a training MSE up to 2·√(2/n) higher (the
-    sampling error of an MSE over n rows), constants within 1 % of a simple form (the simplest form first:
-    integers, then small rationals, then π, e, … multiples). Fitted constants absorb noise, so an exact law
+    sampling error of an MSE over n rows), constants within 1 % of a simple form (every form tried, shortest
+    first: :func:`gensr.snapping.snap_forms`). Fitted constants absorb noise, so an exact law
     fitted to noisy data never matches 1 or π/2 to float precision."""
     import pandas as pd
 

@@ -159,21 +159,22 @@ def select_model(
     if not valid.any():
         raise ValueError("no candidate has a finite loss and complexity")
     idx = np.flatnonzero(valid)
+    r = None
+    if rule in ("simplest", "balanced", "noise") and r2 is not None:  # the rules that read R²
+        r = _as_1d("r2", r2)
+        _check_lengths(complexity=c, r2=r)
     if rule == "noise":
         floor, floor_se, n_rows = noise if noise is not None else (0.0, math.inf, 1)
         lowest = float(l[idx].min())
-        exact = r2 is not None and bool(np.any(_as_1d("r2", r2)[idx] >= 1 - 1e-10))
+        exact = r is not None and bool(np.any(r[idx] >= 1 - 1e-10))
         # trusted only when resolved, when nothing is exact, and when no formula beats it by more than its error
         if floor > z * floor_se and not exact and lowest >= floor - z * floor_se:
             m = max(lowest, floor)
             ok = idx[l[idx] <= m + z * math.sqrt(floor_se**2 + 2.0 * m * m / max(n_rows, 1))]
             return int(ok[np.lexsort((ok, l[ok], c[ok]))[0]])
         rule = "balanced"
-    if rule in ("simplest", "balanced"):  # the rules that read R²
-        if r2 is None:
-            raise ValueError(f"rule={rule!r} needs r2")
-        r = _as_1d("r2", r2)
-        _check_lengths(complexity=c, r2=r)
+    if rule in ("simplest", "balanced") and r is None:
+        raise ValueError(f"rule={rule!r} needs r2")
 
     if rule == "simplest":
         with np.errstate(invalid="ignore"):

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import sympy
@@ -63,8 +64,8 @@ def snap_forms(
     max_int: int = 100,
 ) -> list[sympy.Expr]:
     """Every short exact form of ``value`` within ``rtol`` (relative), shortest first: by |p| + q of its
-    rational part, plus one for a π, e, root or log factor (π/2 before 11/7); ties in the order of
-    :func:`snap_constant`."""
+    rational part, plus one for a π, e, root or log factor (π/2 before 11/7); ties: integers, then the
+    order of the forms listed in :func:`snap_constant`."""
     value = float(value)
     if not math.isfinite(value):
         return []
@@ -91,18 +92,12 @@ def snap_forms(
     return out
 
 
-def snap_constant(
-    value: float,
-    *,
-    rtol: float = 1e-6,
-    atol: float = 1e-12,
-    max_denominator: int = 12,
-    max_numerator: int = 24,
-    max_int: int = 100,
-) -> sympy.Expr | None:
-    """A short exact form of ``value`` within ``rtol`` (relative), or None.
+def snap_constant(value: float, **options: Any) -> sympy.Expr | None:
+    """A short exact form of ``value`` within ``rtol`` (relative), or None: the shortest of
+    :func:`snap_forms`, which takes the same keywords (``rtol``, ``atol``, ``max_denominator``,
+    ``max_numerator``, ``max_int``) and holds their defaults.
 
-    The shortest of :func:`snap_forms`. Forms: 0 (if ``|value| <= atol``); integers up to ``max_int`` in magnitude;
+    Forms: 0 (if ``|value| <= atol``); integers up to ``max_int`` in magnitude;
     rationals p/q (``q <= max_denominator``, ``|p| <= max_numerator``); (p/q)·π; p/(q·π); ±sqrt(p/q);
     (p/q)·e; ±sqrt(p/q·π); ±sqrt(p/(q·π)); (p/q)·π²; p/(q·π²); (p/q)·ln 2; (p/q)·ln 10. The nearest p/q for
     each form is found with ``Fraction.limit_denominator``.
@@ -110,14 +105,13 @@ def snap_constant(
     >>> snap_constant(0.15915494), snap_constant(0.5), snap_constant(3.0), snap_constant(0.123456789)
     (1/(2*pi), 1/2, 3, None)
     """
-    forms = snap_forms(value, rtol=rtol, atol=atol, max_denominator=max_denominator, max_numerator=max_numerator,
-                       max_int=max_int)
+    forms = snap_forms(value, **options)
     return forms[0] if forms else None
 
 
-def snap_constants(values: Sequence[float] | np.ndarray, *, rtol: float = 1e-6) -> list[sympy.Expr | None]:
-    """:func:`snap_constant` applied to each value."""
-    return [snap_constant(v, rtol=rtol) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
+def snap_constants(values: Sequence[float] | np.ndarray, **options: Any) -> list[sympy.Expr | None]:
+    """:func:`snap_constant` applied to each value (same keywords)."""
+    return [snap_constant(v, **options) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
 
 
 def _mse(fn: ExpressionFn, constants: np.ndarray, X: np.ndarray, y: np.ndarray,
