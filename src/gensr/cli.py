@@ -86,6 +86,10 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-size", type=float, default=0.0,
                    help="hold out this share of rows (e.g. 0.25) and report the chosen equation's test R²")
     p.add_argument("--plot", help="PNG of the front (loss against complexity, chosen equation marked)")
+    p.add_argument("--units", nargs="+", metavar="COLUMN=UNIT",
+                   help="physical units of columns, the target included, e.g. m0=kg v=m/s c=m/s m=kg ('1' for "
+                        "dimensionless): the fit searches the dimensionless groups first, and the front says which "
+                        "equations are dimensionally consistent")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/inf instead of failing")
     p.add_argument("--output", help="write the whole front and the chosen equation as JSON")
@@ -338,6 +342,26 @@ def _fit_table(args: argparse.Namespace) -> tuple[pandas.DataFrame, list[str], p
     return table, features, y
 
 
+def _units_arg(args: argparse.Namespace, features: list[str]) -> tuple[dict[str, str] | None, str | None]:
+    """``--units a=kg b=m/s y=kg`` as (feature units by name, target unit), checked (pint) before the fit."""
+    if not args.units:
+        return None, None
+    given: dict[str, str] = {}
+    for item in args.units:
+        name, eq, unit = item.partition("=")
+        if not eq or not name:
+            raise ValueError(f"--units takes COLUMN=UNIT pairs such as v=m/s, got {item!r}")
+        if name not in features and name != args.target:
+            raise ValueError(f"--units names column {name!r}, which is not a feature or the target; columns: "
+                             f"{[*features, args.target]}")
+        given[name] = unit
+    from gensr.units import parse_units
+
+    X_units = {n: u for n, u in given.items() if n != args.target}
+    parse_units(X_units, given.get(args.target), features)
+    return X_units, given.get(args.target)
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     import json
     import math
@@ -363,6 +387,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     search_config = apply_overrides(base, args.search)
     budget = args.max_time if args.max_time is not None else search_config.budget.max_time
     table, features, y = _fit_table(args)
+    X_units, y_units = _units_arg(args, features)
     if args.formula:
         return _fit_formula(args, table, features, y)
     from gensr.estimator import GenSRRegressor
@@ -386,14 +411,17 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                            **({"r2_threshold": args.r2_threshold} if args.r2_threshold is not None else {}),
                            nan_policy="drop" if args.drop_nan else "raise",
                            random_state=args.seed, verbose=0 if args.quiet else 1)
-    model.fit(X_all, y_all)
+    model.fit(X_all, y_all, X_units=X_units, y_units=y_units)
     interrupted = "interrupted" in model.search_result_.stop
     front = model.equations_
     stop = ", ".join(sorted(model.search_result_.stop)) or "done"
     print(f"Pareto front ({len(front)} equations, {model.search_result_.evaluations} latents decoded, "
           f"{model.search_result_.timings.get('total', float('nan')):.1f} s, stopped by {stop}; noise floor "
           f"(MSE) {model.noise_floor_:.3g}):")
-    print(front[["complexity", "loss", "r2", "equation"]].to_string(index=True))
+    if model.pi_groups_ is not None:
+        print(f"units: searched {args.target}/({model.y_reference_}) as a function of {model.pi_groups_} first")
+    columns = ["complexity", "loss", "r2", "equation"] + (["consistent"] if "consistent" in front else [])
+    print(front[columns].to_string(index=True))
     print(f"\nchosen ({model.model_selection}): {args.target} = {front.iloc[model.best_index_]['equation']}")
     if test is not None:
         r2 = _test_r2(model, *test)
@@ -465,8 +493,11 @@ def _front_payload(args: argparse.Namespace, model: Any, features: list[str]) ->
             "front": [{"complexity": int(r.complexity), "loss": float(r.loss), "r2": float(r.r2),
                        "score": float(r.score), "equation": r.equation, "sympy": str(r.sympy_format),
                        "latex": _latex(r.sympy_format), "prefix": list(r.expression.prefix),
-                       "constants": [float(c) for c in r.expression.constants]}
-                      for r in front.itertuples()]}
+                       "constants": [float(c) for c in r.expression.constants],
+                       **({"consistent": bool(r.consistent)} if "consistent" in front else {})}
+                      for r in front.itertuples()],
+            **({"units": dict(zip(model.units_.names, model.units_.inputs)) | {args.target: model.units_.target},
+                "pi_groups": model.pi_groups_, "y_reference": model.y_reference_} if model.units_ else {})}
 
 
 def _test_r2(model: object, X: object, y: object) -> float:

@@ -127,6 +127,16 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         Formulas to start from, over the feature names (``"C*a*b/c + C"``; ``C`` is a constant to fit, other
         numbers are starting values). They are fitted and scored first, join the front if they earn it (their
         ``stage`` is ``"seed"``), and their latents join the initial search population.
+    X_units : list of str, or dict of column name to str, default=None
+        Physical units of the columns, as pint reads them (``"kg"``, ``"m/s"``, ``"kg*m**2/s**2"``; ``""`` or
+        ``"1"`` for dimensionless; ``None`` for unknown), as in PySR. ``fit(X_units=...)`` overrides it for
+        one fit. With the units of every column and of ``y`` the fit first searches y/y_ref = F(π_1 … π_k)
+        over the k < n dimensionless groups of Buckingham's Π theorem (:mod:`gensr.units`), with
+        ``search_config.budget.units_share`` of the budget, then the usual search on the raw columns
+        starting from what it found (stage ``"units"``): one front, so units never make a fit worse. The
+        front gets a ``consistent`` column, and the choice prefers a consistent equation among near-equal ones.
+    y_units : str, default=None
+        Physical unit of the target (see ``X_units``).
 
     Attributes
     ----------
@@ -149,6 +159,11 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         from their accuracy–complexity Pareto front.
     n_iter_ : int
         CMA-ES generations run.
+    units_ : gensr.units.Units or None
+        The units the fit used (None without units).
+    pi_groups_ : list of str or None
+        The dimensionless groups searched first, over the column names (None when no reduction ran), with
+        ``y_reference_`` the factor y_ref.
     noise_floor_ : float
         The data's estimated irreducible MSE (:func:`gensr.noise.noise_floor`: local linear residuals of
         near neighbours, extrapolated to zero distance), in y's units squared: a formula that is the law has
@@ -173,7 +188,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                  model_selection: str = "balanced", r2_threshold: float = 0.99, snap_constants: bool = True,
                  nan_policy: str = "raise", device: str | None = None, random_state: Any = None, verbose: int = 1,
                  warm_start: bool = False, callback: Any = None, search_config: Any = None, seeds: Any = None,
-                 deterministic: bool | None = None):
+                 deterministic: bool | None = None, X_units: Any = None, y_units: str | None = None):
         self.checkpoint = checkpoint
         self.max_time = max_time
         self.max_generations = max_generations
@@ -192,6 +207,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.search_config = search_config
         self.seeds = seeds
         self.deterministic = deterministic
+        self.X_units = X_units
+        self.y_units = y_units
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -253,7 +270,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         weights = check_weights(sample_weight, len(flat), min_nonzero=1)  # one per input row, then the rows kept
         return X, y, (None if weights is None else check_weights(weights[rows], len(y)))
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> GenSRRegressor:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, X_units: Any = None,
+            y_units: str | None = None) -> GenSRRegressor:
         """Search for equations explaining ``y`` from ``X``; returns ``self``.
 
         ``max_time`` counts from this call. Bad input fails here before torch is imported. Ctrl-C during
@@ -261,18 +279,24 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
 
         ``sample_weight`` (n,) non-negative row weights: constants are fitted by weighted least squares, and
         the losses, R² and the choice among the front are weighted (rows of weight 0 are ignored).
+
+        ``X_units`` / ``y_units`` override the parameters of the same names for this fit (units of the
+        columns and of the target; an unknown unit, a wrong count or a unit for a column that does not exist
+        is a ValueError before anything runs).
         """
         start = time.perf_counter()
         config = self._resolve()
         deadline = Deadline(config.budget.max_time, t0=start, deterministic=config.budget.deterministic)
         previous = self._warm_seeds()
         X, y, weights = self._validated(X, y, sample_weight)
+        names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
+        units = _units(self.X_units if X_units is None else X_units, self.y_units if y_units is None else y_units,
+                       names)
         from gensr.search import search
 
         x_scale, y_scale = extreme_scales(X), float(extreme_scales(y[:, None])[0])
         X, y = X / x_scale, y / y_scale  # extreme scales are fitted near 1 and mapped back in the front
         rng = np.random.default_rng(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
         selected = np.arange(X.shape[1])
         if X.shape[1] > MAX_VARS:
             selected = select_features(X, y, MAX_VARS, rng)
@@ -290,6 +314,10 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         config = config.replace(**{"budget.max_time": max(total - max(0.04 * total, 0.5), 0.05)})
         search_deadline = deadline.reserve(total - config.budget.max_time)
         seeds = _baselines(len(selected)) + user_seeds + (list(previous[1]) if previous else [])
+        self.units_ = None if units is None else units.subset(selected)
+        self.pi_groups_ = self.y_reference_ = None
+        if self.units_ is not None and self.units_.complete:
+            seeds += self._reduced_search(model, X[:, selected], y, config, search_deadline, rng, weights)
         result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
                         progress=self.verbose > 0, extra_expressions=seeds, deadline=search_deadline,
                         callback=self.callback,
@@ -299,6 +327,10 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_ = result.generations
         self.equations_ = front_table(result, X[:, selected], y, sub_names, snap=self.snap_constants,
                                       deadline=deadline, scales=(x_scale[selected], y_scale), weights=weights)
+        if self.units_ is not None:
+            from gensr.units import dimension_check
+
+            self.equations_["consistent"] = [dimension_check(e, self.units_) for e in self.equations_["expression"]]
         with np.errstate(over="ignore", under="ignore"):
             unit = np.float64(y_scale) ** 2  # the floor in the user's units, if float64 holds it
         nf = result.noise_floor
@@ -328,6 +360,39 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             return None
         return self.selected_features_, list(self.equations_["expression"])
 
+    def _reduced_search(self, model: Any, X: np.ndarray, y: np.ndarray, config: Any, deadline: Deadline,
+                        rng: np.random.Generator, weights: Any) -> list[tuple[Expression, str]]:
+        """Search y/y_ref = F(π) over the Π groups of ``units_`` with a share of the budget; F's front,
+        mapped back to the columns, seeds the main search (stage ``"units"``)."""
+        from gensr.grammar import CONST, Node
+        from gensr.search import search
+        from gensr.units import pi_basis
+
+        basis = pi_basis(self.units_)
+        if basis is None:
+            warnings.warn("the target's units cannot be formed from the inputs' units (a dimensional constant the "
+                          "data lack?); searching without the Π reduction", UserWarning, stacklevel=3)
+            return []
+        basis = basis.oriented(X)
+        self.pi_groups_ = basis.group_text()
+        self.y_reference_ = basis.reference_text()
+        X_pi, y_pi = basis.transform(X, y)
+        if not (np.isfinite(X_pi).all() and np.isfinite(y_pi).all()):
+            log.info("the Π groups are not finite on every row (a fractional power of a negative column?)")
+            return []
+        if basis.k == 0:  # y = C·y_ref: nothing left to search
+            return [(basis.lift(Expression(Node(CONST))), "units")]
+        share = config.budget.units_share
+        changes = {"budget.max_time": config.budget.max_time * share}
+        if config.budget.deterministic:
+            changes["budget.max_generations"] = max(1, round(config.budget.generations * share))
+        result = search(model, X_pi, y_pi, config.replace(**changes), rng=rng, feature_names=self.pi_groups_,
+                        extra_expressions=_baselines(basis.k), deadline=deadline.share(share),
+                        sample_weight=weights)
+        log.info("units: %d groups %s, y_ref %s; %.1f s, stopped by %s", basis.k, self.pi_groups_,
+                 self.y_reference_, result.timings.get("total", float("nan")), sorted(result.stop))
+        return [(basis.lift(result.candidates[i].expression), "units") for i in result.front]
+
     def plot_front(self, ax: Any = None, *, path: str | Path | None = None) -> Any:
         """Loss (MSE) against complexity along the front, with the chosen equation marked.
 
@@ -337,11 +402,19 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         return plot_front(self.equations_, self.best_index_, ax, path=path)
 
     def _select(self, table: Any) -> int:
+        """The row chosen by ``model_selection``; with units, the simplest dimensionally consistent row
+        within 1e-4 of its R² replaces an inconsistent choice."""
         from gensr.pareto import select_model
 
-        return int(select_model(table["complexity"].to_numpy(), table["loss"].to_numpy(), table["r2"].to_numpy(),
-                                rule=self.model_selection, r2_floor=self.r2_threshold,
-                                noise=getattr(self, "_noise", None)))
+        i = int(select_model(table["complexity"].to_numpy(), table["loss"].to_numpy(), table["r2"].to_numpy(),
+                             rule=self.model_selection, r2_floor=self.r2_threshold,
+                             noise=getattr(self, "_noise", None)))
+        if "consistent" in table and not table["consistent"].iloc[i]:
+            near = np.flatnonzero(table["consistent"].to_numpy(bool) & (table["r2"].to_numpy() >= table["r2"].iloc[i]
+                                                                        - 1e-4))
+            if len(near):
+                i = int(near[0])  # the front is ordered simplest first
+        return i
 
     # ---- use ------------------------------------------------------------------------------------
     def _row(self, index: int | None) -> Any:
@@ -427,6 +500,15 @@ def _user_seeds(seeds: Any, names: list[str], selected: np.ndarray) -> list[Expr
         out.append(Expression.from_prefix([f"x{position[int(t[1:])]}" if t[0] == "x" and t[1:].isdigit() else t
                                            for t in expr.prefix], expr.constants))
     return out
+
+
+def _units(X_units: Any, y_units: Any, names: list[str]) -> Any:
+    """The parsed units (None when none are given); bad units fail here, before the model loads."""
+    if X_units is None and y_units is None:
+        return None
+    from gensr.units import parse_units
+
+    return parse_units(X_units, y_units, names)
 
 
 def _baselines(n_vars: int) -> list[Expression]:

@@ -99,7 +99,8 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
 
     1. floats equal to integers become integers, so unit factors vanish (``1.0*x`` is ``x``);
     2. ``c**u`` with a number c > 0 becomes ``exp(ln(c)·u)``;
-    3. numeric factors common to the terms of a sum are pulled out, so constants that multiply or cancel fold
+    3. floats that agree up to round-off (1e-12) become the same number, and numeric factors common to the
+       terms of a sum are pulled out, so constants that multiply or cancel fold
        into one (``0.85*(1.17*a - 1.17*b)`` is ``0.9945*(a - b)``), and ``(1/u)**(1/2)`` is ``1/sqrt(u)``;
     4. ``|u|`` becomes ``u`` where u > 0 on every row (``-u`` where u < 0), including the ``|x|`` that step 3
        brings out of ``sqrt(x²·v)``;
@@ -150,6 +151,7 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
     out = exact(integral(sym)) or sym
     out = exact(out.replace(lambda e: e.is_Pow and e.base.is_Number and e.base.is_positive and not e.exp.is_Number,
                             lambda e: sympy.exp(sympy.log(e.base) * e.exp))) or out
+    out = exact(_unify_floats(out)) or out  # floats equal up to round-off become one number, so they factor
     out = exact(sympy.factor_terms(out)) or out  # may bring out |x| (sqrt(x²·u) is |x|·sqrt(u)): signs next
     out = exact(out.replace(_root_of_inverse, lambda e: 1 / sympy.fraction(e.base)[1] ** e.exp)) or out
     for a in sorted(out.atoms(sympy.Abs), key=sympy.count_ops):
@@ -168,6 +170,19 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
                 out = trial
                 break
     return exact(integral(out)) or out
+
+
+def _unify_floats(e: Any) -> Any:
+    """``e`` with floats whose magnitudes agree to 1e-12 relative replaced by one of them (sign kept)."""
+    import sympy
+
+    floats = sorted({abs(float(f)) for f in e.atoms(sympy.Float)})
+    rep: dict[float, float] = {}
+    for f in floats:
+        prev = rep.get(floats[floats.index(f) - 1]) if rep else None
+        rep[f] = prev if prev is not None and abs(f - prev) <= 1e-12 * f else f
+    return e.xreplace({f: sympy.Float(math.copysign(rep[abs(float(f))], float(f)), 15) for f in e.atoms(sympy.Float)
+                       if rep[abs(float(f))] != abs(float(f))})
 
 
 def _root_of_inverse(e: Any) -> bool:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
@@ -42,6 +43,8 @@ __all__ = [
     "Node",
     "Operator",
     "evaluate_many",
+    "monomial",
+    "power_node",
 ]
 
 MAX_VARS = 10  # x0…x9, as in E2E/GenSR: the model's input width
@@ -589,3 +592,36 @@ def _names(feature_names: Sequence[str] | None) -> Sequence[str]:
     if len(names) > MAX_VARS:
         raise ValueError(f"at most {MAX_VARS} feature names are supported, got {len(names)}")
     return names + list(VARIABLES[len(names):])
+
+
+def power_node(x: Node, exponent: Fraction) -> Node:
+    """x**exponent for exponent > 0 (a Fraction) in the grammar's own operators (pow2, pow3, sqrt; pow for the rest)."""
+    p, q = exponent.numerator, exponent.denominator
+    simple = {1: x, 2: Node("pow2", (x,)), 3: Node("pow3", (x,))}
+    if q == 1 and p in simple:
+        return simple[p]
+    if q == 2 and p in simple:
+        return Node("sqrt", (simple[p],))
+    ints = {k: Node(str(k)) for k in range(1, 6)}
+    if p in ints and q in ints:
+        return Node("pow", (x, ints[p] if q == 1 else Node("div", (ints[p], ints[q]))))
+    return Node("pow", (x, Node(CONST, value=float(exponent))))
+
+
+def monomial(exponents: dict[int, Fraction]) -> Node | None:
+    """∏ x_j^a_j as numerator / denominator; None if every exponent is 0."""
+    num = [power_node(Node(f"x{j}"), a) for j, a in exponents.items() if a > 0]
+    den = [power_node(Node(f"x{j}"), -a) for j, a in exponents.items() if a < 0]
+
+    def product(nodes: list[Node]) -> Node | None:
+        out = None
+        for n in nodes:
+            out = n if out is None else Node("mul", (out, n))
+        return out
+
+    top, bottom = product(num), product(den)
+    if top is None and bottom is None:
+        return None
+    if bottom is None:
+        return top
+    return Node("inv", (bottom,)) if top is None else Node("div", (top, bottom))

@@ -29,6 +29,7 @@ import numpy as np
 
 FEYNMAN_ROWS = 100_000  # rows of every PMLB Feynman file
 _FEYNMAN_TABLE = Path("feynman") / "feynman_equations_clean.csv"
+_FEYNMAN_UNITS = Path("feynman") / "feynman_variables_units.csv"
 _STROGATZ_TABLE = Path("strogatz") / "strogatz_equations.csv"
 _BLACKBOX_LIST = Path("lists") / "gensr_e2e_blackbox_57.txt"
 
@@ -47,6 +48,10 @@ class Problem:
         Column names in the file (or formula table) order.
     truth : str or None
         The true formula over ``x0 … x{d-1}``; None for black-box data.
+    feature_units, target_units : tuple of (str or None), str or None
+        Physical units of the columns and of the target as pint reads them (``""``: dimensionless; None:
+        unknown); only Feynman has them (``feynman/feynman_variables_units.csv``), for the "Feynman with
+        units" protocol.
     """
 
     suite: str
@@ -55,6 +60,8 @@ class Problem:
     y: np.ndarray
     feature_names: tuple[str, ...]
     truth: str | None = None
+    feature_units: tuple[str | None, ...] | None = None
+    target_units: str | None = None
 
 
 def _require(path: Path, what: str) -> Path:
@@ -147,6 +154,28 @@ def sample_feynman(formula: str, ranges: list[tuple[str, float, float]], rows: i
 
 
 # ---- one loader per suite (registered in gensr.bench.suites) ------------------------------------------
+@lru_cache(maxsize=4)
+def _feynman_units(data_dir: str) -> dict[str, dict[str, str | None]]:
+    """{dataset: {variable name or "target": pint unit string or None}} from the units table (empty if absent).
+
+    The table writes ``Length, m^1 * s^(-1)``; the unit is the text after the last comma, ``Dimensionless`` is
+    ``""``, and its ``T`` (temperature) is pint's ``K``."""
+    import re
+
+    path = Path(data_dir) / _FEYNMAN_UNITS
+    if not path.exists():
+        return {}
+    out: dict[str, dict[str, str | None]] = {}
+    for row in _read_csv(path).itertuples():
+        text = row.description_units
+        unit = None
+        if isinstance(text, str):
+            unit = text.rsplit(",", 1)[-1].strip()
+            unit = "" if unit == "Dimensionless" else re.sub(r"\bT\^", "K^", unit)
+        out.setdefault(row.dataset, {})["target" if row.role == "target" else row.name] = unit
+    return out
+
+
 def feynman_names(data_dir: Path) -> list[str]:
     return sorted(_feynman_table(str(data_dir)).index)
 
@@ -160,7 +189,9 @@ def load_feynman(name: str, data_dir: Path, rows: int) -> Problem:
     ranges = _parse_ranges(row["variables"])
     names = [n for n, _, _ in ranges]
     X, y = sample_feynman(row["formula_sympy"], ranges, rows, seed=zlib.crc32(name.encode()))
-    return Problem("feynman", name, X, y, tuple(names), _to_indexed(row["formula_sympy"], names))
+    units = _feynman_units(str(data_dir)).get(name, {})
+    return Problem("feynman", name, X, y, tuple(names), _to_indexed(row["formula_sympy"], names),
+                   tuple(units.get(n) for n in names) if units else None, units.get("target"))
 
 
 def strogatz_names(data_dir: Path) -> list[str]:

@@ -7,7 +7,9 @@ its import path (``"package.module:function"``) so that the child process of a f
 is not registered but contains ``":"`` is taken as such an import path.
 
 ``gensr`` is :class:`gensr.GenSRRegressor` with its defaults and ``max_time = time_limit`` (which covers
-everything, model loading included); ``pyoperon`` and ``gplearn`` are the adapters of
+everything, model loading included); ``gensr-units`` is the same, told the problem's physical units (the
+option ``units``: the runner passes ``X_units``/``y_units`` from the problem; the "Feynman with units"
+protocol, which SRBench does not have); ``pyoperon`` and ``gplearn`` are the adapters of
 :mod:`gensr.bench.peers` (the ``gensr[peers]`` extra).
 """
 
@@ -33,6 +35,8 @@ class Method:
 
 METHODS: dict[str, Method] = {
     "gensr": Method("gensr.bench.methods:fit_gensr"),
+    # a different protocol, never mixed into SRBench tables: gensr told each column's physical units
+    "gensr-units": Method("gensr.bench.methods:fit_gensr", {"units": True}),
     "pyoperon": Method("gensr.bench.peers:fit_pyoperon"),
     "gplearn": Method("gensr.bench.peers:fit_gplearn"),
 }
@@ -40,7 +44,7 @@ METHODS: dict[str, Method] = {
 
 def fit_gensr(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1,
               checkpoint: str | Path | None = None, search: dict[str, Any] | None = None,
-              **options: Any) -> FitOutcome:
+              X_units: Any = None, y_units: str | None = None, **options: Any) -> FitOutcome:
     """Fit :class:`gensr.GenSRRegressor` (defaults, shipped model unless ``checkpoint``) within ``time_limit``.
 
     ``time_limit`` covers the whole call: importing the estimator (scikit-learn) is taken off ``max_time``,
@@ -59,12 +63,13 @@ def fit_gensr(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, thr
         options["search_config"] = SearchConfig().replace(**search)
     left = max(time_limit - (time.perf_counter() - start), 0.05)
     est = GenSRRegressor(checkpoint=checkpoint, max_time=left, random_state=seed, verbose=0, **options)
-    est.fit(X, y)
+    est.fit(X, y, X_units=X_units, y_units=y_units)
     result = est.search_result_
     info = {"n_fitted": result.n_fitted, "generations": result.generations, "stop": sorted(result.stop),
             "front_size": len(est.equations_), "equation": str(est.equations_.iloc[est.best_index_]["equation"]),
             "search_s": round(result.timings.get("total", float("nan")), 3),
-            "answer_time": round(float(est.equations_.iloc[est.best_index_]["found_at"]), 3)}
+            "answer_time": round(float(est.equations_.iloc[est.best_index_]["found_at"]), 3),
+            "pi_groups": est.pi_groups_}
     return FitOutcome(predict=est.predict, model=est.sympy(),
                       complexity=int(est.equations_.iloc[est.best_index_]["complexity"]),
                       evaluations=int(result.evaluations), info=info)

@@ -192,6 +192,9 @@ def run_task(task: Task) -> dict[str, Any]:
             y_mu, y_sd = float(y_tr.mean()), float(y_tr.std()) or 1.0
         method = resolve(task.method)
         options = {**method.options, **(cfg.options or {}).get(task.method, {})}
+        if options.pop("units", False):  # "Feynman with units": the method is told what each column measures
+            options.update(X_units=None if problem.feature_units is None else list(problem.feature_units),
+                           y_units=problem.target_units)
         # the fit runs in a child process that is killed at a hard limit well past the budget, so one
         # runaway fit cannot stall a sweep, under any executor
         out = request_fit(method.fit, (X_tr - x_mu) / x_sd, (y_tr - y_mu) / y_sd,

@@ -40,11 +40,15 @@ class BudgetConfig:
     # 1,000 rows take about 20 s on one laptop core, so the count binds well within the default max_time)
     target_r2: float = 0.999999  # stop once the best-score candidate's training R² reaches this: exact fits of
     # noise-free data reach it, noisy data never do (GenSR's 0.95/0.99 stop on approximations); > 1: never
+    exact_slack: int = 5  # also stop once a formula reaches target_r2 at most this many nodes more complex than the
+    # best-score one (parsimony can rank a shorter approximation above a slightly longer exact law)
     plateau: int = 800  # stop after this many latents decoded without a gain (a new best score, or a front member
     # 1 % more accurate than every simpler one): counted, not timed, so the stop does not depend on machine speed.
     # 800 is about 10 s of a fit on 10,000 rows with one core (a 30 s fit decodes 500-2,700); 0: never
     noise_stop: bool = True  # stop once the best formula is at the data's noise floor (gensr.noise) and its
     # residuals look like noise: more search could only fit the noise
+    units_share: float = 0.4  # with units (GenSRRegressor X_units/y_units): the share of the budget for the search
+    # over dimensionless groups, which runs first; the search on the raw columns starts from its equations
     deterministic: bool = False  # True: every stage is bounded by counts (max_generations, beams, fit iterations),
     # never by a share of the clock, so a seed gives the same front on any machine; max_time is only a ceiling
 
@@ -52,7 +56,8 @@ class BudgetConfig:
         _need(self.max_time > 0, f"budget.max_time must be > 0, got {self.max_time!r}")
         if self.max_generations is not None:
             _integers(self, ("max_generations",), 1, "budget")
-        _integers(self, ("plateau",), 0, "budget")
+        _integers(self, ("plateau", "exact_slack"), 0, "budget")
+        _need(0 < self.units_share < 1, f"budget.units_share must be in (0, 1), got {self.units_share!r}")
 
     @property
     def generations(self) -> int:

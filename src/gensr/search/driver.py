@@ -159,15 +159,18 @@ def check_data(X: Any, y: Any, max_vars: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def check_seeds(exprs: Sequence[Expression | str] | None, names: Sequence[str] | None, d: int) -> list[Expression]:
+def check_seeds(exprs: Sequence[Expression | str | tuple[Expression | str, str]] | None,
+                names: Sequence[str] | None, d: int) -> list[tuple[Expression, str]]:
+    """The seed equations as (expression, stage) pairs; a bare equation's stage is ``"seed"``."""
     out = []
     for e in exprs or ():
+        e, stage = e if isinstance(e, tuple) else (e, "seed")
         expr = parse(e, names) if isinstance(e, str) else e
         if not isinstance(expr, Expression):
             raise TypeError(f"extra_expressions must hold Expression objects or strings, got {type(e).__name__}")
         if any(v >= d for v in expr.variables):
             raise ValueError(f"seed equation {expr} uses x{max(expr.variables)} but the data have {d} features")
-        out.append(expr)
+        out.append((expr, stage))
     return out
 
 
@@ -190,7 +193,8 @@ class _Driver:
         if s.generations >= bc.generations:
             out["max_generations"] = float(bc.generations)
         best = s.best_candidate()
-        if best is not None and best.r2 >= bc.target_r2:
+        if best is not None and (best.r2 >= bc.target_r2 or s.pool.exact_complexity <= best.complexity
+                                 + bc.exact_slack):
             out["target_r2"] = bc.target_r2
         if bc.plateau and s.evaluations - s.pool.last_gain >= bc.plateau:
             out["plateau"] = float(bc.plateau)
@@ -288,7 +292,7 @@ def search(
     *,
     rng: np.random.Generator | int | None = None,
     feature_names: Sequence[str] | None = None,
-    extra_expressions: Sequence[Expression | str] | None = None,
+    extra_expressions: Sequence[Expression | str | tuple[Expression | str, str]] | None = None,
     progress: bool = False,
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
     deadline: Deadline | None = None,
@@ -314,10 +318,11 @@ def search(
         as the time budget does not bind (bound the run by ``budget.max_generations`` to compare runs).
     feature_names : sequence of str, optional
         Names of the d columns, used to parse string seed equations and in the progress bar.
-    extra_expressions : sequence of Expression or str, optional
+    extra_expressions : sequence of Expression or str, or of (equation, stage) pairs, optional
         Seed equations (skeletons like ``"C*sin(C*x0) + C"`` or formulas with constants, used as the
         first start of their fit). They are scored before anything else and their posterior latents join
-        the initial population.
+        the initial population. Their stage is ``"seed"`` unless a pair names another (the estimator's
+        search on dimensionless groups hands its equations over as ``"units"``).
     progress : bool
         Show a tqdm bar: seconds against the budget, best R² and equation.
     callback : callable, optional

@@ -25,7 +25,7 @@ import torch
 from gensr.cmaes import IPOP
 from gensr.codec import decoded_expression, pack_data
 from gensr.edits import neighbours
-from gensr.grammar import CONST, Expression, Node
+from gensr.grammar import CONST, Expression, Node, monomial
 from gensr.refine import geval_path, reencode
 from gensr.search.config import SearchConfig
 from gensr.search.state import SearchState
@@ -83,47 +83,14 @@ class Move:
 
 
 class Seeds(Move):
-    """The user's seed equations and the baselines (``state.seeds``), scored before anything else, even when
-    start-up has already spent the budget."""
+    """The user's seed equations, the baselines and the equations found on dimensionless groups
+    (``state.seeds``), scored before anything else, even when start-up has already spent the budget."""
 
-    name, stages, always = "seeds", ("seed",), True  # no config section: always on
+    name, stages, always = "seeds", ("seed", "units"), True  # no config section: always on
 
     def run(self, state: SearchState) -> None:
-        for e in state.seeds:
-            state.pool.score(e, "seed", 0, force=True)
-
-
-def _power(x: Node, exponent: Fraction) -> Node:
-    """x**exponent for exponent > 0 in the grammar's own operators (pow2, pow3, sqrt; pow for the rest)."""
-    p, q = exponent.numerator, exponent.denominator
-    simple = {1: x, 2: Node("pow2", (x,)), 3: Node("pow3", (x,))}
-    if q == 1 and p in simple:
-        return simple[p]
-    if q == 2 and p in simple:
-        return Node("sqrt", (simple[p],))
-    ints = {k: Node(str(k)) for k in range(1, 6)}
-    if p in ints and q in ints:
-        return Node("pow", (x, ints[p] if q == 1 else Node("div", (ints[p], ints[q]))))
-    return Node("pow", (x, Node(CONST, value=float(exponent))))
-
-
-def _monomial(exponents: dict[int, Fraction]) -> Node | None:
-    """∏ x_j^a_j as numerator / denominator; None if every exponent is 0."""
-    num = [_power(Node(f"x{j}"), a) for j, a in exponents.items() if a > 0]
-    den = [_power(Node(f"x{j}"), -a) for j, a in exponents.items() if a < 0]
-
-    def product(nodes: list[Node]) -> Node | None:
-        out = None
-        for n in nodes:
-            out = n if out is None else Node("mul", (out, n))
-        return out
-
-    top, bottom = product(num), product(den)
-    if top is None and bottom is None:
-        return None
-    if bottom is None:
-        return top
-    return Node("inv", (bottom,)) if top is None else Node("div", (top, bottom))
+        for e, stage in state.seeds:
+            state.pool.score(e, stage, 0, force=True)
 
 
 def power_law_candidates(X: np.ndarray, y: np.ndarray, max_denominator: int = 3,
@@ -159,7 +126,7 @@ def power_law_candidates(X: np.ndarray, y: np.ndarray, max_denominator: int = 3,
                            for j, a in zip(cols, coef[1:])}
                 if any(abs(a) > max_abs_exponent for a in snapped.values()):
                     continue
-                mono = _monomial({j: a for j, a in snapped.items() if a != 0})
+                mono = monomial({j: a for j, a in snapped.items() if a != 0})
                 if mono is None:
                     continue
                 for body in (Node("mul", (Node(CONST), mono)),
@@ -233,7 +200,7 @@ class Localise(Move):
         src = np.arange(lc.n_prior_samples) % len(sets)
         groups = [(mu[: lc.n_subsets], sd[: lc.n_subsets], "prior"), (mu[lc.n_subsets :], sd[lc.n_subsets :],
                                                                      "ynoise")]
-        fits = [s for s in state.seeds if len(s.prefix) + 2 <= state.model.cfg.max_len]
+        fits = [s for s, _ in state.seeds if len(s.prefix) + 2 <= state.model.cfg.max_len]
         if fits:
             with state.deadline.section("encode"):
                 z_seed = reencode(state.model, fits, state.X_enc, state.y_enc, max_points=len(state.y_enc))

@@ -33,10 +33,10 @@ class SearchState:
 
     def __init__(self, model: torch.nn.Module, X: np.ndarray, y: np.ndarray, cfg: SearchConfig,
                  rng: np.random.Generator, deadline: Deadline, weights: np.ndarray | None = None,
-                 seeds: list[Expression] | None = None):
+                 seeds: list[tuple[Expression, str]] | None = None):
         self.model, self.X, self.y, self.cfg, self.rng, self.deadline = model, X, y, cfg, rng, deadline
         self.weights = weights
-        self.seeds = list(seeds or ())  # the user's seed equations and the baselines
+        self.seeds = list(seeds or ())  # (equation, stage): the user's seeds, the baselines, units equations
         self.device = model_device(model)
         self.tgen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
         self.pool = Pool(X, y, cfg, deadline, fit_seed=int(rng.integers(2**62)), weights=weights)

@@ -17,11 +17,12 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from gensr.deadline import Deadline
-from gensr.grammar import CONST, Expression, Node
+from gensr.grammar import CONST, Expression, Node, monomial
 
 __all__ = ["Term", "library", "sparse_candidates"]
 
@@ -39,17 +40,9 @@ class Term:
     monomial: bool = False  # a product of powers of inputs (the first, smaller dictionary)
 
 
-def _power(x: Node, a: float) -> Node:
-    base = {1.0: x, 2.0: Node("pow2", (x,)), 3.0: Node("pow3", (x,)), 0.5: Node("sqrt", (x,))}
-    if a > 0:
-        return base[a]
-    return Node("inv", (base[-a],))
-
-
 def _monomial(parts: Sequence[tuple[int, float]]) -> Node:
-    node = _power(Node(f"x{parts[0][0]}"), parts[0][1])
-    for j, a in parts[1:]:
-        node = Node("mul", (node, _power(Node(f"x{j}"), a)))
+    node = monomial({j: Fraction(a) for j, a in parts})
+    assert node is not None  # every exponent of the library is non-zero
     return node
 
 
