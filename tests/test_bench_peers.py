@@ -95,6 +95,15 @@ def test_operon_to_sympy_rejects_unknown_names():
         parsing.operon_to_sympy("(x0 + x3)", n_features=2)
 
 
+def test_rils_rols_model_string_parses():
+    expr = peers.rils_rols_to_sympy("((1.500000*pow(x0,2.000000))+(ln(x1)-((sqrt(x0))**2)))", n_features=2)
+    f = sympy.lambdify([x0, x1], expr, "numpy")
+    np.testing.assert_allclose(f(np.array([0.5, 2.0]), np.array([1.5, 3.0])),
+                               [1.5 * 0.25 + np.log(1.5) - 0.5, 1.5 * 4 + np.log(3.0) - 2.0])
+    with pytest.raises(ValueError):
+        peers.rils_rols_to_sympy("(x0+x3)", n_features=2)
+
+
 # ------------------------------------------------------------------ lazy imports
 
 
@@ -135,6 +144,25 @@ def _check_outcome(out: FitOutcome, X, y, time_limit, wall):
     assert isinstance(out.complexity, int) and out.complexity >= 3
     assert isinstance(out.evaluations, int) and out.evaluations > 0
     assert out.info["generations"] >= 1
+
+
+def test_missing_rils_rols_names_the_two_step_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "rils_rols", None)
+    monkeypatch.setitem(sys.modules, "rils_rols.rils_rols", None)
+    with pytest.raises(ImportError, match="pip install pybind11"):
+        peers.fit_rils_rols(np.ones((3, 1)), np.ones(3), time_limit=1, seed=0)
+
+
+def test_fit_rils_rols(data):
+    pytest.importorskip("rils_rols.rils_rols", reason="RILS-ROLS is not installed: pip install pybind11, then "
+                        "pip install --no-build-isolation rils-rols")
+    X, y = data
+    start = time.perf_counter()
+    out = peers.fit_rils_rols(X, y, time_limit=2, seed=1)
+    wall = time.perf_counter() - start
+    out.info["generations"] = 1  # RILS-ROLS has no generations; the rest of the contract is the same
+    _check_outcome(out, X, y, 2, wall)
+    assert out.info["settings"]["max_time"] == 1 and out.info["settings"]["random_state"] == 2
 
 
 def test_fit_pyoperon(data):

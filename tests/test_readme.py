@@ -55,6 +55,16 @@ def test_readme_estimator_example_runs():
     assert namespace["fit"].r2 > 0.999999 and callable(namespace["f"])
 
 
+def test_readme_units_example_runs():
+    """The units example with the shipped model: one dimensionless group, and a consistent chosen equation."""
+    (code,) = [b for b in _python_blocks() if "X_units" in b]
+    namespace: dict = {"np": __import__("numpy"), "GenSRRegressor": __import__("gensr").GenSRRegressor}
+    exec(compile(code, "README.md", "exec"), namespace)
+    model = namespace["model"]
+    assert (model.pi_groups_, model.y_reference_) == (["x1/x2"], "x0")
+    assert model.equations_["consistent"].iloc[model.best_index_]
+
+
 def test_no_weights_tracked_except_the_default():
     import subprocess
 

@@ -103,7 +103,8 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
        terms of a sum are pulled out, so constants that multiply or cancel fold
        into one (``0.85*(1.17*a - 1.17*b)`` is ``0.9945*(a - b)``), and ``(1/u)**(1/2)`` is ``1/sqrt(u)``;
     4. ``|u|`` becomes ``u`` where u > 0 on every row (``-u`` where u < 0), including the ``|x|`` that step 3
-       brings out of ``sqrt(x²·v)``;
+       brings out of ``sqrt(x²·v)``; square roots multiplied together become one (``sqrt(a*b/c)``), and a
+       factor moves under its root (``x*sqrt(1 + y²/x²)`` is ``sqrt(x² + y²)`` where x > 0), when shorter;
     5. every remaining float is snapped to a short exact form (:func:`gensr.snapping.snap_constant`: small
        rationals, π, e, √2, ln 2, ln 10 …) wherever it sits, under roots and inverses included, one at a time;
     6. floats equal to integers become integers again.
@@ -158,6 +159,10 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
         v = values(a.args[0])
         if np.all(v > 0) or np.all(v < 0):
             out = exact(out.xreplace({a: a.args[0] if np.all(v > 0) else -a.args[0]})) or out
+    for rule in (_merge_roots, _into_roots):  # sqrt(a)*sqrt(b)/sqrt(c) is sqrt(a*b/c); x*sqrt(1 + y²/x²) is
+        trial = out.replace(lambda e: e.is_Mul, rule)  # sqrt(x² + y²) where x > 0: kept if shorter and equal
+        if sympy.count_ops(trial) < sympy.count_ops(out):
+            out = exact(trial) or out
     from gensr.snapping import snap_forms
 
     for f in sorted(out.atoms(sympy.Float), key=lambda f: abs(float(f))):
@@ -183,6 +188,35 @@ def _unify_floats(e: Any) -> Any:
         rep[f] = prev if prev is not None and abs(f - prev) <= 1e-12 * f else f
     return e.xreplace({f: sympy.Float(math.copysign(rep[abs(float(f))], float(f)), 15) for f in e.atoms(sympy.Float)
                        if rep[abs(float(f))] != abs(float(f))})
+
+
+def _merge_roots(m: Any) -> Any:
+    """A product's factors b**(k/2) (k odd) as one square root of the product of b**k."""
+    import sympy
+
+    half = [f for f in m.args if f.is_Pow and f.exp.is_Rational and f.exp.q == 2]
+    if len(half) < 2:
+        return m
+    rest = [f for f in m.args if f not in half]
+    return sympy.Mul(*rest) * sympy.sqrt(sympy.Mul(*[f.base ** (2 * f.exp) for f in half]))
+
+
+def _into_roots(m: Any) -> Any:
+    """A product f·B**(±1/2)·rest as (f**(±2)·B)**(±1/2)·rest for the factor f that gives the fewest
+    operations (the caller keeps it only if shorter and equal on the data)."""
+    import sympy
+
+    roots = [f for f in m.args if f.is_Pow and f.exp in (sympy.Rational(1, 2), sympy.Rational(-1, 2))]
+    if len(roots) != 1:
+        return m
+    root = roots[0]
+    others = [f for f in m.args if f is not root and not f.is_Number]
+    best, ops = m, sympy.count_ops(m)
+    for f in others:
+        trial = m / f / root * sympy.expand(f ** (1 / root.exp) * root.base) ** root.exp
+        if sympy.count_ops(trial) < ops:
+            best, ops = trial, sympy.count_ops(trial)
+    return best
 
 
 def _root_of_inverse(e: Any) -> bool:

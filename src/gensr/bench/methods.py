@@ -39,6 +39,7 @@ METHODS: dict[str, Method] = {
     "gensr-units": Method("gensr.bench.methods:fit_gensr", {"units": True}),
     "pyoperon": Method("gensr.bench.peers:fit_pyoperon"),
     "gplearn": Method("gensr.bench.peers:fit_gplearn"),
+    "rils-rols": Method("gensr.bench.peers:fit_rils_rols"),
 }
 
 

@@ -3,8 +3,8 @@
 A *library* holds candidate terms built from the user's columns alone (the same rules for every dataset, no
 formula of any benchmark): monomials of up to three inputs, unary functions of one input and of pairwise
 sums, differences, products and ratios, and subexpressions the search has already fitted (so what the map
-and the other moves found becomes a term). Targets are y and its transforms y², 1/y and log|y| (mapped back
-through √, 1/· and exp), and (off by default: it mostly finds the trivial Q ≈ 0) the rational linearisation
+and the other moves found becomes a term). Targets are y and its transforms y², 1/y, 1/y² and log|y| (mapped
+back through √, 1/·, 1/√ and exp), and (off by default: it mostly finds the trivial Q ≈ 0) the rational linearisation
 y = P/Q ⇔ y = P − y·(Q − 1). Forward selection by orthogonal least squares, with swaps that revisit earlier
 picks, adds terms one at a time; every size up to the second that the Bayesian information criterion rejects
 becomes an expression ``C + C·t1 + … + C·tk`` (terms that do not contribute are dropped) whose constants the
@@ -197,7 +197,7 @@ def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, 
     monomials = [t for t in terms if t.monomial]
     out: list[Expression] = []
     if monomials:
-        out += _regressions(y, monomials, max_terms, rational, ("y", "y2", "inv", "log"), deadline)
+        out += _regressions(y, monomials, max_terms, rational, ("y", "y2", "inv", "inv2", "log"), deadline)
     if len(monomials) < len(terms):
         out += _regressions(y, terms, max_terms, False, ("y",), deadline)
     return out
@@ -214,19 +214,19 @@ def _regressions(y: np.ndarray, terms: Sequence[Term], max_terms: int, rational:
     nodes = [t.node for t in terms]
     out: list[Expression] = []
     with np.errstate(all="ignore"):
-        transforms = [("y", y), ("y2", y * y), ("inv", 1.0 / y), ("log", np.log(np.abs(y)))]
+        transforms = [("y", y), ("y2", y * y), ("inv", 1.0 / y), ("inv2", 1.0 / (y * y)), ("log", np.log(np.abs(y)))]
         for name, t in transforms:
             if name not in targets or late():
                 continue
-            if not _usable(t) or (name in ("y2", "log") and not (np.all(y > 0) or np.all(y < 0))) \
+            if not _usable(t) or (name in ("y2", "inv2", "log") and not (np.all(y > 0) or np.all(y < 0))) \
                     or (name == "inv" and not np.all(y != 0)):
                 continue
             sign = -1.0 if np.all(y < 0) else 1.0
             for cols, coefs, b in _path(A, t, max_terms):
                 body = _sum([nodes[c] for c in cols], coefs, b)
                 root = {"y": body, "y2": Node("sqrt", (body,)), "inv": Node("inv", (body,)),
-                        "log": Node("exp", (body,))}[name]
-                if sign < 0 and name in ("y2", "log"):
+                        "inv2": Node("inv", (Node("sqrt", (body,)),)), "log": Node("exp", (body,))}[name]
+                if sign < 0 and name in ("y2", "inv2", "log"):
                     root = Node("neg", (root,))
                 out.append(Expression(root))
         if rational and not late():  # y = (b + Σ a·p) / (1 + Σ c·q): regress y on [p, −y·q]
