@@ -241,3 +241,29 @@ def test_terms_library_has_no_poles_near_zero():
     X[:, 1] = np.random.default_rng(1).uniform(1, 3, 200)  # stays away from it
     inverse_of = {n.children[0].token for t in library(X) for n in t.node.iter_nodes() if n.token == "inv"}
     assert "x0" not in inverse_of and "x1" in inverse_of
+
+
+def test_pruned_drops_each_additive_term_with_its_sign():
+    from gensr.formula import parse
+    from gensr.search.moves import _pruned
+
+    out = {str(e) for e in _pruned(parse("x0*x1 - sin(x2) + 3"))}
+    assert out == {"-sin(x2) + 3", "x0*x1 + 3", "x0*x1 - sin(x2)"}
+    assert _pruned(parse("x0*x1")) == []
+
+
+def test_term_edits_grow_a_formula_by_the_term_its_residual_lacks(model):
+    """Only the seeds and the term edits run: the seed C·x0·x1 lacks the x2² term of the law, and one round
+    of term edits adds it (the library term most correlated with the residual), exactly."""
+    from gensr.search import search
+
+    X = np.random.default_rng(1).uniform(0.5, 3.0, size=(300, 3))
+    y = 2.0 * X[:, 0] * X[:, 1] + 1.5 * X[:, 2] ** 2
+    off = {f"{m}.enabled": False for m in ("power_law", "terms", "enumerate", "localise", "edits", "lee")}
+    cfg = SearchConfig().replace(**off, **{"budget.max_time": 600.0, "budget.max_generations": 1,
+                                           "budget.deterministic": True})
+    result = search(model, X, y, cfg, rng=0, extra_expressions=["C*x0*x1"])
+    grown = [c for c in result.candidates if c.stage == "term_edit" and c.r2 > 1 - 1e-12]
+    assert grown and min(c.complexity for c in grown) <= 11
+    no_edits = search(model, X, y, cfg.replace(**{"term_edits.enabled": False}), rng=0, extra_expressions=["C*x0*x1"])
+    assert max(c.r2 for c in no_edits.candidates) < 0.999

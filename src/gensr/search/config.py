@@ -40,8 +40,9 @@ class BudgetConfig:
     # 1,000 rows take about 20 s on one laptop core, so the count binds well within the default max_time)
     target_r2: float = 0.999999  # stop once the best-score candidate's training R² reaches this: exact fits of
     # noise-free data reach it, noisy data never do (GenSR's 0.95/0.99 stop on approximations); > 1: never
-    exact_slack: int = 5  # also stop once a formula reaches target_r2 at most this many nodes more complex than the
-    # best-score one (parsimony can rank a shorter approximation above a slightly longer exact law)
+    exact_slack: int = 5  # also stop once a formula exact to float precision (R² >= 1 - 1e-10) is at most this many
+    # nodes more complex than the best-score one (parsimony can rank a shorter approximation above a longer law);
+    # off when target_r2 > 1
     plateau: int = 800  # stop after this many latents decoded without a gain (a new best score, or a front member
     # 1 % more accurate than every simpler one): counted, not timed, so the stop does not depend on machine speed.
     # 800 is about 10 s of a fit on 10,000 rows with one core (a 30 s fit decodes 500-2,700); 0: never
@@ -147,6 +148,22 @@ class EditConfig:
 
 
 @dataclass(frozen=True)
+class TermEditConfig:
+    """Term edits of the best candidates: add the library term (or front subexpression) that best explains
+    a formula's residual, or drop one of its additive terms, so sums grow and shrink term by term."""
+
+    enabled: bool = True
+    every: int = 3  # a round every k generations (and once before CMA-ES, after the terms move); 0: only once
+    n_parents: int = 3  # best candidates edited per round
+    n_grow: int = 3  # terms added per parent: those most correlated with its residual
+    rows: int = 400  # rows on which the residuals are ranked (a random subset); the pool fits on all rows
+
+    def __post_init__(self) -> None:
+        _integers(self, ("every", "n_parents", "n_grow"), 0, "term_edits")
+        _integers(self, ("rows",), 2, "term_edits")
+
+
+@dataclass(frozen=True)
 class PowerLawConfig:
     """Power laws from a log-log least-squares fit: C·∏ x_i^a_i with snapped exponents."""
 
@@ -208,6 +225,7 @@ class SearchConfig:
     power_law: PowerLawConfig = field(default_factory=PowerLawConfig)
     enumerate: EnumerateConfig = field(default_factory=EnumerateConfig)
     terms: TermsConfig = field(default_factory=TermsConfig)
+    term_edits: TermEditConfig = field(default_factory=TermEditConfig)
     parsimony: float = 0.0025  # w in score = R² − w·complexity: GenSR's 1/400 per prefix node
     device: str | None = None  # None: the model's own device; else a copy of the model runs there
 

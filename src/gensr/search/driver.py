@@ -193,8 +193,8 @@ class _Driver:
         if s.generations >= bc.generations:
             out["max_generations"] = float(bc.generations)
         best = s.best_candidate()
-        if best is not None and (best.r2 >= bc.target_r2 or s.pool.exact_complexity <= best.complexity
-                                 + bc.exact_slack):
+        if best is not None and (best.r2 >= bc.target_r2 or (bc.target_r2 <= 1 and s.pool.exact_complexity
+                                                             <= best.complexity + bc.exact_slack)):
             out["target_r2"] = bc.target_r2
         if bc.plateau and s.evaluations - s.pool.last_gain >= bc.plateau:
             out["plateau"] = float(bc.plateau)

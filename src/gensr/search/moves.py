@@ -237,6 +237,73 @@ class Terms(Move):
         state.score_all(exprs, "terms")
 
 
+class TermEdits(Move):
+    """Grow the best formulas by the library term most correlated with their residual (``f + C·t``), and
+    prune them by one additive term each; the pool refits every constant (the new C by least squares)."""
+
+    name, stages = "term_edits", ("term_edit",)
+
+    def run(self, state: SearchState) -> None:
+        from gensr.search.terms import library
+
+        tc, pool = self.section, state.pool
+        parents = [pool.candidates[i].expression for i in pool.ranked()[: tc.n_parents]
+                   if math.isfinite(pool.candidates[i].score)]
+        if not parents:
+            return
+        with state.deadline.section("bookkeeping"):
+            rows = np.sort(state.rng.permutation(len(state.y))[: tc.rows])
+            X, y = state.X[rows], state.y[rows]
+            terms = library(X, _front_subexpressions(state), state.cfg.terms.library_size) if tc.n_grow else []
+            A = np.column_stack([t.values for t in terms]) if terms else np.empty((len(y), 0))
+            edits: list[Expression] = []
+            for parent in parents:
+                edits += _pruned(parent)
+                with np.errstate(all="ignore"):
+                    f = parent.evaluate(X)
+                if not terms or not np.all(np.isfinite(f)):
+                    continue
+                # added-variable ranking: y and each term with the parent's own fit (scale and offset) projected
+                # out, so a term is judged by what it adds to a refitted parent, not by a mis-scaled residual
+                Q, _ = np.linalg.qr(np.column_stack([np.ones_like(f), f]))
+                r = y - Q @ (Q.T @ y)
+                T = A - Q @ (Q.T @ A)
+                norms = np.linalg.norm(T, axis=0)
+                if float(np.linalg.norm(r)) <= 1e-12 * (1 + float(np.linalg.norm(y))):
+                    continue
+                gain = np.where(norms > 1e-9 * (1 + np.linalg.norm(A, axis=0)), (T.T @ r) / np.maximum(norms, 1e-300),
+                                0.0)
+                for j in np.argsort(-np.abs(gain))[: tc.n_grow]:
+                    coef = float(gain[j] / max(float(norms[j]), 1e-300))
+                    grown = Node("add", (parent.root, Node("mul", (Node(CONST, value=coef), terms[j].node))))
+                    edits.append(Expression(grown))
+        state.score_all(edits, "term_edit")
+
+
+def _pruned(expr: Expression) -> list[Expression]:
+    """``expr`` without each of its additive terms in turn (nothing if it has fewer than two)."""
+
+    def terms(node: Node, sign: int) -> list[tuple[int, Node]]:
+        if node.token == "add":
+            return terms(node.children[0], sign) + terms(node.children[1], sign)
+        if node.token == "sub":
+            return terms(node.children[0], sign) + terms(node.children[1], -sign)
+        return terms(node.children[0], -sign) if node.token == "neg" else [(sign, node)]
+
+    parts = terms(expr.root, 1)
+    if len(parts) < 2:
+        return []
+    out = []
+    for drop in range(len(parts)):
+        kept = [p for i, p in enumerate(parts) if i != drop]
+        sign, root = kept[0]
+        root = root if sign > 0 else Node("neg", (root,))
+        for sign, node in kept[1:]:
+            root = Node("add" if sign > 0 else "sub", (root, node))
+        out.append(Expression(root))
+    return out
+
+
 def _front_subexpressions(state: SearchState, n_best: int = 5) -> list[Node]:
     """Subtrees with a variable (and their fitted constants) of the best candidates so far."""
     out = []
@@ -351,7 +418,7 @@ class LatentCMA:
         return reasons
 
 
-MOVES: tuple[type[Move], ...] = (Seeds, PowerLaw, Terms, Enumerate, Localise, Edits, Refine)
+MOVES: tuple[type[Move], ...] = (Seeds, PowerLaw, Terms, Enumerate, Localise, Edits, TermEdits, Refine)
 """The registry: every move, in the order they first run."""
 
 STAGES: tuple[str, ...] = tuple(dict.fromkeys([*(st for m in MOVES for st in m.stages), LatentCMA.stage]))

@@ -128,7 +128,7 @@ class Pool:
         self.best: int | None = None
         self._best_mse_at: dict[int, float] = {}  # lowest MSE per complexity, for the front test
         self.n_full_fits = 0
-        self.exact_complexity = math.inf  # the lowest complexity with training R² >= budget.target_r2
+        self.exact_complexity = math.inf  # the lowest complexity exact to float precision (R² >= 1 - 1e-10)
         self.last_gain = 0  # the evaluation count at the last real gain (the plateau stop): a new best score, or a
         #   front member at least 1 % more accurate than every simpler one
         fc = cfg.fit
@@ -198,7 +198,7 @@ class Pool:
                          self.deadline.elapsed())
         self.cache[expr.key] = len(self.candidates)
         self.candidates.append(cand)
-        if cand.r2 >= cfg.budget.target_r2:
+        if cand.r2 >= 1 - 1e-10:  # not target_r2: smooth approximations with many terms reach 0.999999
             self.exact_complexity = min(self.exact_complexity, cand.complexity)
         if math.isfinite(cand.mse):
             c = cand.complexity
