@@ -34,6 +34,14 @@ TABLE = [
     (F(1 / (4 * np.pi**2)) / x0, 1 / (4 * np.pi**2 * a), "1/(4*pi**2*x0)"),
     (F(np.sqrt(2)) * x0, np.sqrt(2) * a, "sqrt(2)*x0"),
     (F(np.e) * x0 + F(0.25), np.e * a + 0.25, "E*x0 + 1/4"),
+    # round-off offsets vanish; constants equal up to round-off factor out; roots merge; a factor enters a root
+    (F(6.259e-10) - F(1.0) * x0**2 + F(3.0) * x0 - F(2.0) * x0 * x1, 3 * a - 2 * a * b - a**2,
+     "-x0**2 - 2*x0*x1 + 3*x0"),
+    (F(1.28869502331864) * x0 / sympy.sqrt(F(1.660734863126217) + F(1.6607348631262209) * x1**2 / x2**2),
+     a / np.sqrt(1 + b**2 / c**2), "x0/sqrt(x1**2/x2**2 + 1)"),
+    (sympy.sqrt(x0) * sympy.sqrt(x1) / sympy.sqrt(x2), np.sqrt(a * b / c), "sqrt(x0*x1/x2)"),
+    (x0 * x1 * sympy.sqrt(1 + x2**2 / x1**2 + x3**2 / x1**2), a * np.sqrt(b**2 + c**2 + d**2),
+     "x0*sqrt(x1**2 + x2**2 + x3**2)"),
 ]
 
 

@@ -105,7 +105,8 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
     4. ``|u|`` becomes ``u`` where u > 0 on every row (``-u`` where u < 0), including the ``|x|`` that step 3
        brings out of ``sqrt(x²·v)``; square roots multiplied together become one (``sqrt(a*b/c)``), and a
        factor moves under its root (``x*sqrt(1 + y²/x²)`` is ``sqrt(x² + y²)`` where x > 0), when shorter;
-    5. every remaining float is snapped to a short exact form (:func:`gensr.snapping.snap_constant`: small
+    5. floats below 1e-6 of the largest (round-off offsets such as ``6e-10 + x``) become 0 where the data
+       accept it, and every remaining float is snapped to a short exact form (:func:`gensr.snapping.snap_constant`: small
        rationals, π, e, √2, ln 2, ln 10 …) wherever it sits, under roots and inverses included, one at a time;
     6. floats equal to integers become integers again.
 
@@ -163,6 +164,12 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
         trial = out.replace(lambda e: e.is_Mul, rule)  # sqrt(x² + y²) where x > 0: kept if shorter and equal
         if sympy.count_ops(trial) < sympy.count_ops(out):
             out = exact(trial) or out
+    floats = sorted(out.atoms(sympy.Float), key=lambda f: abs(float(f)))
+    biggest = max([1.0] + [abs(float(f)) for f in floats])
+    for f in (f for f in floats if abs(float(f)) < 1e-6 * biggest):  # round-off offsets and factors: dropped
+        v = values(out.xreplace({f: sympy.Integer(0)}))
+        if np.all(np.isfinite(v)) and mse(v) <= limit:
+            out = out.xreplace({f: sympy.Integer(0)})
     from gensr.snapping import snap_forms
 
     for f in sorted(out.atoms(sympy.Float), key=lambda f: abs(float(f))):
