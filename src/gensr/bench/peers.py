@@ -380,8 +380,7 @@ def fit_rils_rols(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int,
     RILS-ROLS is single-threaded (``threads`` is recorded, not used). Its clock takes whole seconds:
     ``max_time = floor(time_limit - time spent so far)``, at least 1. ``random_state`` is ``seed + 1``, since
     0 means "unseeded" to RILS-ROLS. Complexity is the node count of the parsed raw model (0 when it does not
-    parse; the reason is in ``info["model_error"]``); evaluations are its
-    fitness calls.
+    parse; the reason is in ``info["model_error"]``); evaluations are its fitness calls.
     """
     start = time.perf_counter()
     try:
