@@ -127,6 +127,14 @@ def test_units_recover_a_law_the_same_budget_misses_without(tiny_checkpoint):
     assert "units" in set(with_units.equations_["stage"])
 
 
+def test_dimensionless_columns_skip_the_reduced_search(tiny_checkpoint):
+    X = np.random.default_rng(2).uniform(1, 2, (60, 2))
+    est = GenSRRegressor(checkpoint=str(tiny_checkpoint), deterministic=True, max_generations=1, max_time=300,
+                         random_state=0, verbose=0).fit(X, X[:, 0] * X[:, 1], X_units=["", "1"], y_units="")
+    assert est.pi_groups_ is None and "units" not in set(est.equations_["stage"])
+    assert est.equations_["consistent"].all()  # every formula of dimensionless columns is consistent
+
+
 def test_units_survive_get_params_clone_and_pickle(tiny_checkpoint):
     X, y, X_units, y_units = _barometric(n=80)
     est = GenSRRegressor(checkpoint=str(tiny_checkpoint), deterministic=True, max_generations=1, max_time=300,

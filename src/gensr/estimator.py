@@ -373,6 +373,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             warnings.warn("the target's units cannot be formed from the inputs' units (a dimensional constant the "
                           "data lack?); searching without the Π reduction", UserWarning, stacklevel=3)
             return []
+        if basis.k == X.shape[1] and not any(basis.reference):
+            return []  # nothing to reduce (every column dimensionless, and y too): the search runs as without units
         basis = basis.oriented(X)
         self.pi_groups_ = basis.group_text()
         self.y_reference_ = basis.reference_text()
