@@ -261,7 +261,7 @@ def test_term_edits_grow_a_formula_by_the_term_its_residual_lacks(model):
     y = 2.0 * X[:, 0] * X[:, 1] + 1.5 * X[:, 2] ** 2
     off = {f"{m}.enabled": False for m in ("power_law", "terms", "enumerate", "localise", "edits", "lee")}
     cfg = SearchConfig().replace(**off, **{"budget.max_time": 600.0, "budget.max_generations": 1,
-                                           "budget.deterministic": True})
+                                           "budget.deterministic": True, "term_edits.enabled": True})
     result = search(model, X, y, cfg, rng=0, extra_expressions=["C*x0*x1"])
     grown = [c for c in result.candidates if c.stage == "term_edit" and c.r2 > 1 - 1e-12]
     assert grown and min(c.complexity for c in grown) <= 11

@@ -106,8 +106,9 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
        brings out of ``sqrt(x²·v)``; square roots multiplied together become one (``sqrt(a*b/c)``), and a
        factor moves under its root (``x*sqrt(1 + y²/x²)`` is ``sqrt(x² + y²)`` where x > 0), when shorter;
     5. floats below 1e-6 of the largest (round-off offsets such as ``6e-10 + x``) become 0 where the data
-       accept it, and every remaining float is snapped to a short exact form (:func:`gensr.snapping.snap_constant`: small
-       rationals, π, e, √2, ln 2, ln 10 …) wherever it sits, under roots and inverses included, one at a time;
+       accept it, and every remaining float is snapped to a short exact form
+       (:func:`gensr.snapping.snap_constant`: small rationals, π, e, √2, ln 2, ln 10 …) wherever it sits,
+       under roots and inverses included, one at a time;
     6. floats equal to integers become integers again.
 
     >>> import numpy as np, sympy
