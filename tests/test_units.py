@@ -181,3 +181,28 @@ def test_cli_units_errors_exit_2(tmp_path):
                               capture_output=True, text=True)
         assert proc.returncode == 2, proc.stderr
         assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_in_the_units_search_keeps_its_equations(tiny_checkpoint, monkeypatch):
+    """Ctrl-C during the search on the Π groups: what it found is scored on the columns and returned, with a
+    warning, and the search on the raw columns does not run on."""
+    import gensr.search
+
+    real, calls = gensr.search.search, []
+
+    def interrupt_the_first(*args, **kwargs):
+        calls.append(kwargs.get("feature_names"))
+        if len(calls) == 1:
+            def ctrl_c(info):
+                raise KeyboardInterrupt
+            kwargs["callback"] = ctrl_c
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gensr.search, "search", interrupt_the_first)
+    X, y, X_units, y_units = _barometric(n=120)
+    est = GenSRRegressor(checkpoint=str(tiny_checkpoint), max_time=300, random_state=0, verbose=0)
+    with pytest.warns(UserWarning, match="interrupted"):
+        est.fit(X, y, X_units=X_units, y_units=y_units)
+    assert len(calls) == 2 and "interrupted" in est.search_result_.stop
+    assert est.search_result_.generations == 0
+    assert est.equations_["r2"].max() > 0.999999 and "units" in set(est.equations_["stage"])

@@ -10,6 +10,7 @@ module-level cache (never stored on the estimator, so pickling never pickles the
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import warnings
@@ -316,12 +317,17 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         seeds = _baselines(len(selected)) + user_seeds + (list(previous[1]) if previous else [])
         self.units_ = None if units is None else units.subset(selected)
         self.pi_groups_ = self.y_reference_ = None
+        stopped = False  # Ctrl-C during the search on the Π groups: its equations are scored, nothing more runs
         if self.units_ is not None and self.units_.complete:
-            seeds += self._reduced_search(model, X[:, selected], y, config, search_deadline, rng, weights)
+            found, stopped = self._reduced_search(model, X[:, selected], y, config, search_deadline, rng, weights)
+            seeds += found
         result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
-                        progress=self.verbose > 0, extra_expressions=seeds, deadline=search_deadline,
+                        progress=self.verbose > 0, extra_expressions=seeds,
+                        deadline=search_deadline.reserve(math.inf) if stopped else search_deadline,
                         callback=self.callback,
                         sample_weight=weights)
+        if stopped:
+            result.stop["interrupted"] = 1.0
         self.selected_features_ = selected
         self.search_result_ = result
         self.n_iter_ = result.generations
@@ -361,9 +367,10 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         return self.selected_features_, list(self.equations_["expression"])
 
     def _reduced_search(self, model: Any, X: np.ndarray, y: np.ndarray, config: Any, deadline: Deadline,
-                        rng: np.random.Generator, weights: Any) -> list[tuple[Expression, str]]:
+                        rng: np.random.Generator, weights: Any) -> tuple[list[tuple[Expression, str]], bool]:
         """Search y/y_ref = F(π) over the Π groups of ``units_`` with a share of the budget; F's front,
-        mapped back to the columns, seeds the main search (stage ``"units"``)."""
+        mapped back to the columns, seeds the main search (stage ``"units"``). Also says whether Ctrl-C
+        stopped it."""
         from gensr.grammar import CONST, Node
         from gensr.search import search
         from gensr.units import pi_basis
@@ -372,18 +379,18 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         if basis is None:
             warnings.warn("the target's units cannot be formed from the inputs' units (a dimensional constant the "
                           "data lack?); searching without the Π reduction", UserWarning, stacklevel=3)
-            return []
+            return [], False
         if basis.k == X.shape[1] and not any(basis.reference):
-            return []  # nothing to reduce (every column dimensionless, and y too): the search runs as without units
+            return [], False  # nothing to reduce (all dimensionless): the search runs as without units
         basis = basis.oriented(X)
         self.pi_groups_ = basis.group_text()
         self.y_reference_ = basis.reference_text()
         X_pi, y_pi = basis.transform(X, y)
         if not (np.isfinite(X_pi).all() and np.isfinite(y_pi).all()):
             log.info("the Π groups are not finite on every row (a fractional power of a negative column?)")
-            return []
+            return [], False
         if basis.k == 0:  # y = C·y_ref: nothing left to search
-            return [(basis.lift(Expression(Node(CONST))), "units")]
+            return [(basis.lift(Expression(Node(CONST))), "units")], False
         share = config.budget.units_share
         changes = {"budget.max_time": config.budget.max_time * share}
         if config.budget.deterministic:
@@ -393,7 +400,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                         sample_weight=weights)
         log.info("units: %d groups %s, y_ref %s; %.1f s, stopped by %s", basis.k, self.pi_groups_,
                  self.y_reference_, result.timings.get("total", float("nan")), sorted(result.stop))
-        return [(basis.lift(result.candidates[i].expression), "units") for i in result.front]
+        return [(basis.lift(result.candidates[i].expression), "units") for i in result.front], \
+            "interrupted" in result.stop
 
     def plot_front(self, ax: Any = None, *, path: str | Path | None = None) -> Any:
         """Loss (MSE) against complexity along the front, with the chosen equation marked.
