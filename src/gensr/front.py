@@ -189,11 +189,10 @@ def _unify_floats(e: Any) -> Any:
     """``e`` with floats whose magnitudes agree to 1e-12 relative replaced by one of them (sign kept)."""
     import sympy
 
-    floats = sorted({abs(float(f)) for f in e.atoms(sympy.Float)})
     rep: dict[float, float] = {}
-    for f in floats:
-        prev = rep.get(floats[floats.index(f) - 1]) if rep else None
-        rep[f] = prev if prev is not None and abs(f - prev) <= 1e-12 * f else f
+    prev = None  # the representative of the previous magnitude, in increasing order
+    for f in sorted({abs(float(f)) for f in e.atoms(sympy.Float)}):
+        prev = rep[f] = prev if prev is not None and abs(f - prev) <= 1e-12 * f else f
     return e.xreplace({f: sympy.Float(math.copysign(rep[abs(float(f))], float(f)), 15) for f in e.atoms(sympy.Float)
                        if rep[abs(float(f))] != abs(float(f))})
 

@@ -24,6 +24,7 @@ trigonometric functions must be dimensionless, and the terms of a sum must share
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -197,11 +198,7 @@ def dimension_check(expr: Expression, units: Units) -> bool:
 # ---- Buckingham Π -----------------------------------------------------------------------------------------
 def _integers(v: Sequence[Fraction]) -> list[Fraction]:
     """A rational vector scaled by the smallest factor that makes it integer (sign kept)."""
-    import math
-
-    lcm = 1
-    for x in v:
-        lcm = lcm * x.denominator // math.gcd(lcm, x.denominator)
+    lcm = math.lcm(*(x.denominator for x in v))
     return [x * lcm for x in v]
 
 
