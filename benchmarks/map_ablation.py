@@ -1,7 +1,9 @@
 """Does the map pay off? The full ``GenSRRegressor`` with different checkpoints, same problems, same budget.
 
 Arms (``--model NAME=CHECKPOINT``, any number): typically the new default model, the untrained network of
-the same architecture (``gensr train … train.max_steps=1 train.lr=0``) and the old shipped model. Problems:
+the same architecture (``gensr train … train.max_steps=1 train.lr=0``) and the old shipped model.
+``--search NAME='{"lee.enabled": false}'`` changes that arm's search settings (``SearchConfig.replace``
+keys), so the same checkpoint can run as several arms: the move ablation. Problems:
 
 * ``--n-generated`` held-out problems from the generator of ``configs/default_model.json`` (seed 20261201;
   training used seed 0), 1 to 3 variables, 400 rows;
@@ -64,17 +66,20 @@ def feynman(n: int, data_dir: str, rows: int) -> list[dict]:
     return out
 
 
-def fit_one(arm: str, checkpoint: str, prob: dict, max_time: float) -> dict:
+def fit_one(arm: str, checkpoint: str, prob: dict, max_time: float, search: dict | None = None) -> dict:
     from gensr import GenSRRegressor
     from gensr._utils import r2_score as r2
     from gensr.bench.metrics import symbolic_solution
     from gensr.bench.parsing import parse_model
+    from gensr.search import SearchConfig
 
     X, y = prob["X"], prob["y"]
     idx = np.random.default_rng(14423).permutation(len(y))
     cut = int(0.75 * len(y))
     tr, te = idx[:cut], idx[cut:]
-    est = GenSRRegressor(checkpoint=checkpoint, max_time=max_time, random_state=14423, verbose=0)
+    config = SearchConfig().replace(**search) if search else None
+    est = GenSRRegressor(checkpoint=checkpoint, max_time=max_time, random_state=14423, verbose=0,
+                         search_config=config)
     start = time.perf_counter()
     est.fit(X[tr], y[tr])
     wall = time.perf_counter() - start
@@ -100,6 +105,8 @@ def summarise(path: Path) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", required=True, metavar="NAME=CHECKPOINT")
+    ap.add_argument("--search", action="append", default=[], metavar="NAME=JSON",
+                    help="search settings of arm NAME, e.g. NAME='{\"lee.enabled\": false}'")
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--n-generated", type=int, default=30)
     ap.add_argument("--feynman-subset", type=int, default=40)
@@ -112,6 +119,9 @@ def main() -> None:
 
     torch.set_num_threads(1)
     arms = dict(m.split("=", 1) for m in args.model)
+    searches = {name: json.loads(text) for name, text in (s.split("=", 1) for s in args.search)}
+    if unknown := set(searches) - set(arms):
+        ap.error(f"--search names arms that no --model defines: {sorted(unknown)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.csv"
@@ -124,7 +134,7 @@ def main() -> None:
     for n, (arm, prob) in enumerate(tasks):
         if n % k != i or (arm, prob["name"]) in done:
             continue
-        row = fit_one(arm, arms[arm], prob, args.max_time)
+        row = fit_one(arm, arms[arm], prob, args.max_time, searches.get(arm))
         new = not path.exists()
         with path.open("a", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=FIELDS)
