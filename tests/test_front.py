@@ -42,6 +42,9 @@ TABLE = [
     (sympy.sqrt(x0) * sympy.sqrt(x1) / sympy.sqrt(x2), np.sqrt(a * b / c), "sqrt(x0*x1/x2)"),
     (x0 * x1 * sympy.sqrt(1 + x2**2 / x1**2 + x3**2 / x1**2), a * np.sqrt(b**2 + c**2 + d**2),
      "x0*sqrt(x1**2 + x2**2 + x3**2)"),
+    # positive columns leave the root (Feynman test_4 as the units sweep printed it), and the sum is expanded
+    (x1 * x4 * sympy.sqrt((2 + 2 * x2 / x1 + x3**2 / (x0 * x1 * x4**2)) / (x0 * x1 * x4**2)),
+     np.sqrt((2 * b + 2 * c + d**2 / (a * e**2)) / a), "sqrt((2*x1 + 2*x2 + x3**2/(x0*x4**2))/x0)"),
 ]
 
 

@@ -103,8 +103,11 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
        terms of a sum are pulled out, so constants that multiply or cancel fold
        into one (``0.85*(1.17*a - 1.17*b)`` is ``0.9945*(a - b)``), and ``(1/u)**(1/2)`` is ``1/sqrt(u)``;
     4. ``|u|`` becomes ``u`` where u > 0 on every row (``-u`` where u < 0), including the ``|x|`` that step 3
-       brings out of ``sqrt(x²·v)``; square roots multiplied together become one (``sqrt(a*b/c)``), and a
-       factor moves under its root (``x*sqrt(1 + y²/x²)`` is ``sqrt(x² + y²)`` where x > 0), when shorter;
+       brings out of ``sqrt(x²·v)``; factors of inputs positive on every row leave roots and powers, as
+       sympy takes them out of positive symbols (``x*sqrt(u/x²)`` is ``sqrt(u)``), when shorter; square
+       roots multiplied together become one (``sqrt(a*b/c)``), a sum under a root is expanded and its common
+       factors pulled out, and a factor moves under its root (``x*sqrt(1 + y²/x²)`` is ``sqrt(x² + y²)``
+       where x > 0), each when shorter;
     5. floats below 1e-6 of the largest (round-off offsets such as ``6e-10 + x``) become 0 where the data
        accept it, and every remaining float is snapped to a short exact form
        (:func:`gensr.snapping.snap_constant`: small rationals, π, e, √2, ln 2, ln 10 …) wherever it sits,
@@ -126,6 +129,10 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
     ws = None if weights is None else np.asarray(weights, dtype=np.float64)[rows]
     if sym.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo) or not sym.free_symbols <= set(symbols):
         return sym
+
+    with np.errstate(invalid="ignore"):  # columns positive on every row are positive symbols for step 4
+        positive = {s: sympy.Symbol(s.name, positive=True) for s, col in zip(symbols, np.asarray(X).T)
+                    if np.all(col > 0)}
 
     def values(e: Any) -> np.ndarray:
         with np.errstate(all="ignore"):
@@ -161,8 +168,17 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
         v = values(a.args[0])
         if np.all(v > 0) or np.all(v < 0):
             out = exact(out.xreplace({a: a.args[0] if np.all(v > 0) else -a.args[0]})) or out
-    for rule in (_merge_roots, _into_roots):  # sqrt(a)*sqrt(b)/sqrt(c) is sqrt(a*b/c); x*sqrt(1 + y²/x²) is
-        trial = out.replace(lambda e: e.is_Mul, rule)  # sqrt(x² + y²) where x > 0: kept if shorter and equal
+    def roots(e: Any) -> Any:
+        for rule in (_merge_roots, _into_roots):  # sqrt(a)*sqrt(b)/sqrt(c) is sqrt(a*b/c); x*sqrt(1 + y²/x²)
+            trial = e.replace(lambda m: m.is_Mul, rule)  # is sqrt(x² + y²) where x > 0: kept if shorter, equal
+            if sympy.count_ops(trial) < sympy.count_ops(e):
+                e = exact(trial) or e
+        trial = e.replace(_root_of_sum, lambda p: sympy.factor_terms(sympy.expand(p.base)) ** p.exp)
+        return exact(trial) or e if sympy.count_ops(trial) < sympy.count_ops(e) else e  # x*(2 - 2y/x) is 2x - 2y
+
+    out = roots(out)
+    if positive:  # sympy takes positive factors out of roots and powers itself (sqrt(u/x²) is sqrt(u)/x)
+        trial = roots(out.xreplace(positive).xreplace({v: k for k, v in positive.items()}))
         if sympy.count_ops(trial) < sympy.count_ops(out):
             out = exact(trial) or out
     floats = sorted(out.atoms(sympy.Float), key=lambda f: abs(float(f)))
@@ -224,6 +240,13 @@ def _into_roots(m: Any) -> Any:
         if sympy.count_ops(trial) < ops:
             best, ops = trial, sympy.count_ops(trial)
     return best
+
+
+def _root_of_sum(e: Any) -> bool:
+    """A root (or other fractional power) of an expression with a sum in it."""
+    import sympy
+
+    return bool(e.is_Pow and e.exp.is_Rational and not e.exp.is_Integer and e.base.has(sympy.Add))
 
 
 def _root_of_inverse(e: Any) -> bool:
