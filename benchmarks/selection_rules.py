@@ -3,8 +3,9 @@
 One fit per dataset (the GenSR protocol: 75/25 split with seed 14423, ``--max-time`` seconds, raw data),
 then every rule of :data:`gensr.pareto.RULES` picks from the same front, and the pick is scored on the
 held-out rows. Rules compared: PySR's ``best`` (largest log-loss drop per node among members within 1.5×
-the lowest loss), ``balanced`` (largest R² − 0.001·complexity), ``accuracy`` (lowest loss) and ``simplest``
-(simplest with R² ≥ 0.99, else the most accurate)::
+the lowest loss), ``balanced`` (largest R² − 0.001·complexity), ``accuracy`` (lowest loss), ``noise`` (the
+simplest within the fit's noise floor, ``noise_floor_`` ± ``noise_floor_se_``) and ``simplest`` (simplest with
+R² ≥ 0.99, else the most accurate)::
 
     taskset -c 1 python benchmarks/selection_rules.py --data-dir ../shared/benchdata --n 20 --max-time 15 \\
         --out benchmarks/results/selection_rules
@@ -53,7 +54,8 @@ def main() -> None:
             continue
         t = est.equations_
         for rule in RULES:
-            k = select_model(t["complexity"].to_numpy(), t["loss"].to_numpy(), t["r2"].to_numpy(), rule=rule)
+            k = select_model(t["complexity"].to_numpy(), t["loss"].to_numpy(), t["r2"].to_numpy(), rule=rule,
+                             noise=(est.noise_floor_, est.noise_floor_se_, len(tr)))
             rows.append({"dataset": p.name, "rule": rule, "complexity": int(t.iloc[k]["complexity"]),
                          "r2_train": float(t.iloc[k]["r2"]), "r2_test": r2(p.y[te], est.predict(p.X[te], index=k))})
         line = {r["rule"]: round(r["r2_test"], 3) for r in rows[-len(RULES):]}

@@ -92,4 +92,7 @@ def test_noisy_exact_law_prints_with_simple_constants(tiny_checkpoint):
     model = GenSRRegressor(checkpoint=tiny_checkpoint, max_time=60, max_generations=1, population_size=6,
                            verbose=0, random_state=0, seeds=["C*x0/(x1 + C)"]).fit(X2, y)
     assert model.search_result_.noise_floor.reached(model.search_result_.best_candidate.mse)
+    sigma2 = (0.02 * np.sqrt(np.mean(f**2))) ** 2  # the floor and its error, in y's units
+    assert 0 < model.noise_floor_se_ < model.noise_floor_
+    assert abs(model.noise_floor_ - sigma2) < 3 * model.noise_floor_se_
     assert "x0/(x1 + 1)" in list(model.equations_["equation"])

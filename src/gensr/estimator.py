@@ -169,6 +169,9 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         The data's estimated irreducible MSE (:func:`gensr.noise.noise_floor`: local linear residuals of
         near neighbours, extrapolated to zero distance), in y's units squared: a formula that is the law has
         about this training loss. About 0 for noise-free data.
+    noise_floor_se_ : float
+        The standard error of ``noise_floor_``; ``model_selection="noise"`` counts a loss within z of it as
+        the floor.
     n_features_in_, feature_names_in_ :
         As in scikit-learn.
 
@@ -341,6 +344,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             unit = np.float64(y_scale) ** 2  # the floor in the user's units, if float64 holds it
         nf = result.noise_floor
         self.noise_floor_ = float(nf.mse * unit) if nf is not None and np.isfinite(unit) else float("nan")
+        self.noise_floor_se_ = float(nf.se * unit) if nf is not None and np.isfinite(unit) else float("nan")
         self._noise = None if nf is None or not np.isfinite(unit) else (nf.mse * unit, nf.se * unit, len(y))
         self.best_index_ = self._select(self.equations_)
         row = self.equations_.iloc[self.best_index_]
