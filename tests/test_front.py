@@ -96,3 +96,16 @@ def test_noisy_exact_law_prints_with_simple_constants(tiny_checkpoint):
     assert 0 < model.noise_floor_se_ < model.noise_floor_
     assert abs(model.noise_floor_ - sigma2) < 3 * model.noise_floor_se_
     assert "x0/(x1 + 1)" in list(model.equations_["equation"])
+
+
+def test_noisy_offset_the_noise_cannot_tell_from_zero_is_dropped(tiny_checkpoint):
+    # fitted to 1 % noise, sqrt(C + Σ C·x0²·xi²) keeps an offset of a few hundredths under the root; at the
+    # floor it is snapped to 0 with the multipliers, and the law prints as written
+    rng = np.random.default_rng(3)
+    X4 = rng.uniform(1, 5, size=(2000, 4))
+    f = X4[:, 0] * np.sqrt(X4[:, 1] ** 2 + X4[:, 2] ** 2 + X4[:, 3] ** 2)
+    y = f + rng.normal(0, 0.01 * np.sqrt(np.mean(f**2)), len(f))
+    model = GenSRRegressor(checkpoint=tiny_checkpoint, max_time=60, max_generations=1, population_size=6,
+                           verbose=0, random_state=0,
+                           seeds=["sqrt(C + C*x0**2*x1**2 + C*x0**2*x2**2 + C*x0**2*x3**2)"]).fit(X4, y)
+    assert "x0*sqrt(x1**2 + x2**2 + x3**2)" in list(model.equations_["equation"])

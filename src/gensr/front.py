@@ -36,8 +36,9 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     On noisy data (a resolved noise floor, ``result.noise_floor``), a member at the floor may have its
     constants snapped at a cost the noise cannot distinguish: a training MSE up to 2·√(2/n) higher (the
     sampling error of an MSE over n rows), constants within 1 % of a simple form (every form tried, shortest
-    first: :func:`gensr.snapping.snap_forms`). Fitted constants absorb noise, so an exact law
-    fitted to noisy data never matches 1 or π/2 to float precision."""
+    first: :func:`gensr.snapping.snap_forms`), then constants the noise cannot tell from 0 (an offset
+    under a root). Fitted constants absorb noise, so an exact law fitted to noisy data never matches 1 or
+    π/2 to float precision."""
     import pandas as pd
 
     from gensr.snapping import snap_if_no_loss
@@ -56,7 +57,7 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
         tol, rtol = (2.0 * math.sqrt(2.0 / len(y)), 1e-2) if noisy else (1e-9, 1e-6)
         if snap and expr.n_constants and (deadline is None or not deadline.expired()):
             values, snapped = snap_if_no_loss(expr.torch_fn(), expr.constants, X, y, weights=weights, tol=tol,
-                                              rtol=rtol)
+                                              rtol=rtol, zero=noisy)
             expr = expr.with_constants(values)
         sym = _sympy_with_snaps(expr, names, snapped)
         expr = _folded(expr, sym, names, X)

@@ -130,6 +130,7 @@ def snap_if_no_loss(
     atol: float | None = None,
     rtol: float = 1e-6,
     weights: np.ndarray | None = None,
+    zero: bool = False,
 ) -> tuple[np.ndarray, list[sympy.Expr | None]]:
     """Snap constants to readable forms one at a time, keeping a snap only when it costs no accuracy.
 
@@ -137,7 +138,9 @@ def snap_if_no_loss(
     (:func:`snap_forms`); a snap is kept if the MSE on
     ``(X, y)`` with all snaps so far stays ``<= mse0·(1 + tol) + atol``, where ``mse0`` is the MSE of the
     unsnapped constants and ``atol`` (default ``1e-12·mean(y²)``, i.e. float-precision noise of an exact
-    fit) absorbs round-off. No refit is done. With ``weights`` (sample weights) the MSE is weighted.
+    fit) absorbs round-off. No refit is done. With ``weights`` (sample weights) the MSE is weighted. With
+    ``zero`` (for fits at the noise floor, where ``tol`` is the noise's allowance), the constants left over are
+    then tried at 0, smallest first: an offset or a term that the noise cannot tell from nothing is dropped.
 
     Returns
     -------
@@ -167,4 +170,9 @@ def snap_if_no_loss(
             if _mse(fn, trial, X, y, weights) <= limit:
                 c, forms[j] = trial, form
                 break
+    for j in sorted((j for j in range(c.size) if zero and forms[j] is None), key=lambda j: abs(c[j])):
+        trial = c.copy()
+        trial[j] = 0.0
+        if _mse(fn, trial, X, y, weights) <= limit:
+            c, forms[j] = trial, sympy.Integer(0)
     return c, forms

@@ -138,12 +138,13 @@ def _path(A: np.ndarray, t: np.ndarray, max_k: int, beam: int = 4) -> list[tuple
     """Forward selection by orthogonal least squares on standardised columns, keeping the ``beam`` best sets
     of each size, then swaps on the best (each chosen column replaced by the best other one while that lowers
     the residual). Per size: (columns, raw coefficients, intercept); stops one size after the BIC stops
-    improving, or when the fit is exact."""
+    improving, or when the fit is exact. Then backward, from the largest size down: each set less its
+    weakest column replaces the next smaller size's set if it fits better."""
     sd = A.std(0)
     Z = (A - A.mean(0)) / np.where(sd > 0, sd, 1.0)
     n, scale = len(t), float(np.sum((t - t.mean()) ** 2))
     sets: list[list[int]] = [[]]
-    out, best, worse = [], math.inf, 0
+    out, rsses, best, worse = [], [], math.inf, 0
     for _ in range(min(max_k, Z.shape[1], n - 2)):
         grown: dict[tuple[int, ...], float] = {}
         for cols in sets:
@@ -172,11 +173,22 @@ def _path(A: np.ndarray, t: np.ndarray, max_k: int, beam: int = 4) -> list[tuple
         if len(keep) < len(cols):  # terms that do not contribute (exact fits pick up round-off) are dropped
             coefs, intercept, _ = _fit(A, t, keep)
         out.append((np.array(keep), coefs, intercept))
+        rsses.append(rss)
         score = _bic(rss, n, len(keep) + 1)
         worse = worse + 1 if score >= best else 0
         best = min(best, score)
         if worse >= 2 or rss <= 1e-20 * scale:
             break
+    for k in range(len(out) - 1, 0, -1):  # backward: a set less its weakest column replaces the smaller size's
+        cols = list(out[k][0])  # set when it fits better (under noise, an early greedy pick is often a proxy
+        if len(cols) < 2:  # for several true terms, and the larger sets hold the true ones)
+            continue
+        drops = [(_fit(A, t, cols[:i] + cols[i + 1:])[2], i) for i in range(len(cols))]
+        rss, i = min(drops)
+        smaller = cols[:i] + cols[i + 1:]
+        if len(smaller) <= len(out[k - 1][0]) and rss < rsses[k - 1] * (1 - 1e-9):
+            coefs, intercept, rsses[k - 1] = _fit(A, t, smaller)
+            out[k - 1] = (np.array(smaller), coefs, intercept)
     return out
 
 
