@@ -63,6 +63,13 @@ def test_nothing_is_rewritten_at_an_accuracy_cost():
     assert readable(given, X, y, NAMES) == given
 
 
+def test_a_complex_constant_is_left_alone():
+    # a root of a negative constant (a black-box fit's sqrt of a sum, with its variable terms snapped away)
+    # evaluates to a Python complex; it once crashed the fit (228_elusage)
+    given = sympy.sqrt(x0 - x0 - 2)
+    assert readable(given, X, a, NAMES) == given
+
+
 def test_front_prints_the_readable_form_and_merges_equal_members(tiny_checkpoint):
     y = a * np.exp(-b / c)
     model = GenSRRegressor(checkpoint=tiny_checkpoint, max_time=60, max_generations=1, population_size=6,

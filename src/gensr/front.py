@@ -138,10 +138,12 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
     def values(e: Any) -> np.ndarray:
         with np.errstate(all="ignore"):
             try:
-                out = sympy.lambdify(symbols, e, "numpy")(*Xs.T)
+                out = np.asarray(sympy.lambdify(symbols, e, "numpy")(*Xs.T))
             except Exception:
                 return np.full(len(ys), np.nan)
-            return np.broadcast_to(np.asarray(out, dtype=np.float64), (len(ys),))
+            if np.iscomplexobj(out):  # a root of a negative constant: not a real formula
+                return np.full(len(ys), np.nan)
+            return np.broadcast_to(out.astype(np.float64), (len(ys),))
 
     base = values(sym)
     scale = float(np.max(np.abs(ys)))  # errors are compared on y / max|y|: no underflow at extreme scales
