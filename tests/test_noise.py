@@ -77,3 +77,20 @@ def test_noise_stop_and_plateau_stop(model):
     res = search(model, X, y, SearchConfig().replace(**base, **{"budget.noise_stop": False, "budget.plateau": 0}),
                  rng=0)
     assert not res.stop.keys() & {"plateau", "noise_floor"}  # both stops off
+
+
+def test_checked_floor_drops_a_floor_that_a_forest_beats():
+    from gensr.noise import checked_floor
+
+    # 10 inputs, 100 rows: neighbourhoods are not local and the floor (true σ² = 1) comes out twice too high
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, size=(100, 10))
+    y = 4 * np.sin(3 * X[:, 0] * X[:, 1]) + 3 * X[:, 2] ** 2 + 2 * X[:, 3] - X[:, 4] + rng.normal(0, 1.0, 100)
+    floor = noise_floor(X, y)
+    assert floor.mse > 3 * floor.se and floor.mse > 1.5  # resolved, and wrong
+    assert checked_floor(X, y, floor).se == np.inf  # unresolved: no noise stop, no noise selection
+    # two inputs, 2,000 rows: the floor is right and stays
+    X2 = rng.uniform(1, 5, size=(2000, 2))
+    y2 = X2[:, 0] * np.sin(X2[:, 1]) + rng.normal(0, 0.3, 2000)
+    floor2 = noise_floor(X2, y2)
+    assert checked_floor(X2, y2, floor2) == floor2 and abs(floor2.mse - 0.09) < 0.01

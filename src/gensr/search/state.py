@@ -19,7 +19,7 @@ from gensr._utils import model_device
 from gensr.codec import arity_tensor, decoded_expression, token_mask_for
 from gensr.deadline import Deadline
 from gensr.grammar import Expression
-from gensr.noise import noise_floor
+from gensr.noise import checked_floor, noise_floor
 from gensr.search.config import SearchConfig
 from gensr.search.pool import Pool
 
@@ -49,7 +49,8 @@ class SearchState:
         self.reencoded: set[tuple[str, ...]] = set()
         self.evaluations = self.n_invalid = self.generations = self.restarts = 0
         with deadline.section("bookkeeping"):
-            self.noise = noise_floor(X, y, weights=weights)  # its own fixed seed: the search's stream is untouched
+            # its own fixed seeds: the search's stream is untouched
+            self.noise = checked_floor(X, y, noise_floor(X, y, weights=weights), weights=weights)
 
     def rows(self, all_rows: bool) -> np.ndarray:
         """Rows of one encoded subset: all of them, ``max_points`` at random, or half if there are fewer.
