@@ -44,6 +44,16 @@ def test_symbolic_rule_ignores_symbol_assumptions():
     assert symbolic_solution(3 * x, parse_model("x0"))[0]
 
 
+def test_symbolic_rule_reports_sympy_failures_instead_of_raising(monkeypatch):
+    # sympy raised "Invalid NaN comparison" while simplifying a fitted model and ended a sweep
+    def broken(*args, **kwargs):
+        raise TypeError("Invalid NaN comparison")
+
+    monkeypatch.setattr(sympy, "simplify", broken)
+    solved, note = symbolic_solution(parse_model("x0*x1"), parse_model("x0*x1"))
+    assert not solved and note == "symbolic check failed: TypeError: Invalid NaN comparison"
+
+
 def test_rounding_and_complexity():
     assert round_floats(parse_model("1.23456*x0 + 0.00001")) == parse_model("1.235*x0")
     assert node_count(parse_model("x0*x1 + 2")) == 5  # Add, Mul, x0, x1, 2

@@ -113,3 +113,5 @@ def symbolic_solution(model: Any, truth: Any, *, seconds: float | None = 60.0) -
             return bool(solved), ""
     except SymbolicTimeout as exc:
         return False, f"symbolic check {exc}"
+    except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:  # sympy's own failures, e.g. an
+        return False, f"symbolic check failed: {type(exc).__name__}: {exc}"  # "Invalid NaN comparison"
