@@ -179,9 +179,11 @@ def _path(A: np.ndarray, t: np.ndarray, max_k: int, beam: int = 4) -> list[tuple
         best = min(best, score)
         if worse >= 2 or rss <= 1e-20 * scale:
             break
-    for k in range(len(out) - 1, 0, -1):  # backward: a set less its weakest column replaces the smaller size's
-        cols = list(out[k][0])  # set when it fits better (under noise, an early greedy pick is often a proxy
-        if len(cols) < 2:  # for several true terms, and the larger sets hold the true ones)
+    # backward: a set less its weakest column replaces the next smaller size's set when it fits better (under
+    # noise an early greedy pick is often a proxy for several true terms, which the larger sets hold)
+    for k in range(len(out) - 1, 0, -1):
+        cols = list(out[k][0])
+        if len(cols) < 2:
             continue
         drops = [(_fit(A, t, cols[:i] + cols[i + 1:])[2], i) for i in range(len(cols))]
         rss, i = min(drops)
