@@ -86,7 +86,7 @@ def test_fit_reads_formats_and_writes_json(tmp_path, tiny_checkpoint, capsys, na
     assert main(["fit", str(path), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--output", str(out),
                  *FIT]) == 0
     text = capsys.readouterr().out
-    assert "Pareto front" in text and "chosen (balanced): y = " in text
+    assert "Pareto front" in text and "chosen (noise): y = " in text
     result = json.loads(out.read_text())
     assert result["front"] and {"equation", "complexity", "r2", "latex", "prefix"} <= set(result["front"][0])
     chosen = result["front"][result["chosen"]]
