@@ -29,8 +29,9 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     With ``snap``, constants are snapped to simple forms when that costs no accuracy
     (:func:`gensr.snapping.snap_if_no_loss`) and folded into the tree, so the complexity is the printed
     formula's. ``equation`` has short constants, ``sympy_format`` and ``expression`` full precision; a row is
-    kept only if it is materially more accurate than every simpler one. Once ``deadline`` has passed, the
-    remaining rows are left unsnapped. With ``scales`` (X and y were divided by them for the search), every
+    kept only if it is materially more accurate than every simpler one. Members are processed in the order
+    of the ``balanced`` rule's score, so once ``deadline`` has passed, the rows left unsnapped are the ones
+    least likely to be chosen. With ``scales`` (X and y were divided by them for the search), every
     equation is mapped back to the user's units.
 
     On noisy data (a resolved noise floor, ``result.noise_floor``), a member at the floor may have its
@@ -50,7 +51,9 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
             f = np.float64(scales[1]) ** 2
         factor = float(f) if np.isfinite(f) and f > 0 else 1.0
     nf = getattr(result, "noise_floor", None)
-    for i in result.front:
+    # the members most likely to be chosen first (largest R² − 0.001·complexity): if the deadline passes,
+    # the rest are left unsnapped, not the answer
+    for i in sorted(result.front, key=lambda i: -(result.candidates[i].r2 - 1e-3 * result.candidates[i].complexity)):
         cand = result.candidates[i]
         expr, snapped = cand.expression, None
         noisy = nf is not None and nf.reached(cand.mse)
