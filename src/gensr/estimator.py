@@ -172,8 +172,9 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         near neighbours, extrapolated to zero distance), in y's units squared: a formula that is the law has
         about this training loss. About 0 for noise-free data.
     noise_floor_se_ : float
-        The standard error of ``noise_floor_``; ``model_selection="noise"`` counts a loss within z of it as
-        the floor.
+        The standard error of ``noise_floor_``; infinite when the floor is unresolved (a random forest's
+        out-of-bag error beat it, :func:`gensr.noise.checked_floor`), and then neither the noise stop nor
+        ``model_selection="noise"`` uses it.
     n_features_in_, feature_names_in_ :
         As in scikit-learn.
 
