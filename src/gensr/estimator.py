@@ -348,7 +348,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         nf = result.noise_floor
         self.noise_floor_ = float(nf.mse * unit) if nf is not None and np.isfinite(unit) else float("nan")
         self.noise_floor_se_ = float(nf.se * unit) if nf is not None and np.isfinite(unit) else float("nan")
-        self._noise = None if nf is None or not np.isfinite(unit) else (nf.mse * unit, nf.se * unit, len(y))
+        self._noise = (self.noise_floor_, self.noise_floor_se_, len(y))  # NaN (no floor): "noise" is "balanced"
         self.best_index_ = self._select(self.equations_)
         row = self.equations_.iloc[self.best_index_]
         self.expression_ = row["expression"]

@@ -42,6 +42,7 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     π/2 to float precision."""
     import pandas as pd
 
+    from gensr.pareto import BALANCE, score
     from gensr.snapping import snap_if_no_loss
 
     rows = []
@@ -51,10 +52,10 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
             f = np.float64(scales[1]) ** 2
         factor = float(f) if np.isfinite(f) and f > 0 else 1.0
     nf = getattr(result, "noise_floor", None)
-    # the members most likely to be chosen first (largest R² − 0.001·complexity): if the deadline passes,
-    # the rest are left unsnapped, not the answer
-    for i in sorted(result.front, key=lambda i: -(result.candidates[i].r2 - 1e-3 * result.candidates[i].complexity)):
-        cand = result.candidates[i]
+    # the members most likely to be chosen first (the balanced rule's score): if the deadline passes, the rest
+    # are left unsnapped, not the answer
+    members = [result.candidates[i] for i in result.front]
+    for cand in sorted(members, key=lambda c: -score(c.r2, c.complexity, BALANCE)):
         expr, snapped = cand.expression, None
         noisy = nf is not None and nf.reached(cand.mse)
         tol, rtol = (2.0 * math.sqrt(2.0 / len(y)), 1e-2) if noisy else (1e-9, 1e-6)
@@ -174,13 +175,14 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
         v = values(a.args[0])
         if np.all(v > 0) or np.all(v < 0):
             out = exact(out.xreplace({a: a.args[0] if np.all(v > 0) else -a.args[0]})) or out
-    def roots(e: Any) -> Any:
-        for rule in (_merge_roots, _into_roots):  # sqrt(a)*sqrt(b)/sqrt(c) is sqrt(a*b/c); x*sqrt(1 + y²/x²)
-            trial = e.replace(lambda m: m.is_Mul, rule)  # is sqrt(x² + y²) where x > 0: kept if shorter, equal
+    def roots(e: Any) -> Any:  # each rewrite kept if shorter and equal on the data
+        for where, rule in ((_is_mul, _merge_roots),  # sqrt(a)*sqrt(b)/sqrt(c) is sqrt(a*b/c)
+                            (_is_mul, _into_roots),  # x*sqrt(1 + y²/x²) is sqrt(x² + y²) where x > 0
+                            (_root_of_sum, _expanded_root)):  # sqrt(x*(2 - 2y/x)) is sqrt(2x - 2y)
+            trial = e.replace(where, rule)
             if sympy.count_ops(trial) < sympy.count_ops(e):
                 e = exact(trial) or e
-        trial = e.replace(_root_of_sum, lambda p: sympy.factor_terms(sympy.expand(p.base)) ** p.exp)
-        return exact(trial) or e if sympy.count_ops(trial) < sympy.count_ops(e) else e  # x*(2 - 2y/x) is 2x - 2y
+        return e
 
     out = roots(out)
     if positive:  # sympy takes positive factors out of roots and powers itself (sqrt(u/x²) is sqrt(u)/x)
@@ -246,6 +248,17 @@ def _into_roots(m: Any) -> Any:
         if sympy.count_ops(trial) < ops:
             best, ops = trial, sympy.count_ops(trial)
     return best
+
+
+def _is_mul(e: Any) -> bool:
+    return bool(e.is_Mul)
+
+
+def _expanded_root(p: Any) -> Any:
+    """A fractional power of its base expanded, with the common factors of the sum pulled out."""
+    import sympy
+
+    return sympy.factor_terms(sympy.expand(p.base)) ** p.exp
 
 
 def _root_of_sum(e: Any) -> bool:

@@ -47,10 +47,14 @@ class NoiseFloor:
     se: float
     n_rows: int
 
+    def resolved(self, z: float = 3.0) -> bool:
+        """Whether the floor is clearly above 0 (more than ``z`` standard errors): the data are noisy."""
+        return self.mse > z * self.se
+
     def reached(self, mse: float, z: float = 3.0) -> bool:
         """Whether a formula with training ``mse`` is at the floor: within ``z`` standard errors above it, and
-        the floor is resolved (clearly above 0, so the data are noisy)."""
-        return self.mse > z * self.se and mse <= self.mse + z * self.se
+        the floor is resolved."""
+        return self.resolved(z) and mse <= self.mse + z * self.se
 
 
 def noise_floor(X: np.ndarray, y: np.ndarray, *, max_rows: int = 1000, extra_neighbours: int = 4,
@@ -110,10 +114,10 @@ def checked_floor(X: np.ndarray, y: np.ndarray, floor: NoiseFloor, *, max_rows: 
     """``floor``, or the same estimate marked unresolved (``se`` infinite) when a flexible reference fit
     beats it: the out-of-bag MSE of a small random forest (30 trees, each on at most ``max_rows`` rows),
     which overestimates the noise (it adds its own model error), so a lower one means the floor is too high.
-    Only a resolved floor (above 3 standard errors, as :meth:`NoiseFloor.reached` asks) is checked:
-    noise-free data cost nothing. Measured: on 10-input black-box sets of a few hundred rows the floor was
-    about a linear fit's error, and the noise stop ended fits at R² 0.2–0.4 (BENCHMARKS.md §13)."""
-    if not floor.mse > 3.0 * floor.se:
+    Only a resolved floor (:meth:`NoiseFloor.resolved`) is checked: noise-free data cost nothing. Measured:
+    on 10-input black-box sets of a few hundred rows the floor was about a linear fit's error, and the noise
+    stop ended fits at R² 0.2–0.4 (BENCHMARKS.md §13)."""
+    if not floor.resolved():
         return floor
     from sklearn.ensemble import RandomForestRegressor
 

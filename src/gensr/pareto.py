@@ -17,10 +17,13 @@ import math
 
 import numpy as np
 
-__all__ = ["RULES", "front_scores", "pareto_front", "score", "select_model"]
+__all__ = ["BALANCE", "RULES", "front_scores", "pareto_front", "score", "select_model"]
 
 RULES = ("accuracy", "balanced", "best", "noise", "simplest")
 """Names accepted by :func:`select_model`."""
+
+BALANCE = 0.001
+"""The ``balanced`` rule's price of a node in R² (:func:`select_model`'s ``balance``)."""
 
 
 def _as_1d(name: str, a: object) -> np.ndarray:
@@ -96,7 +99,7 @@ def select_model(
     rule: str = "best",
     r2_floor: float = 0.99,
     loss_factor: float = 1.5,
-    balance: float = 0.001,
+    balance: float = BALANCE,
     noise: tuple[float, float, int] | None = None,
     z: float = 2.0,
 ) -> int:

@@ -170,7 +170,8 @@ def snap_if_no_loss(
             if _mse(fn, trial, X, y, weights) <= limit:
                 c, forms[j] = trial, form
                 break
-    for j in sorted((j for j in range(c.size) if zero and forms[j] is None), key=lambda j: abs(c[j])):
+    left = [j for j in range(c.size) if forms[j] is None] if zero else []
+    for j in sorted(left, key=lambda j: abs(c[j])):
         trial = c.copy()
         trial[j] = 0.0
         if _mse(fn, trial, X, y, weights) <= limit:
