@@ -133,14 +133,26 @@ def test_nan_drop_policy(tiny_checkpoint):
     assert np.isfinite(model.predict(X[[0, 1]])).all()
 
 
-def test_more_than_ten_features_are_selected(tiny_checkpoint):
+def test_every_column_reaches_the_search(tiny_checkpoint):
+    """13 columns: the map reads the 10 most informative, the other moves all 13 (a law over x11 and x12)."""
     rng = np.random.default_rng(0)
     X = rng.uniform(1, 2, size=(80, 13))
     y = 3 * X[:, 12] + X[:, 11]
-    with pytest.warns(UserWarning, match="13 features"):
+    model = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
+    assert list(model.selected_features_) == list(range(13))
+    map_columns = model.search_result_.map_columns
+    assert len(map_columns) == 10 and {11, 12} <= set(map_columns)
+    assert set(model.expression_.variables) == {11, 12} and model.score(X, y) > 0.999999
+
+
+def test_more_than_a_hundred_features_are_selected(tiny_checkpoint):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(60, 103))
+    y = 3 * X[:, 102] + X[:, 101]
+    with pytest.warns(UserWarning, match="103 features"):
         model = GenSRRegressor(checkpoint=tiny_checkpoint, **FAST).fit(X, y)
-    assert len(model.selected_features_) == 10 and 12 in model.selected_features_
-    assert model.predict(X).shape == (80,)
+    assert len(model.selected_features_) == 100 and {101, 102} <= set(model.selected_features_)
+    assert model.predict(X).shape == (60,) and model.score(X, y) > 0.999999
 
 
 def test_nan_in_target_dropped_or_named(tiny_checkpoint):

@@ -185,7 +185,7 @@ def test_callback_progress_and_names(model, data3):
         (np.ones((5, 2, 1)), np.ones(5), {}, "2-D"),
         (np.ones((5, 2)), np.ones((5, 2)), {}, "1-D"),
         (np.ones((1, 2)), np.ones(1), {}, "at least 2 rows"),
-        (np.ones((5, 11)), np.ones(5), {}, "select the most relevant features"),
+        (np.ones((5, 101)), np.ones(5), {}, "select the most relevant features"),
         (np.ones((5, 0)), np.ones(5), {}, "features"),
         (np.array([[1.0, np.nan], [2.0, 3.0]]), np.ones(2), {}, "finite"),
         (np.ones((3, 2)), np.array([1.0, np.inf, 2.0]), {}, "finite"),

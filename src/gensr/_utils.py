@@ -59,6 +59,15 @@ def subsample_rows(n: int, max_rows: int, rng: np.random.Generator) -> np.ndarra
     return np.sort(rng.choice(n, size=max_rows, replace=False))
 
 
+def rank_features(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, max_rows: int = 2000) -> np.ndarray:
+    """Column indices, most informative first, by mutual information with ``y`` on up to ``max_rows`` rows."""
+    from sklearn.feature_selection import mutual_info_regression
+
+    rows = subsample_rows(len(y), max_rows, rng)
+    mi = mutual_info_regression(X[rows], y[rows], random_state=int(rng.integers(2**31)))
+    return np.argsort(-mi, kind="stable")
+
+
 def model_device(model: torch.nn.Module) -> torch.device:
     """The device of a module's parameters."""
     return next(model.parameters()).device

@@ -1,9 +1,9 @@
 """``GenSRRegressor``: the scikit-learn estimator over the latent search.
 
 ``fit`` resolves the hyperparameters into a :class:`gensr.search.SearchConfig` without touching ``self``,
-validates the data, selects at most 10 features (the model's input width), loads the checkpoint through a
-module-level cache (never stored on the estimator, so pickling never pickles the network), runs
-:func:`gensr.search.search`, and exposes the accuracy–complexity Pareto front, made readable by
+validates the data (at most 100 features go to the search; more are ranked by mutual information), loads
+the checkpoint through a module-level cache (never stored on the estimator, so pickling never pickles the
+network), runs :func:`gensr.search.search`, and exposes the accuracy–complexity Pareto front, made readable by
 :mod:`gensr.front`, as ``equations_``.
 """
 
@@ -22,10 +22,11 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from gensr._utils import rank_features
 from gensr._validation import check_rows, check_weights, finite_rows
 from gensr.deadline import Deadline
 from gensr.front import extreme_scales, front_table, plot_front
-from gensr.grammar import MAX_VARS, Expression
+from gensr.grammar import MAX_FEATURES, Expression
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +56,6 @@ def _check_frame(X: Any) -> None:
     bad = [str(name) for name, dt in dtypes.items() if getattr(dt, "kind", "O") not in "fiub"]
     if bad:
         raise ValueError(f"non-numeric feature columns: {bad}; encode or drop them before fitting")
-
-
-def select_features(X: np.ndarray, y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of the ``k`` most informative columns by mutual information with ``y`` (sorted)."""
-    from sklearn.feature_selection import mutual_info_regression
-
-    rows = rng.permutation(len(y))[:2000]
-    mi = mutual_info_regression(X[rows], y[rows], random_state=int(rng.integers(2**31)))
-    return np.sort(np.argsort(-mi, kind="stable")[:k])
 
 
 class GenSRRegressor(RegressorMixin, BaseEstimator):
@@ -155,7 +147,9 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
     constants_ : ndarray
         Its fitted constants.
     selected_features_ : ndarray
-        Indices of the input columns the model saw (all of them unless there were more than 10).
+        Indices of the input columns the search saw: all of them unless there were more than 100. Every move
+        works on all of these; the map (the model) reads the 10 most informative
+        (``search_result_.map_columns``).
     search_result_ : gensr.search.SearchResult
         Everything the search recorded: timings, history, stop reasons and **every** fitted candidate
         (``search_result_.candidates``; ``search_result_.table()`` as a DataFrame). ``equations_`` is built
@@ -305,10 +299,10 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         X, y = X / x_scale, y / y_scale  # extreme scales are fitted near 1 and mapped back in the front
         rng = np.random.default_rng(check_random_state(self.random_state).randint(0, 2**31 - 1))
         selected = np.arange(X.shape[1])
-        if X.shape[1] > MAX_VARS:
-            selected = select_features(X, y, MAX_VARS, rng)
-            msg = (f"{X.shape[1]} features exceed the model's {MAX_VARS} inputs; using the {MAX_VARS} most "
-                   f"informative by mutual information: {[names[i] for i in selected]}")
+        if X.shape[1] > MAX_FEATURES:
+            selected = np.sort(rank_features(X, y, rng)[:MAX_FEATURES])
+            msg = (f"{X.shape[1]} features exceed the search's {MAX_FEATURES}; using the {MAX_FEATURES} most "
+                   "informative by mutual information")
             warnings.warn(msg, UserWarning, stacklevel=2)
         if previous and not np.array_equal(previous[0], selected):
             previous = None  # another feature set: the old front does not apply
@@ -514,8 +508,7 @@ def _user_seeds(seeds: Any, names: list[str], selected: np.ndarray) -> list[Expr
             warnings.warn(f"seed {text!r} uses features that were not selected ({missing}); skipped", UserWarning,
                           stacklevel=3)
             continue
-        out.append(Expression.from_prefix([f"x{position[int(t[1:])]}" if t[0] == "x" and t[1:].isdigit() else t
-                                           for t in expr.prefix], expr.constants))
+        out.append(expr.renamed(position))
     return out
 
 

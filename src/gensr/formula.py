@@ -18,8 +18,8 @@ from gensr.grammar import (
     FUNCTION_NAMES,
     INTEGERS,
     MAX_DEPTH,
+    MAX_FEATURES,
     MAX_NODES,
-    MAX_VARS,
     Expression,
     Node,
 )
@@ -40,7 +40,7 @@ def parse(text: str, feature_names: Sequence[str] | None = None) -> Expression:
     operator table (plus aliases such as ``ln``, ``asin``, ``square``).
 
     Names resolve in this order: ``feature_names`` (so ``I``, ``E``, ``S``, ``N``, ``pi``, ``lambda`` or
-    ``gamma`` are variables when the user lists them); then ``x0``…``x9`` (also ``x_0``) if no feature
+    ``gamma`` are variables when the user lists them); then ``x0``…``x99`` (also ``x_0``) if no feature
     names are given; then ``pi`` and ``e``/``E`` as numeric constants; then ``C`` as an unfitted constant.
     Anything else is a ``ValueError`` naming the unknown symbol.
 
@@ -52,8 +52,8 @@ def parse(text: str, feature_names: Sequence[str] | None = None) -> Expression:
     if len(text) > _MAX_TEXT:
         raise ValueError(f"formula longer than {_MAX_TEXT} characters")
     names = list(feature_names) if feature_names is not None else None
-    if names is not None and len(names) > MAX_VARS:
-        raise ValueError(f"at most {MAX_VARS} features are supported, got {len(names)}")
+    if names is not None and len(names) > MAX_FEATURES:
+        raise ValueError(f"at most {MAX_FEATURES} features are supported, got {len(names)}")
     source = _KEYWORD_RE.sub(lambda m: _KW_PREFIX + m.group(1), text.replace("^", "**"))
     try:
         tree = ast.parse(source.strip(), mode="eval")
@@ -135,13 +135,13 @@ class _Converter:
                 return Node(f"x{self.names.index(name)}")
         else:
             m = re.fullmatch(r"x_?(\d+)", name)
-            if m and int(m.group(1)) < MAX_VARS:
+            if m and int(m.group(1)) < MAX_FEATURES:
                 return Node(f"x{int(m.group(1))}")
         if name in _CONSTANT_NAMES:
             return Node(CONST, value=_CONSTANT_NAMES[name])
         if name == CONST:
             return Node(CONST)
-        known = f"; features are {self.names}" if self.names is not None else "; variables are x0…x9"
+        known = f"; features are {self.names}" if self.names is not None else "; variables are x0…x99"
         raise ValueError(f"unknown name {name!r} in formula{known}")
 
 

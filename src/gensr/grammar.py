@@ -36,6 +36,7 @@ __all__ = [
     "CONST",
     "INTEGERS",
     "MAX_DEPTH",
+    "MAX_FEATURES",
     "MAX_NODES",
     "MAX_VARS",
     "OPERATORS",
@@ -47,7 +48,8 @@ __all__ = [
     "power_node",
 ]
 
-MAX_VARS = 10  # x0…x9, as in E2E/GenSR: the model's input width
+MAX_VARS = 10  # x0…x9, as in E2E/GenSR: the model's input width (its vocabulary's variables)
+MAX_FEATURES = 100  # x0…x99: the columns a formula, the search and its moves may use (the map sees MAX_VARS)
 MAX_DEPTH = 32  # deeper trees are invalid: bounds recursion and evaluation time
 MAX_NODES = 256  # larger trees are invalid: bounds evaluation time and memory
 MAX_POW_EXPONENT = 16.0  # |b| above this in a**b is "a huge power": invalid rather than 0 or inf
@@ -150,7 +152,8 @@ def _op_table() -> dict[str, Operator]:
 OPERATORS: dict[str, Operator] = _op_table()
 UNARY = tuple(name for name, op in OPERATORS.items() if op.arity == 1)
 BINARY = tuple(name for name, op in OPERATORS.items() if op.arity == 2)
-VARIABLES = tuple(f"x{i}" for i in range(MAX_VARS))
+VARIABLES = tuple(f"x{i}" for i in range(MAX_FEATURES))  # the model's are the first MAX_VARS
+_VARIABLE_SET = frozenset(VARIABLES)
 INT_TOKENS = tuple(str(i) for i in INTEGERS)
 FUNCTION_NAMES = {alias: op.name for op in OPERATORS.values() if op.symbol is None or op.name == "neg"
               for alias in (op.name, *op.aliases)}
@@ -161,7 +164,7 @@ def token_arity(token: str) -> int:
     op = OPERATORS.get(token)
     if op is not None:
         return op.arity
-    if token in VARIABLES or token == CONST or token in INT_TOKENS:
+    if token in _VARIABLE_SET or token == CONST or token in INT_TOKENS:
         return 0
     raise ValueError(f"unknown token {token!r}")
 
@@ -206,7 +209,7 @@ class Node:
         return 1 + max((c.depth() for c in self.children), default=0)
 
     def has_variable(self) -> bool:
-        return any(n.token in VARIABLES for n in self.iter_nodes())
+        return any(n.token in _VARIABLE_SET for n in self.iter_nodes())
 
 
 def tree_from_prefix(tokens: Sequence[str], values: Sequence[float] | None = None) -> Node:
@@ -477,7 +480,12 @@ class Expression:
     @cached_property
     def variables(self) -> tuple[int, ...]:
         """Sorted indices of the variables the expression uses."""
-        return tuple(sorted({int(t[1:]) for t in self.prefix if t in VARIABLES}))
+        return tuple(sorted({int(t[1:]) for t in self.prefix if t in _VARIABLE_SET}))
+
+    def renamed(self, mapping: Any) -> Expression:
+        """The same expression with each variable ``x_i`` replaced by ``x_{mapping[i]}`` (a sequence or dict)."""
+        tokens = [f"x{int(mapping[int(t[1:])])}" if t in _VARIABLE_SET else t for t in self.prefix]
+        return Expression.from_prefix(tokens, self.constants)
 
     def with_constants(self, values: Sequence[float]) -> Expression:
         return Expression.from_prefix(self.prefix, values)
@@ -589,8 +597,8 @@ def _names(feature_names: Sequence[str] | None) -> Sequence[str]:
     if feature_names is None:
         return VARIABLES
     names = [str(n) for n in feature_names]
-    if len(names) > MAX_VARS:
-        raise ValueError(f"at most {MAX_VARS} feature names are supported, got {len(names)}")
+    if len(names) > MAX_FEATURES:
+        raise ValueError(f"at most {MAX_FEATURES} feature names are supported, got {len(names)}")
     return names + list(VARIABLES[len(names):])
 
 

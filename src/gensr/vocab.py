@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from gensr.grammar import CONST, INT_TOKENS, OPERATORS, VARIABLES, token_arity
+from gensr.grammar import CONST, INT_TOKENS, MAX_VARS, OPERATORS, VARIABLES, token_arity
 
 __all__ = ["BOS_ID", "EOS_ID", "PAD_ID", "VOCAB", "Vocabulary"]
 
@@ -19,11 +19,12 @@ class Vocabulary:
     PAD, BOS, EOS = "<PAD>", "<BOS>", "<EOS>"
 
     def __init__(self) -> None:
-        self.tokens: tuple[str, ...] = (self.PAD, self.BOS, self.EOS, *OPERATORS, *VARIABLES, CONST, *INT_TOKENS)
+        variables = VARIABLES[:MAX_VARS]  # the model's input width; formulas over more columns are not encoded
+        self.tokens: tuple[str, ...] = (self.PAD, self.BOS, self.EOS, *OPERATORS, *variables, CONST, *INT_TOKENS)
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self.pad_id, self.bos_id, self.eos_id = PAD_ID, BOS_ID, EOS_ID
         self.arity = tuple(-1 if i <= EOS_ID else token_arity(t) for i, t in enumerate(self.tokens))
-        self.variable_ids = tuple(self.index[v] for v in VARIABLES)
+        self.variable_ids = tuple(self.index[v] for v in variables)
 
     def __len__(self) -> int:
         return len(self.tokens)

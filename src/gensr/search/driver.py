@@ -29,7 +29,7 @@ from gensr._utils import model_device
 from gensr._validation import check_weights
 from gensr.deadline import Deadline
 from gensr.formula import parse
-from gensr.grammar import MAX_VARS, Expression
+from gensr.grammar import MAX_FEATURES, Expression
 from gensr.noise import NoiseFloor, noise_floor
 from gensr.pareto import pareto_front, select_model
 from gensr.search.config import SearchConfig
@@ -80,6 +80,9 @@ class SearchResult:
     feature_names : tuple of str or None
     noise_floor : NoiseFloor or None
         The data's estimated irreducible MSE (:func:`gensr.noise.noise_floor`) and its standard error.
+    map_columns : tuple of int
+        The columns the map (the model) reads: all of them when there are at most ``model.cfg.max_vars``,
+        else the most informative by mutual information. Every other move works on all columns.
     """
 
     candidates: tuple[Candidate, ...]
@@ -97,6 +100,7 @@ class SearchResult:
     feature_names: tuple[str, ...] | None = None
     n_full_fits: int = 0
     noise_floor: NoiseFloor | None = None
+    map_columns: tuple[int, ...] = ()
 
     @property
     def best_candidate(self) -> Candidate | None:
@@ -135,7 +139,7 @@ class SearchResult:
 # input checks
 
 
-def check_data(X: Any, y: Any, max_vars: int) -> tuple[np.ndarray, np.ndarray]:
+def check_data(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """Float64 X (n, d) and y (n,), with one-line errors for shapes, sizes and non-finite values."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -150,10 +154,9 @@ def check_data(X: Any, y: Any, max_vars: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
     if X.shape[0] < 2:
         raise ValueError(f"need at least 2 rows, got {X.shape[0]}")
-    d_max = min(MAX_VARS, max_vars)
-    if not 1 <= X.shape[1] <= d_max:
-        raise ValueError(f"X has {X.shape[1]} features; the model takes 1 to {d_max}: select the most relevant "
-                         "features first (e.g. by mutual information or correlation with y)")
+    if not 1 <= X.shape[1] <= MAX_FEATURES:
+        raise ValueError(f"X has {X.shape[1]} features; the search takes 1 to {MAX_FEATURES}: select the most "
+                         "relevant features first (GenSRRegressor does, by mutual information)")
     if not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
         raise ValueError("X and y must be finite (no NaN or inf): drop or impute those rows first")
     return X, y
@@ -281,6 +284,7 @@ class _Driver:
             n_fitted=len(pool), n_invalid=s.n_invalid, generations=s.generations, restarts=s.restarts,
             stop=dict(self.stop), timings=s.deadline.finish(), history=tuple(self.history), config=s.cfg,
             feature_names=feature_names, n_full_fits=pool.n_full_fits, noise_floor=s.noise,
+            map_columns=tuple(int(j) for j in s.map_columns),
         )
 
 
@@ -306,8 +310,9 @@ def search(
         A trained model (e.g. :func:`gensr.checkpoint.load_model`); it is put in eval mode for the call and
         never moved (with ``config.device`` set, a copy runs there).
     X : array-like, shape (n, d)
-        Raw inputs, 1 <= d <= 10, n >= 2, finite. The model reads raw values (it standardises internally);
-        constants are fitted and candidates scored on raw X and y.
+        Raw inputs, 1 <= d <= 100, n >= 2, finite. The model reads raw values (it standardises internally) of
+        at most ``model.cfg.max_vars`` columns (``SearchResult.map_columns``); every other move, the constant
+        fits and the scores use all of them.
     y : array-like, shape (n,)
         Raw targets, finite.
     config : SearchConfig, optional
@@ -343,11 +348,11 @@ def search(
     Raises
     ------
     ValueError
-        Shape mismatch, fewer than 2 rows, d > 10 (select features first), non-finite values, a seed
+        Shape mismatch, fewer than 2 rows, d > 100 (select features first), non-finite values, a seed
         equation using a variable the data lack.
     """
     config = SearchConfig() if config is None else config
-    X, y = check_data(X, y, model.cfg.max_vars)
+    X, y = check_data(X, y)
     names = None if feature_names is None else tuple(str(n) for n in feature_names)
     if names is not None and len(names) != X.shape[1]:
         raise ValueError(f"{len(names)} feature names for {X.shape[1]} features")

@@ -179,7 +179,7 @@ def _prior_sets(state: SearchState) -> list[tuple[np.ndarray, np.ndarray]]:
         if i >= lc.n_subsets:
             s = 0.01 * ((i - lc.n_subsets) / 5 + 1) * float(np.std(state.y))
             yv = yv + state.rng.normal(0.0, 1.0, len(rows)) * s
-        sets.append((state.X[rows], yv))
+        sets.append((state.X_map[rows], yv))
     return sets
 
 
@@ -200,7 +200,8 @@ class Localise(Move):
         src = np.arange(lc.n_prior_samples) % len(sets)
         groups = [(mu[: lc.n_subsets], sd[: lc.n_subsets], "prior"), (mu[lc.n_subsets :], sd[lc.n_subsets :],
                                                                      "ynoise")]
-        fits = [s for s, _ in state.seeds if len(s.prefix) + 2 <= state.model.cfg.max_len]
+        fits = [m for m in (state.to_map(s) for s, _ in state.seeds)
+                if m is not None and len(m.prefix) + 2 <= state.model.cfg.max_len]
         if fits:
             with state.deadline.section("encode"):
                 z_seed = reencode(state.model, fits, state.X_enc, state.y_enc, max_points=len(state.y_enc))
@@ -232,7 +233,7 @@ class Terms(Move):
         with state.deadline.section("bookkeeping"):
             rows = np.sort(state.rng.permutation(len(state.y))[: tc.rows])
             extra = [] if state.generations == 0 else _front_subexpressions(state)
-            terms = library(state.X[rows], extra, tc.library_size)
+            terms = library(state.X[rows], extra, tc.library_size, state.column_order, cap)
             exprs = sparse_candidates(state.y[rows], terms, tc.max_terms, tc.rational, cap)
         state.score_all(exprs, "terms")
 
@@ -254,7 +255,8 @@ class TermEdits(Move):
         with state.deadline.section("bookkeeping"):
             rows = np.sort(state.rng.permutation(len(state.y))[: tc.rows])
             X, y = state.X[rows], state.y[rows]
-            terms = library(X, _front_subexpressions(state), state.cfg.terms.library_size) if tc.n_grow else []
+            terms = (library(X, _front_subexpressions(state), state.cfg.terms.library_size, state.column_order,
+                             state.deadline) if tc.n_grow else [])
             A = np.column_stack([t.values for t in terms]) if terms else np.empty((len(y), 0))
             edits: list[Expression] = []
             for parent in parents:
@@ -331,7 +333,7 @@ class Enumerate(Move):
         for ids, _ in beams:
             if cap.expired():
                 return
-            e = decoded_expression(ids)
+            e = state.from_map(decoded_expression(ids))
             if e is not None and state.pool.score(e, "enumerate", state.evaluations) is None:
                 return
 
@@ -348,12 +350,13 @@ class Refine(Move):
         if state.best_z is None:
             return None
         max_len = state.model.cfg.max_len
-        picks = [c.expression for c in (pool.candidates[i] for i in pool.ranked())
-                 if math.isfinite(c.score) and c.expression.key not in state.reencoded
-                 and len(c.expression.prefix) + 2 <= max_len][: lc.n_reencode]
+        mapped = ((c.expression, state.to_map(c.expression)) for c in (pool.candidates[i] for i in pool.ranked())
+                  if math.isfinite(c.score) and c.expression.key not in state.reencoded)
+        picks = [(e, m) for e, m in mapped if m is not None and len(m.prefix) + 2 <= max_len][: lc.n_reencode]
         with state.deadline.section("refine"):
-            z_re = reencode(state.model, picks, state.X_enc, state.y_enc, max_points=len(state.y_enc))
-        state.reencoded.update(e.key for e in picks)
+            z_re = reencode(state.model, [m for _, m in picks], state.X_enc, state.y_enc,
+                            max_points=len(state.y_enc))
+        state.reencoded.update(e.key for e, _ in picks)
         best_z, best_f = None, -math.inf
         for stage in ("reencode", "geval"):
             if stage == "reencode":

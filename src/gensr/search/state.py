@@ -1,10 +1,14 @@
 """``SearchState``: what every move reads and feeds during one search call.
 
-It holds the data, the model and its decoding constraints, the candidate :class:`~gensr.search.pool.Pool`,
-the :class:`~gensr.deadline.Deadline`, and the latent side of the search: the fittest latent decoded
-so far and the per-coordinate search shape (the prior σ of the best initial latent). The one pipeline from
-latents to scored candidates, :meth:`SearchState.evaluate_latents`, lives here, so every latent move
-(localisation, CMA-ES, LEE) scores the same way.
+It holds the data, the model and its decoding constraints, the map's columns, the candidate
+:class:`~gensr.search.pool.Pool`, the :class:`~gensr.deadline.Deadline`, and the latent side of the search:
+the fittest latent decoded so far and the per-coordinate search shape (the prior σ of the best initial
+latent). The one pipeline from latents to scored candidates, :meth:`SearchState.evaluate_latents`, lives
+here, so every latent move (localisation, CMA-ES, LEE) scores the same way.
+
+The map reads every column when there are at most as many as the model takes (``model.cfg.max_vars``), else
+the most informative by mutual information; its decodes are mapped back to the data's columns, and only
+formulas over its columns are re-encoded. Every other move, the fits and the scores use all columns.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gensr._utils import model_device
+from gensr._utils import model_device, rank_features
 from gensr.codec import arity_tensor, decoded_expression, token_mask_for
 from gensr.deadline import Deadline
 from gensr.grammar import Expression
@@ -41,9 +45,16 @@ class SearchState:
         self.tgen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
         self.pool = Pool(X, y, cfg, deadline, fit_seed=int(rng.integers(2**62)), weights=weights)
         self.arity = arity_tensor(self.device)
-        self.token_mask = token_mask_for([X.shape[1]], self.device)  # (1, V)
+        width = model.cfg.max_vars
+        with deadline.section("bookkeeping"):
+            # columns by relevance (the terms library's order) and the map's view: the first `width` of them
+            self.column_order = np.arange(X.shape[1]) if X.shape[1] <= width else rank_features(X, y, rng)
+        self.map_columns = np.sort(self.column_order[:width])
+        self._to_map = {int(j): i for i, j in enumerate(self.map_columns)}
+        self.X_map = X if X.shape[1] <= width else X[:, self.map_columns]
+        self.token_mask = token_mask_for([len(self.map_columns)], self.device)  # (1, V)
         enc_rows = self.rows(X.shape[0] <= cfg.localise.max_points)
-        self.X_enc, self.y_enc = X[enc_rows], y[enc_rows]  # subset 0: also the data of the LEE steps
+        self.X_enc, self.y_enc = self.X_map[enc_rows], y[enc_rows]  # subset 0: also the data of the LEE steps
         self.best_z: np.ndarray | None = None  # the fittest latent decoded so far (the first one on ties)
         self.best_zf = -math.inf
         self.reencoded: set[tuple[str, ...]] = set()
@@ -79,7 +90,21 @@ class SearchState:
             outs = [self.model.decode(z, method="greedy", **kw)]
             for t in self.cfg.localise.temperatures:
                 outs.append(self.model.decode(z, method="sample", temperature=t, generator=self.tgen, **kw))
-        return [[decoded_expression(ids[i]) for ids in outs] for i in range(len(Z))]
+        return [[self.from_map(decoded_expression(ids[i])) for ids in outs] for i in range(len(Z))]
+
+    def from_map(self, expr: Expression | None) -> Expression | None:
+        """A decoded expression (over the map's columns) over the data's columns."""
+        if expr is None or self.X_map is self.X:
+            return expr
+        return expr.renamed(self.map_columns)
+
+    def to_map(self, expr: Expression) -> Expression | None:
+        """An expression over the map's columns (what the model can encode); None if it uses another column."""
+        if self.X_map is self.X:
+            return expr
+        if not all(v in self._to_map for v in expr.variables):
+            return None
+        return expr.renamed(self._to_map)
 
     def evaluate_latents(self, Z: np.ndarray, stage: str) -> np.ndarray:
         """Fitness (best score among its decodes, −inf if none is valid) per latent; NaN where time ran out."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -51,59 +51,76 @@ def _usable(v: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(v)) and np.ptp(v) > 1e-12 * (1.0 + np.max(np.abs(v))) and np.max(np.abs(v)) < 1e12)
 
 
-def library(X: np.ndarray, extra: Iterable[Node] = (), max_terms: int = 4000) -> list[Term]:
-    """Candidate terms over the columns of ``X`` (at most ``max_terms``), then ``extra`` subexpressions."""
-    d = X.shape[1]
-    positive = [bool(np.all(X[:, j] > 0)) for j in range(d)]
-    # negative powers only of columns that stay away from zero (smallest |x| at least 5 % of the largest):
-    # near a pole a fitted 1/x² term matches the training rows and explodes between them
-    nonzero = [bool(np.min(np.abs(X[:, j])) >= 0.05 * np.max(np.abs(X[:, j]))) for j in range(d)]
+def _nested(order: Sequence[int], k: int) -> Iterator[tuple[int, ...]]:
+    """The k-subsets of ``order``, each sorted, those of its first m columns before any that uses column m+1."""
+    for m in range(len(order)):
+        for rest in itertools.combinations(order[:m], k - 1):
+            yield tuple(sorted((*rest, order[m])))
 
-    def allowed(j: int, a: float) -> bool:
-        return (a == int(a) or positive[j]) and (a > 0 or nonzero[j])
 
+def library(X: np.ndarray, extra: Iterable[Node] = (), max_terms: int = 4000,
+            order: Sequence[int] | None = None, deadline: Deadline | None = None) -> list[Term]:
+    """Candidate terms over the columns of ``X``, then the ``extra`` subexpressions; at most ``max_terms``,
+    with room kept for the extras.
+
+    Terms of one column come first, then pairs and triples of columns in ``order`` (most relevant first;
+    default: the column order), the terms of the first m columns before any term of column m+1, so the cap
+    drops the least relevant columns' combinations. Building stops at the cap or once ``deadline`` passes.
+    """
+    extra = list(extra)
+    room = max(max_terms - len(extra), 0)
     out: list[Term] = []
     seen: set[bytes] = set()
+    for make, values, mono in _generated(X, list(range(X.shape[1])) if order is None else [int(j) for j in order]):
+        if len(out) >= room or (deadline is not None and deadline.expired()):
+            break
+        _add(out, seen, make, values, mono)
+    for node in extra:  # fitted subexpressions of the search so far (constants kept)
+        _add(out, seen, lambda node=node: node, Expression(node).evaluate(X), False)
+    return out[:max_terms]
 
-    def add(node: Node, values: np.ndarray, monomial: bool = False) -> None:
-        if len(out) >= max_terms or not _usable(values):
-            return
-        key = np.round(values / (np.max(np.abs(values)) or 1.0), 12).tobytes()
-        if key not in seen:
-            seen.add(key)
-            out.append(Term(node, values, monomial))
 
+def _add(out: list[Term], seen: set[bytes], make: Callable[[], Node], values: np.ndarray, mono: bool) -> None:
+    if not _usable(values):
+        return
+    key = np.round(values / (np.max(np.abs(values)) or 1.0), 12).tobytes()
+    if key not in seen:
+        seen.add(key)
+        out.append(Term(make(), values, mono))
+
+
+def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, bool]]:
+    """The library's candidate terms in order, lazily: (a maker of the tree, its values, whether a monomial)."""
+    positive = {j: bool(np.all(X[:, j] > 0)) for j in order}
+    # negative powers only of columns that stay away from zero (smallest |x| at least 5 % of the largest):
+    # near a pole a fitted 1/x² term matches the training rows and explodes between them
+    nonzero = {j: bool(np.min(np.abs(X[:, j])) >= 0.05 * np.max(np.abs(X[:, j]))) for j in order}
     with np.errstate(all="ignore"):
-        powers = {(j, a): X[:, j] ** a for j in range(d) for a in _EXPONENTS if allowed(j, a)}
+        powers = {(j, a): X[:, j] ** a for j in order for a in _EXPONENTS
+                  if (a == int(a) or positive[j]) and (a > 0 or nonzero[j])}
         for (j, a), v in powers.items():
-            add(_monomial([(j, a)]), v, True)
-        for i, j in itertools.combinations(range(d), 2):
+            yield (lambda j=j, a=a: _monomial([(j, a)])), v, True
+        for j in order:  # unary functions of one input
+            for u in _UNARY:
+                if u not in ("log", "sqrt") or positive[j]:
+                    yield (lambda j=j, u=u: Node(u, (Node(f"x{j}"),))), getattr(np, u)(X[:, j]), False
+        for i, j in _nested(order, 2):
             for a, b in itertools.product(_EXPONENTS, repeat=2):
                 if (i, a) in powers and (j, b) in powers:
-                    add(_monomial([(i, a), (j, b)]), powers[i, a] * powers[j, b], True)
-        for i, j in itertools.combinations(range(d), 2):  # unary functions of pairwise combinations
+                    yield (lambda i=i, j=j, a=a, b=b: _monomial([(i, a), (j, b)])), powers[i, a] * powers[j, b], True
             pairs = {"add": X[:, i] + X[:, j], "sub": X[:, i] - X[:, j], "mul": X[:, i] * X[:, j],
                      "div": X[:, i] / X[:, j]}
-            for op, v in pairs.items():
+            for op, v in pairs.items():  # unary functions of pairwise combinations
                 inner = Node(op, (Node(f"x{i}"), Node(f"x{j}")))
-                add(inner, v)
+                yield (lambda inner=inner: inner), v, False
                 for u in _UNARY:
-                    if u in ("log", "sqrt") and not np.all(v > 0):
-                        continue
-                    add(Node(u, (inner,)), getattr(np, u)(v))
-        for j in range(d):  # unary functions of one input
-            for u in _UNARY:
-                if u in ("log", "sqrt") and not positive[j]:
-                    continue
-                add(Node(u, (Node(f"x{j}"),)), getattr(np, u)(X[:, j]))
-        for i, j, k in itertools.combinations(range(d), 3):
+                    if u not in ("log", "sqrt") or np.all(v > 0):
+                        yield (lambda inner=inner, u=u: Node(u, (inner,))), getattr(np, u)(v), False
+        for i, j, k in _nested(order, 3):
             for a, b, c in itertools.product(_TRIPLE_EXPONENTS, repeat=3):
                 if (i, a) in powers and (j, b) in powers and (k, c) in powers:
-                    add(_monomial([(i, a), (j, b), (k, c)]), powers[i, a] * powers[j, b] * powers[k, c], True)
-    for node in extra:  # fitted subexpressions of the search so far (constants kept)
-        v = Expression(node).evaluate(X)
-        add(node, v)
-    return out
+                    yield ((lambda i=i, j=j, k=k, a=a, b=b, c=c: _monomial([(i, a), (j, b), (k, c)])),
+                           powers[i, a] * powers[j, b] * powers[k, c], True)
 
 
 def _positive_integer_powers(node: Node) -> bool:
@@ -205,13 +222,18 @@ def _sum(terms: Sequence[Node], coefs: Sequence[float], intercept: float | None)
 def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, rational: bool = False,
                       deadline: Deadline | None = None) -> list[Expression]:
     """Expressions from sparse regressions of y (and its transforms) on the library ``terms`` (their values
-    on the rows of ``y``): first on its monomials alone, for y and every transform (a small dictionary, where
-    greedy selection goes wrong less often), then on all of it for y. Stops between regressions once
-    ``deadline`` has passed."""
+    on the rows of ``y``): first on the terms of one input, then on the monomials, for y and every transform
+    (small dictionaries, where greedy selection goes wrong less often: on all of them a product that
+    correlates with a sum of one-input terms is picked first), then on all of it for y. Stops between
+    regressions once ``deadline`` has passed."""
+    targets = ("y", "y2", "inv", "inv2", "log")
+    single = [t for t in terms if len(Expression(t.node).variables) == 1]
     monomials = [t for t in terms if t.monomial]
     out: list[Expression] = []
+    if single:
+        out += _regressions(y, single, max_terms, False, targets, deadline)
     if monomials:
-        out += _regressions(y, monomials, max_terms, rational, ("y", "y2", "inv", "inv2", "log"), deadline)
+        out += _regressions(y, monomials, max_terms, rational, targets, deadline)
     if len(monomials) < len(terms):
         out += _regressions(y, terms, max_terms, False, ("y",), deadline)
     return out
