@@ -192,3 +192,13 @@ def test_display_text_drops_unit_factors():
     assert e.to_infix(["a", "b", "c"], precision=4) == "a*b/c + 2.5"
     assert parse("1.0*(a + b)/c", ["a", "b", "c"]).to_infix(["a", "b", "c"], precision=4) == "(a + b)/c"
     assert parse(e.to_infix(["a", "b", "c"]), ["a", "b", "c"]).prefix == e.prefix
+
+
+def test_renamed_and_columns_beyond_the_model():
+    e = parse("x0 * sin(x2) + 2.5", None)
+    assert str(e.renamed([7, 0, 42])) == str(parse("x7 * sin(x42) + 2.5"))
+    assert e.renamed({0: 1, 2: 0}).variables == (0, 1)
+    wide = parse("x99 + x10")
+    assert wide.variables == (10, 99) and np.allclose(wide.evaluate(np.ones((2, 100))), 2.0)
+    with pytest.raises(ValueError, match="x100"):
+        parse("x100")

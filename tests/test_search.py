@@ -250,3 +250,40 @@ def test_moves_offer_latents_instead_of_writing_state(model, data3):
     refined = Refine(cfg).run(state)
     assert isinstance(refined, Offer) and refined.latent.shape == (model.cfg.latent_dim,)
     assert np.isfinite(refined.fitness) and not hasattr(state, "recentre")
+
+
+def test_the_map_reads_the_most_informative_columns(model):
+    """12 columns, y from the last two: the map reads 10 (them among them), decodes come back over the data's
+    columns, and only formulas over the map's columns are re-encoded; the scores use every column."""
+    from gensr.deadline import Deadline
+    from gensr.search.moves import Refine
+    from gensr.search.state import SearchState
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, (150, 12))  # at most max_points rows: every row is encoded
+    y = 2.0 * X[:, 11] * X[:, 10]
+    state = SearchState(model, X, y, config(**SMALL), np.random.default_rng(0), Deadline(600.0))
+    cols = [int(j) for j in state.map_columns]
+    assert len(cols) == 10 and {10, 11} <= set(cols) and cols == sorted(cols)
+    assert state.X_enc.shape[1] == 10 and np.array_equal(state.X_enc, X[:, cols])
+    assert state.from_map(parse("x0 * x9")).variables == (cols[0], cols[9])
+    outside = next(j for j in range(12) if j not in cols)
+    assert state.to_map(parse(f"x{outside} + x11")) is None
+    assert state.to_map(parse("x10 * x11")).variables == (cols.index(10), cols.index(11))
+    for e in state.decode(rng.standard_normal((4, model.cfg.latent_dim)))[0]:
+        assert e is None or set(e.variables) <= set(cols)
+    wide, inside = parse(f"C*x{outside} + C*x10*x11"), parse("C*x10*x11")  # wide: a column the map lacks
+    for e in (wide, inside):
+        state.pool.score(e, "seed", 0)
+    assert all(c.r2 > 0.999999 for c in state.pool.candidates)  # scored on every column
+    state.best_z = np.zeros(model.cfg.latent_dim)
+    Refine(config(**SMALL)).run(state)
+    assert inside.key in state.reencoded and wide.key not in state.reencoded
+
+
+def test_more_columns_than_the_map_reads(model):
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 2, (200, 14))
+    res = search(model, X, X[:, 13] + 3.0 * X[:, 12], config(budget__max_generations=1, **SMALL), rng=0)
+    assert len(res.map_columns) == 10 and res.best_candidate.r2 > 0.999999
+    assert set(res.best_candidate.expression.variables) == {12, 13}
