@@ -48,7 +48,7 @@ def test_front_table_and_outputs(fitted):
     model, frame, y = fitted
     eq = model.equations_
     assert list(eq.columns) == ["complexity", "loss", "r2", "score", "equation", "sympy_format", "expression",
-                                "stage", "found_at"]
+                                "stage", "found_at", "extrapolates"]
     assert (0 <= eq["found_at"]).all() and (eq["found_at"] <= model.search_result_.timings["total"]).all()
     assert eq["complexity"].is_monotonic_increasing and (np.diff(eq["loss"]) < 0).all()
     assert list(model.feature_names_in_) == ["mass", "speed", "lambda"]

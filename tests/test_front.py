@@ -116,3 +116,32 @@ def test_noisy_offset_the_noise_cannot_tell_from_zero_is_dropped(tiny_checkpoint
                            verbose=0, random_state=0,
                            seeds=["sqrt(C + C*x0**2*x1**2 + C*x0**2*x2**2 + C*x0**2*x3**2)"]).fit(X4, y)
     assert "x0*sqrt(x1**2 + x2**2 + x3**2)" in list(model.equations_["equation"])
+
+
+def test_extrapolates_fails_a_fitted_edge_singularity():
+    """A fractional power of a shift fitted at the data's edge fails just beyond it; laws defined around the
+    data (a root of a positive column, a pole outside the probed margin) pass."""
+    from gensr import parse
+    from gensr.front import extrapolates
+
+    X = np.column_stack([np.linspace(32, 90, 60), np.linspace(-1, 1, 60)])
+    assert not extrapolates(parse("(x0 - 32)**0.344"), X)
+    assert not extrapolates(parse("sqrt(x1 + 1)"), X)
+    assert extrapolates(parse("sqrt(x0) + x1**2"), X)
+    assert extrapolates(parse("1/(x0 - 20) + log(x0)"), X)
+    positive = np.column_stack([np.linspace(0.01, 1.0, 50)])  # a positive column never probes below 0
+    assert extrapolates(parse("log(x0)"), positive)
+
+
+def test_selection_avoids_an_inexact_equation_that_fails_beyond_the_data():
+    import pandas as pd
+
+    table = pd.DataFrame({"complexity": [3, 7, 9], "loss": [2.0, 1.0, 0.5], "r2": [0.8, 0.9, 0.95],
+                          "extrapolates": [True, True, False]})
+    model = GenSRRegressor(model_selection="accuracy")
+    assert model._select(table) == 1
+    table["r2"] = [0.8, 0.9, 1.0]  # exact: kept, whatever its domain
+    table["loss"] = [2.0, 1.0, 0.0]
+    assert model._select(table) == 2
+    table["extrapolates"] = False  # nothing extrapolates: the rule's choice
+    assert model._select(table) == 2

@@ -139,7 +139,9 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         The Pareto front, simplest first: ``complexity``, ``loss`` (MSE), ``r2``, ``score``, ``equation``
         (text with feature names), ``sympy_format``, ``expression`` (:class:`gensr.Expression` over the
         selected features), ``stage`` (the search move that first found the skeleton, see
-        :data:`gensr.search.STAGES`), ``found_at`` (seconds into the fit when it was first found).
+        :data:`gensr.search.STAGES`), ``found_at`` (seconds into the fit when it was first found) and
+        ``extrapolates`` (finite when each column in turn moves 5 % of its range beyond the data's,
+        :func:`gensr.front.extrapolates`; the choice avoids an inexact equation that is not).
     best_index_ : int
         Row of ``equations_`` chosen by ``model_selection``.
     expression_ : Expression
@@ -413,13 +415,21 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         return plot_front(self.equations_, self.best_index_, ax, path=path)
 
     def _select(self, table: Any) -> int:
-        """The row chosen by ``model_selection``; with units, the simplest dimensionally consistent row
-        within 1e-4 of its R² replaces an inconsistent choice."""
+        """The row chosen by ``model_selection``. A choice that is not exact (R² < 1 − 1e-9) and fails just
+        beyond the data's range (``extrapolates``) gives way to the rule's choice among the rows that do not;
+        then, with units, the simplest dimensionally consistent row within 1e-4 of its R² replaces an
+        inconsistent choice."""
         from gensr.pareto import select_model
 
-        i = int(select_model(table["complexity"].to_numpy(), table["loss"].to_numpy(), table["r2"].to_numpy(),
-                             rule=self.model_selection, r2_floor=self.r2_threshold,
-                             noise=getattr(self, "_noise", None)))
+        def choose(rows: np.ndarray) -> int:
+            return int(rows[select_model(table["complexity"].to_numpy()[rows], table["loss"].to_numpy()[rows],
+                                         table["r2"].to_numpy()[rows], rule=self.model_selection,
+                                         r2_floor=self.r2_threshold, noise=getattr(self, "_noise", None))])
+
+        i = choose(np.arange(len(table)))
+        safe = np.flatnonzero(table["extrapolates"].to_numpy(bool)) if "extrapolates" in table else np.zeros(0, int)
+        if len(safe) and i not in safe and table["r2"].iloc[i] < 1 - 1e-9:
+            i = choose(safe)
         if "consistent" in table and not table["consistent"].iloc[i]:
             near = np.flatnonzero(table["consistent"].to_numpy(bool) & (table["r2"].to_numpy() >= table["r2"].iloc[i]
                                                                         - 1e-4))

@@ -83,7 +83,8 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     table = table.sort_values(["complexity", "loss"], kind="stable")
     keep, best, seen, kept_values = [], np.inf, set(), []
     noise = 1e-12 * float(np.var(y)) * factor  # exact fits differ only in round-off below this
-    rows_x = (X if scales is None else X * scales[0])[: min(len(X), 256)]
+    X_in = X if scales is None else X * scales[0]  # the inputs in the user's units
+    rows_x = X_in[: min(len(X), 256)]
     for idx, r in table.iterrows():  # folding can reorder complexities and make rows print alike
         better = not keep or best - r["loss"] > max(1e-9 * best, noise)
         values = r["expression"].evaluate(rows_x)
@@ -92,7 +93,9 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
             kept_values.append(values)
             best = min(best, r["loss"])
         seen.add(r["equation"])
-    return table.loc[keep].reset_index(drop=True)
+    table = table.loc[keep].reset_index(drop=True)
+    table["extrapolates"] = [extrapolates(e, X_in) for e in table["expression"]]
+    return table
 
 
 def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: np.ndarray | None = None, *,
@@ -276,6 +279,31 @@ def _root_of_inverse(e: Any) -> bool:
         return False
     num, den = sympy.fraction(e.base)
     return num == 1 and den != 1
+
+
+def extrapolates(expr: Expression, X: np.ndarray, margin: float = 0.05, max_rows: int = 200) -> bool:
+    """Whether ``expr`` stays finite when each column in turn moves a little beyond its range in the data.
+
+    Up to ``max_rows`` rows (evenly spaced) are copied with one column set to ``min − margin·ptp`` and then to
+    ``max + margin·ptp`` (a column of one sign keeps it: the bound moves at most halfway to 0), the other
+    columns as they are. A fitted singularity at the data's edge, such as ``(x − 32)**0.34`` fitted where
+    x ≥ 32, fails; a law defined around the data does not. Rows where ``expr`` is not finite already are
+    left out.
+    """
+    rows = X[np.linspace(0, len(X) - 1, min(len(X), max_rows)).astype(int)]
+    lo, hi = X.min(0), X.max(0)
+    with np.errstate(all="ignore"):
+        rows = rows[np.isfinite(expr.evaluate(rows))]
+        step = margin * (hi - lo)
+        below = np.where(lo > 0, np.maximum(lo - step, lo / 2), lo - step)
+        above = np.where(hi < 0, np.minimum(hi + step, hi / 2), hi + step)
+        for j in range(X.shape[1]):
+            for v in (below[j], above[j]):
+                probe = rows.copy()
+                probe[:, j] = v
+                if not np.all(np.isfinite(expr.evaluate(probe))):
+                    return False
+    return True
 
 
 def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
