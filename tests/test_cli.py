@@ -88,7 +88,8 @@ def test_fit_reads_formats_and_writes_json(tmp_path, tiny_checkpoint, capsys, na
     text = capsys.readouterr().out
     assert "Pareto front" in text and "chosen (noise): y = " in text
     result = json.loads(out.read_text())
-    assert result["front"] and {"equation", "complexity", "r2", "latex", "prefix"} <= set(result["front"][0])
+    assert result["front"] and {"equation", "complexity", "r2", "latex", "prefix", "extrapolates"} \
+        <= set(result["front"][0])
     chosen = result["front"][result["chosen"]]
     assert chosen["r2"] > 0.999999 and "a" in chosen["equation"]
 

@@ -420,7 +420,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
           f"(MSE) {model.noise_floor_:.3g}):")
     if model.pi_groups_ is not None:
         print(f"units: searched {args.target}/({model.y_reference_}) as a function of {model.pi_groups_} first")
-    columns = ["complexity", "loss", "r2", "equation"] + (["consistent"] if "consistent" in front else [])
+    columns = ["complexity", "loss", "r2", "equation"] + (["consistent"] if "consistent" in front else []) \
+        + ([] if front["extrapolates"].all() else ["extrapolates"])  # shown when an equation fails beyond the data
     print(front[columns].to_string(index=True))
     print(f"\nchosen ({model.model_selection}): {args.target} = {front.iloc[model.best_index_]['equation']}")
     if test is not None:
@@ -494,6 +495,7 @@ def _front_payload(args: argparse.Namespace, model: Any, features: list[str]) ->
                        "score": float(r.score), "equation": r.equation, "sympy": str(r.sympy_format),
                        "latex": _latex(r.sympy_format), "prefix": list(r.expression.prefix),
                        "constants": [float(c) for c in r.expression.constants],
+                       "extrapolates": bool(r.extrapolates),
                        **({"consistent": bool(r.consistent)} if "consistent" in front else {})}
                       for r in front.itertuples()],
             **({"units": dict(zip(model.units_.names, model.units_.inputs)) | {args.target: model.units_.target},
