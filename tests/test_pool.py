@@ -240,6 +240,30 @@ def test_terms_path_recovers_a_noisy_root_of_a_sum_of_squares():
     assert hits == 4
 
 
+def test_terms_recover_a_root_of_a_difference_of_three_input_ratios():
+    """x0/sqrt(1 − x1²/x2²): 1/y² is a sum of 1/x0² and x1²/(x0²·x2²), a three-input monomial with −2s."""
+    from gensr.search.terms import library, sparse_candidates
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(1, 5, 500), rng.uniform(1, 2, 500), rng.uniform(3, 10, 500)])
+    y = X[:, 0] / np.sqrt(1 - X[:, 1] ** 2 / X[:, 2] ** 2)
+    exact = [e for e in sparse_candidates(y, library(X), 6) if np.allclose(e.evaluate(X), y, rtol=1e-9)]
+    assert exact and min(len(e.prefix) for e in exact) <= 20
+
+
+def test_every_column_and_the_library_order():
+    """Over 13 columns, one input's terms come first, so greedy selection does not start from a product."""
+    from gensr.search.terms import library, sparse_candidates
+
+    X = np.random.default_rng(0).uniform(1, 2, size=(80, 13))
+    y = 3 * X[:, 12] + X[:, 11]
+    order = [12, 11, *range(11)]
+    terms = library(X, max_terms=4000, order=order)
+    pairs = [t for t in terms if len({n.token for n in t.node.iter_nodes() if n.token.startswith("x")}) == 2]
+    assert {n.token for n in pairs[0].node.iter_nodes() if n.token.startswith("x")} == {"x11", "x12"}
+    assert any(np.allclose(e.evaluate(X), y, rtol=1e-9) and len(e.prefix) <= 9 for e in sparse_candidates(y, terms))
+
+
 def test_terms_library_is_generic_and_bounded():
     from gensr.search.terms import library
 

@@ -193,7 +193,7 @@ class TermsConfig:
 
     enabled: bool = True  # sums of products, polynomials and roots of sums come from here, not from the map
     max_terms: int = 6  # terms per regression (sizes 1 … max_terms, stopped by the BIC)
-    library_size: int = 3000  # library columns at most (monomials first, then unary functions)
+    library_size: int = 3000  # library columns at most (one input's terms, then pairs and triples by relevance)
     rows: int = 400  # rows of the regressions (a fixed random subset); the pool fits on all rows
     every: int = 10  # rerun after every k-th CMA-ES generation with the front's subexpressions (0: only once)
     share: float = 0.15  # each run stops its regressions after this share of the budget

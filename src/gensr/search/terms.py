@@ -27,7 +27,7 @@ from gensr.grammar import CONST, Expression, Node, monomial
 __all__ = ["Term", "library", "sparse_candidates"]
 
 _EXPONENTS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0)  # single inputs and pairs
-_TRIPLE_EXPONENTS = (-1.0, 1.0, 2.0)  # three-input monomials: fewer exponents keep the library small
+_TRIPLE_EXPONENTS = (-2.0, -1.0, 1.0, 2.0)  # three-input monomials: fewer exponents keep the library small
 _UNARY = ("sin", "cos", "exp", "log", "sqrt")
 
 
