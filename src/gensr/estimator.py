@@ -416,9 +416,9 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
 
     def _select(self, table: Any) -> int:
         """The row chosen by ``model_selection``. A choice that is not exact (R² < 1 − 1e-9) and fails just
-        beyond the data's range (``extrapolates``) gives way to the rule's choice among the rows that do not;
-        then, with units, the simplest dimensionally consistent row within 1e-4 of its R² replaces an
-        inconsistent choice."""
+        beyond the data's range (``extrapolates`` False) gives way to the rule's choice among the rows that
+        extrapolate; then, with units, the simplest dimensionally consistent row within 1e-4 of its R²
+        replaces an inconsistent choice."""
         from gensr.pareto import select_model
 
         def choose(rows: np.ndarray) -> int:
