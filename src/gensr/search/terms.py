@@ -151,12 +151,27 @@ def _additions(Z: np.ndarray, t: np.ndarray, cols: Sequence[int]) -> np.ndarray:
     return float(r @ r) - gain
 
 
+def _swaps(Z: np.ndarray, t: np.ndarray, cols: list[int], rss: float) -> tuple[list[int], float]:
+    """Each chosen column replaced by the best other one while that lowers the residual (greedy early picks
+    are revisited once the set is larger)."""
+    for _ in range(6):
+        swapped = False
+        for pos in range(len(cols) if len(cols) > 1 else 0):
+            rest = cols[:pos] + cols[pos + 1:]
+            alt_rss = _additions(Z, t, rest)
+            alt = int(np.argmin(alt_rss))
+            if alt_rss[alt] < rss * (1 - 1e-9) - 1e-300:
+                cols[pos], rss, swapped = alt, float(alt_rss[alt]), True
+        if not swapped:
+            break
+    return cols, rss
+
+
 def _path(A: np.ndarray, t: np.ndarray, max_k: int, beam: int = 4) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """Forward selection by orthogonal least squares on standardised columns, keeping the ``beam`` best sets
-    of each size, then swaps on the best (each chosen column replaced by the best other one while that lowers
-    the residual). Per size: (columns, raw coefficients, intercept); stops one size after the BIC stops
-    improving, or when the fit is exact. Then backward, from the largest size down: each set less its
-    weakest column replaces the next smaller size's set if it fits better."""
+    of each size, then swaps on the two best (see ``_swaps``). Per size: (columns, raw coefficients,
+    intercept); stops one size after the BIC stops improving, or when the fit is exact. Then backward, from
+    the largest size down: each set less its weakest column replaces the next smaller size's set if it fits better."""
     sd = A.std(0)
     Z = (A - A.mean(0)) / np.where(sd > 0, sd, 1.0)
     n, scale = len(t), float(np.sum((t - t.mean()) ** 2))
@@ -172,19 +187,10 @@ def _path(A: np.ndarray, t: np.ndarray, max_k: int, beam: int = 4) -> list[tuple
         if not grown:
             break
         ranked = sorted(grown.items(), key=lambda kv: kv[1])[:beam]
-        sets = [list(c) for c, _ in ranked]
-        cols, rss = list(sets[0]), ranked[0][1]
-        for _ in range(6):  # swaps: greedy early picks are revisited once the set is larger
-            swapped = False
-            for pos in range(len(cols) if len(cols) > 1 else 0):
-                rest = cols[:pos] + cols[pos + 1:]
-                alt_rss = _additions(Z, t, rest)
-                alt = int(np.argmin(alt_rss))
-                if alt_rss[alt] < rss * (1 - 1e-9) - 1e-300:
-                    cols[pos], rss, swapped = alt, float(alt_rss[alt]), True
-            if not swapped:
-                break
-        sets[0] = cols
+        # swaps on the two best beam sets (the second may escape a proxy the first holds); the best swapped set
+        # leads the beam, the others grow unswapped, which keeps the beam diverse
+        cols = min((_swaps(Z, t, list(c), r) for c, r in ranked[:2]), key=lambda cr: cr[1])[0]
+        sets = [cols, *[list(c) for c, _ in ranked if sorted(c) != sorted(cols)][:beam - 1]]
         coefs, intercept, rss = _fit(A, t, cols)
         keep = [c for c, a in zip(cols, coefs) if abs(a) * A[:, c].std() > 1e-9 * (t.std() or 1.0)]
         if len(keep) < len(cols):  # terms that do not contribute (exact fits pick up round-off) are dropped
