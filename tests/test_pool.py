@@ -251,6 +251,26 @@ def test_terms_recover_a_root_of_a_difference_of_three_input_ratios():
     assert exact and min(len(e.prefix) for e in exact) <= 20
 
 
+def test_common_factor_takes_the_columns_that_only_multiply():
+    """x1·x4²·(x0 − 2·x3)/x2 changes sign, and four-factor terms are outside the library; the factor x1·x4²/x2
+    leaves x0 − 2·x3, which the regressions find; x0 and x3 sit inside the difference and stay out."""
+    from gensr.grammar import Expression
+    from gensr.search.terms import Term, common_factor, library, sparse_candidates
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(1, 5, size=(5000, 5))
+    y = X[:, 1] * X[:, 4] ** 2 * (X[:, 0] - 2 * X[:, 3]) / X[:, 2]
+    factor = common_factor(X, y)
+    assert factor is not None and set(Expression(factor.node).variables) == {1, 2, 4}
+    rows = slice(0, 400)
+    found = sparse_candidates(y[rows], library(X[rows]), 6, factor=Term(factor.node, factor.values[rows], True))
+    assert any(np.allclose(e.evaluate(X), y, rtol=1e-9, atol=1e-9) for e in found)
+    assert not any(np.allclose(e.evaluate(X), y, rtol=1e-9, atol=1e-9) for e in sparse_candidates(y[rows],
+                                                                                          library(X[rows]), 6))
+    # a column whose slope is near a whole number by chance leaves a curve in the residual: no factor
+    assert common_factor(X, X[:, 0] + X[:, 1] * X[:, 2]) is None
+
+
 def test_every_column_and_the_library_order():
     """Over 13 columns, one input's terms come first, so greedy selection does not start from a product."""
     from gensr.search.terms import library, sparse_candidates

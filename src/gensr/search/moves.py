@@ -226,7 +226,7 @@ class Terms(Move):
     name, stages = "terms", ("terms",)
 
     def run(self, state: SearchState) -> None:
-        from gensr.search.terms import library, sparse_candidates
+        from gensr.search.terms import Term, common_factor, library, sparse_candidates
 
         tc = self.section
         cap = state.deadline.share(tc.share)
@@ -234,7 +234,10 @@ class Terms(Move):
             rows = np.sort(state.rng.permutation(len(state.y))[: tc.rows])
             extra = [] if state.generations == 0 else _front_subexpressions(state)
             terms = library(state.X[rows], extra, tc.library_size, state.column_order, cap)
-            exprs = sparse_candidates(state.y[rows], terms, tc.max_terms, tc.rational, cap)
+            factor = common_factor(state.X, state.y)  # on every row: the exponents need the precision
+            if factor is not None:
+                factor = Term(factor.node, factor.values[rows], True)
+            exprs = sparse_candidates(state.y[rows], terms, tc.max_terms, tc.rational, cap, factor)
         state.score_all(exprs, "terms")
 
 

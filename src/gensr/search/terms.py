@@ -1,14 +1,15 @@
 """The sparse-terms move's library and regression: laws with several terms, by sparse linear regression.
 
 A *library* holds candidate terms built from the user's columns alone (the same rules for every dataset, no
-formula of any benchmark): monomials of up to three inputs, unary functions of one input and of pairwise
-sums, differences, products and ratios, and subexpressions the search has already fitted (so what the map
-and the other moves found becomes a term). Targets are y and its transforms y², 1/y, 1/y² and log|y| (mapped
-back through √, 1/·, 1/√ and exp), and (off by default: it mostly finds the trivial Q ≈ 0) the rational linearisation
-y = P/Q ⇔ y = P − y·(Q − 1). Forward selection by orthogonal least squares, with swaps that revisit earlier
-picks, adds terms one at a time; every size up to the second that the Bayesian information criterion rejects
-becomes an expression ``C + C·t1 + … + C·tk`` (terms that do not contribute are dropped) whose constants the
-pool then fits in full (the linear ones by least squares, :func:`gensr.screen.screen_constants`).
+formula of any benchmark): monomials of up to three inputs, unary functions of one input and of pairwise sums,
+differences, products and ratios, and subexpressions the search has already fitted (so what the map and the
+other moves found becomes a term). Targets are y and its transforms y², 1/y, 1/y² and log|y| (mapped back
+through √, 1/·, 1/√ and exp), the same for y/M where a monomial M multiplies the whole law
+(:func:`common_factor`; each result times M), and (off by default: it mostly finds the trivial Q ≈ 0) the
+rational linearisation y = P/Q ⇔ y = P − y·(Q − 1). Forward selection by orthogonal least squares, with swaps
+that revisit earlier picks, adds terms one at a time; every size up to the second that the Bayesian information
+criterion rejects becomes an expression ``C + C·t1 + … + C·tk`` (terms that do not contribute are dropped) whose
+constants the pool then fits in full (the linear ones by least squares, :func:`gensr.screen.screen_constants`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from gensr.deadline import Deadline
 from gensr.grammar import CONST, Expression, Node, monomial
 
-__all__ = ["Term", "library", "sparse_candidates"]
+__all__ = ["Term", "common_factor", "library", "sparse_candidates"]
 
 _EXPONENTS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0)  # single inputs and pairs
 _TRIPLE_EXPONENTS = (-2.0, -1.0, 1.0, 2.0)  # three-input monomials: fewer exponents keep the library small
@@ -225,21 +226,61 @@ def _sum(terms: Sequence[Node], coefs: Sequence[float], intercept: float | None)
     return node
 
 
+def common_factor(X: np.ndarray, y: np.ndarray, tol: float = 0.1, max_abs_exponent: int = 6) -> Term | None:
+    """The monomial M = ∏ x_j^a_j that multiplies the whole of y, if any: ``log|y| ≈ b + Σ a_j log|x_j|`` by
+    least squares over the columns that stay away from zero, keeping the exponents within ``tol`` of a whole
+    number (or of a half, for positive columns). A column that enters only as a factor gets its exponent
+    exactly, whatever the rest of the law, when the columns are independent, and leaves no curve in the
+    residual (a column inside the rest can have a near-whole slope too, but its residual bends); y/M is then a
+    sum of fewer or smaller terms (x0·x3·(x2 − x1)/x4 ÷ x0·x3/x4 = x2 − x1). None when no exponent qualifies."""
+    cols = [j for j in range(X.shape[1]) if np.min(np.abs(X[:, j])) >= 0.05 * np.max(np.abs(X[:, j])) > 0]
+    rows = np.isfinite(y) & (y != 0)
+    n = int(rows.sum())
+    if not cols or n <= 2 * len(cols) + 2:
+        return None
+    with np.errstate(all="ignore"):
+        L = np.log(np.abs(X[rows][:, cols]))
+        coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(n), L]), np.log(np.abs(y[rows])), rcond=None)
+        if not np.all(np.isfinite(coef)):
+            return None
+        resid = np.log(np.abs(y[rows])) - coef[0] - L @ coef[1:]
+        curve = (L - L.mean(0)) ** 2  # a factor's column leaves no trace in the residual, not even a curve
+        bent = np.abs([np.corrcoef(resid, c)[0, 1] if c.std() > 0 else 0.0 for c in curve.T])
+    parts = []
+    for j, a, b in zip(cols, coef[1:], bent):
+        q = 2 if np.all(X[:, j] > 0) else 1
+        r = Fraction(round(float(a) * q), q)
+        if r != 0 and abs(r) <= max_abs_exponent and abs(float(a) - float(r)) < tol and b < 0.02 + 4 / np.sqrt(n):
+            parts.append((j, float(r)))
+    if not parts:
+        return None
+    with np.errstate(all="ignore"):
+        values = np.prod([np.abs(X[:, j]) ** a * np.sign(X[:, j]) ** int(a) for j, a in parts], axis=0)
+    return Term(_monomial(parts), values, True) if np.all(np.isfinite(values)) and np.all(values != 0) else None
+
+
 def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, rational: bool = False,
-                      deadline: Deadline | None = None) -> list[Expression]:
+                      deadline: Deadline | None = None, factor: Term | None = None) -> list[Expression]:
     """Expressions from sparse regressions of y (and its transforms) on the library ``terms`` (their values
     on the rows of ``y``): first on the terms of one input, then on the monomials, for y and every transform
     (small dictionaries, where greedy selection goes wrong less often: on all of them a product that
-    correlates with a sum of one-input terms is picked first), then on all of it for y. Stops between
-    regressions once ``deadline`` has passed."""
+    correlates with a sum of one-input terms is picked first), then the same for y/M with a ``factor`` M
+    (:func:`common_factor`; each result times M), then on all of it for y. Stops between regressions once
+    ``deadline`` has passed."""
     targets = ("y", "y2", "inv", "inv2", "log")
     single = [t for t in terms if len(Expression(t.node).variables) == 1]
     monomials = [t for t in terms if t.monomial]
     out: list[Expression] = []
-    if single:
-        out += _regressions(y, single, max_terms, False, targets, deadline)
-    if monomials:
-        out += _regressions(y, monomials, max_terms, rational, targets, deadline)
+    for scale in (None, factor):
+        z = y if scale is None else y / scale.values
+        if scale is not None and not _usable(z):
+            continue
+        found: list[Expression] = []
+        if single:
+            found += _regressions(z, single, max_terms, False, targets, deadline)
+        if monomials:
+            found += _regressions(z, monomials, max_terms, rational and scale is None, targets, deadline)
+        out += found if scale is None else [Expression(Node("mul", (scale.node, e.root))) for e in found]
     if len(monomials) < len(terms):
         out += _regressions(y, terms, max_terms, False, ("y",), deadline)
     return out
