@@ -27,6 +27,12 @@ def _data(n=60, seed=0):
     return X, 2.0 * X[:, 0] + 1.0
 
 
+def _hard(X):
+    """A law no move reaches in a few generations: a function times an input, plus a cube (sin(x0)·x1 alone
+    is found at once: x1 is a common factor of the whole law)."""
+    return np.sin(X[:, 0]) * X[:, 1] + X[:, 2] ** 3
+
+
 # the checks compare fits with one seed (idempotency, 1-D vs 2-D y) to 1e-7: the deterministic mode bounds every
 # stage by counts, so nothing depends on the clock
 @parametrize_with_checks([GenSRRegressor(**FAST, deterministic=True)],
@@ -80,7 +86,7 @@ def test_determinism_beside_a_busy_core(tiny_checkpoint):
     import sys
 
     X, y = _data(seed=3)
-    y = np.sin(X[:, 0]) * X[:, 1]
+    y = _hard(X)
     det = {**FAST, "max_time": 600.0, "max_generations": 3, "deterministic": True}
     a = GenSRRegressor(checkpoint=tiny_checkpoint, **det).fit(X, y)
     cpu = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
@@ -103,7 +109,7 @@ def test_a_ceiling_that_binds_warns_that_the_fit_is_no_longer_deterministic(tiny
     X, _ = _data(seed=3)
     with pytest.warns(UserWarning, match="no longer deterministic"):
         GenSRRegressor(checkpoint=tiny_checkpoint, **{**FAST, "max_time": 1.0, "max_generations": 10_000,
-                                                      "deterministic": True}).fit(X, np.sin(X[:, 0]) * X[:, 1])
+                                                      "deterministic": True}).fit(X, _hard(X))
 
 
 @pytest.mark.parametrize(("X", "y", "match"), [
@@ -184,7 +190,7 @@ def test_front_reads_as_printed(tiny_checkpoint):
 
 def test_callback_stops_and_ctrl_c_keeps_the_front(tiny_checkpoint):
     X, y = _data()
-    y = np.sin(X[:, 0]) * X[:, 1]
+    y = _hard(X)
     seen = []
     slow = {**FAST, "max_generations": 50}
     model = GenSRRegressor(checkpoint=tiny_checkpoint, callback=lambda info: seen.append(info) or

@@ -271,6 +271,17 @@ def test_common_factor_takes_the_columns_that_only_multiply():
     assert common_factor(X, X[:, 0] + X[:, 1] * X[:, 2]) is None
 
 
+def test_terms_regress_square_roots_of_y():
+    """A square of a sum and the inverse square of a sum: √y and 1/√y are the sums the library spans."""
+    from gensr.search.terms import library, sparse_candidates
+
+    rng = np.random.default_rng(2)
+    X = np.column_stack([rng.uniform(3, 5, 400), rng.uniform(1, 2, 400)])
+    for y in ((X[:, 0] - 0.5 * X[:, 1] ** 2) ** 2, 1 / (1 + X[:, 0] * X[:, 1]) ** 2):
+        exact = [e for e in sparse_candidates(y, library(X), 6) if np.allclose(e.evaluate(X), y, rtol=1e-9)]
+        assert exact and min(len(e.prefix) for e in exact) <= 12
+
+
 def test_every_column_and_the_library_order():
     """Over 13 columns, one input's terms come first, so greedy selection does not start from a product."""
     from gensr.search.terms import library, sparse_candidates

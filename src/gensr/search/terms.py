@@ -3,8 +3,8 @@
 A *library* holds candidate terms built from the user's columns alone (the same rules for every dataset, no
 formula of any benchmark): monomials of up to three inputs, unary functions of one input and of pairwise sums,
 differences, products and ratios, and subexpressions the search has already fitted (so what the map and the
-other moves found becomes a term). Targets are y and its transforms y², 1/y, 1/y² and log|y| (mapped back
-through √, 1/·, 1/√ and exp), the same for y/M where a monomial M multiplies the whole law
+other moves found becomes a term). Targets are y and its transforms y², 1/y, 1/y², log|y|, √y and 1/√y (mapped
+back through √, 1/·, 1/√, exp, ² and 1/²), the same for y/M where a monomial M multiplies the whole law
 (:func:`common_factor`; each result times M), and (off by default: it mostly finds the trivial Q ≈ 0) the
 rational linearisation y = P/Q ⇔ y = P − y·(Q − 1). Forward selection by orthogonal least squares, with swaps
 that revisit earlier picks, adds terms one at a time; every size up to the second that the Bayesian information
@@ -267,7 +267,7 @@ def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, 
     correlates with a sum of one-input terms is picked first), then the same for y/M with a ``factor`` M
     (:func:`common_factor`; each result times M), then on all of it for y. Stops between regressions once
     ``deadline`` has passed."""
-    targets = ("y", "y2", "inv", "inv2", "log")
+    targets = ("y", "y2", "inv", "inv2", "log", "sqrt", "isqrt")
     single = [t for t in terms if len(Expression(t.node).variables) == 1]
     monomials = [t for t in terms if t.monomial]
     out: list[Expression] = []
@@ -297,19 +297,22 @@ def _regressions(y: np.ndarray, terms: Sequence[Term], max_terms: int, rational:
     nodes = [t.node for t in terms]
     out: list[Expression] = []
     with np.errstate(all="ignore"):
-        transforms = [("y", y), ("y2", y * y), ("inv", 1.0 / y), ("inv2", 1.0 / (y * y)), ("log", np.log(np.abs(y)))]
+        transforms = [("y", y), ("y2", y * y), ("inv", 1.0 / y), ("inv2", 1.0 / (y * y)), ("log", np.log(np.abs(y))),
+                      ("sqrt", np.sqrt(np.abs(y))), ("isqrt", 1.0 / np.sqrt(np.abs(y)))]
+        one_sign = {"y2", "inv2", "log", "sqrt", "isqrt"}
         for name, t in transforms:
             if name not in targets or late():
                 continue
-            if not _usable(t) or (name in ("y2", "inv2", "log") and not (np.all(y > 0) or np.all(y < 0))) \
+            if not _usable(t) or (name in one_sign and not (np.all(y > 0) or np.all(y < 0))) \
                     or (name == "inv" and not np.all(y != 0)):
                 continue
             sign = -1.0 if np.all(y < 0) else 1.0
             for cols, coefs, b in _path(A, t, max_terms):
                 body = _sum([nodes[c] for c in cols], coefs, b)
                 root = {"y": body, "y2": Node("sqrt", (body,)), "inv": Node("inv", (body,)),
-                        "inv2": Node("inv", (Node("sqrt", (body,)),)), "log": Node("exp", (body,))}[name]
-                if sign < 0 and name in ("y2", "inv2", "log"):
+                        "inv2": Node("inv", (Node("sqrt", (body,)),)), "log": Node("exp", (body,)),
+                        "sqrt": Node("pow2", (body,)), "isqrt": Node("inv", (Node("pow2", (body,)),))}[name]
+                if sign < 0 and name in one_sign:
                     root = Node("neg", (root,))
                 out.append(Expression(root))
         if rational and not late():  # y = (b + Σ a·p) / (1 + Σ c·q): regress y on [p, −y·q]
