@@ -202,6 +202,7 @@ _SEVERAL_TERMS = {
                                           + 0.5 * X[:, 1] - 1),
     "root of a sum of squares": ((1.0, 3.0, 2), lambda X: np.sqrt(X[:, 0] ** 2 + 4 * X[:, 1] ** 2)),
     "a product minus a square": ((0.5, 3.0, 2), lambda X: 3 * X[:, 0] - 2 * X[:, 0] * X[:, 1] - X[:, 0] ** 2),
+    "ratio of two sums": ((0.5, 3.0, 2), lambda X: (X[:, 0] + 2 * X[:, 1]) / (1 + X[:, 0] * X[:, 1])),
 }
 
 

@@ -5,11 +5,11 @@ formula of any benchmark): monomials of up to three inputs, unary functions of o
 differences, products and ratios, and subexpressions the search has already fitted (so what the map and the
 other moves found becomes a term). Targets are y and its transforms y², 1/y, 1/y², log|y|, √y and 1/√y (mapped
 back through √, 1/·, 1/√, exp, ² and 1/²), the same for y/M where a monomial M multiplies the whole law
-(:func:`common_factor`; each result times M), and (off by default: it mostly finds the trivial Q ≈ 0) the
-rational linearisation y = P/Q ⇔ y = P − y·(Q − 1). Forward selection by orthogonal least squares, with swaps
-that revisit earlier picks, adds terms one at a time; every size up to the second that the Bayesian information
-criterion rejects becomes an expression ``C + C·t1 + … + C·tk`` (terms that do not contribute are dropped) whose
-constants the pool then fits in full (the linear ones by least squares, :func:`gensr.screen.screen_constants`).
+(:func:`common_factor`; each result times M), and the rational linearisation y = P/Q ⇔ y = P − y·(Q − 1) (for y
+and y/M). Forward selection by orthogonal least squares, with swaps that revisit earlier picks, adds terms one
+at a time; every size up to the second that the Bayesian information criterion rejects becomes an expression ``C
++ C·t1 + … + C·tk`` (terms that do not contribute are dropped) whose constants the pool then fits in full (the
+linear ones by least squares, :func:`gensr.screen.screen_constants`).
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, 
         if single:
             found += _regressions(z, single, max_terms, False, targets, deadline)
         if monomials:
-            found += _regressions(z, monomials, max_terms, rational and scale is None, targets, deadline)
+            found += _regressions(z, monomials, max_terms, rational, targets, deadline)
         out += found if scale is None else [Expression(Node("mul", (scale.node, e.root))) for e in found]
     if len(monomials) < len(terms):
         out += _regressions(y, terms, max_terms, False, ("y",), deadline)
