@@ -60,6 +60,17 @@ def test_noise_rule_picks_the_simplest_member_within_the_noise():
             select_model(c, loss, exact, rule="balanced")
 
 
+def test_noise_rule_needs_a_floor_resolved_as_everywhere_else():
+    # a floor 2.5 standard errors above 0 (known to ±40 %) is not resolved: with it, the 3-fold-worse member
+    # at complexity 5 passed as "within the noise" (10-input Friedman sets: 19 nodes, test R² 0.78 for 0.95)
+    c = np.array([1, 3, 5, 9, 15, 25])
+    loss = np.array([4.0, 0.5, 0.03, 0.0100, 0.0099, 0.0098])
+    r2 = 1 - loss / 4.0
+    assert select_model(c, loss, r2, rule="noise", noise=(0.02, 0.008, 1000)) == \
+        select_model(c, loss, r2, rule="balanced") == 3
+    assert select_model(c, loss, r2, rule="noise", noise=(0.02, 0.006, 1000)) == 2  # resolved: the floor rules
+
+
 def test_noise_stop_and_plateau_stop(model):
     from gensr.search import SearchConfig, search
 

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NoiseFloor", "checked_floor", "noise_floor"]
+__all__ = ["RESOLVED_Z", "NoiseFloor", "checked_floor", "noise_floor"]
+
+RESOLVED_Z = 3.0  # a floor counts (the noise stop, its check, the "noise" selection rule) when it is more than
+# this many standard errors above 0
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,11 @@ class NoiseFloor:
     se: float
     n_rows: int
 
-    def resolved(self, z: float = 3.0) -> bool:
+    def resolved(self, z: float = RESOLVED_Z) -> bool:
         """Whether the floor is clearly above 0 (more than ``z`` standard errors): the data are noisy."""
         return self.mse > z * self.se
 
-    def reached(self, mse: float, z: float = 3.0) -> bool:
+    def reached(self, mse: float, z: float = RESOLVED_Z) -> bool:
         """Whether a formula with training ``mse`` is at the floor: within ``z`` standard errors above it, and
         the floor is resolved."""
         return self.resolved(z) and mse <= self.mse + z * self.se

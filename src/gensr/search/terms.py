@@ -7,8 +7,8 @@ other moves found becomes a term). Targets are y and its transforms y², 1/y, 1/
 back through √, 1/·, 1/√, exp, ² and 1/²), the same for y/M where a monomial M multiplies the whole law
 (:func:`common_factor`; each result times M), and the rational linearisation y = P/Q ⇔ y = P − y·(Q − 1) (for y
 and y/M). Forward selection by orthogonal least squares, with swaps that revisit earlier picks, adds terms one
-at a time; every size up to the second that the Bayesian information criterion rejects becomes an expression ``C
-+ C·t1 + … + C·tk`` (terms that do not contribute are dropped) whose constants the pool then fits in full (the
+at a time; every size up to the second that the Bayesian information criterion rejects becomes an expression
+``C + C·t1 + … + C·tk`` (terms that do not contribute are dropped) whose constants the pool then fits in full (the
 linear ones by least squares, :func:`gensr.screen.screen_constants`).
 """
 
@@ -254,9 +254,9 @@ def common_factor(X: np.ndarray, y: np.ndarray, tol: float = 0.1, max_abs_expone
             parts.append((j, float(r)))
     if not parts:
         return None
-    with np.errstate(all="ignore"):
-        values = np.prod([np.abs(X[:, j]) ** a * np.sign(X[:, j]) ** int(a) for j, a in parts], axis=0)
-    return Term(_monomial(parts), values, True) if np.all(np.isfinite(values)) and np.all(values != 0) else None
+    node = _monomial(parts)
+    values = Expression(node).evaluate(X)
+    return Term(node, values, True) if np.all(np.isfinite(values)) and np.all(values != 0) else None
 
 
 def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, rational: bool = False,
