@@ -52,6 +52,11 @@ def _usable(v: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(v)) and np.ptp(v) > 1e-12 * (1.0 + np.max(np.abs(v))) and np.max(np.abs(v)) < 1e12)
 
 
+def _away_from_zero(v: np.ndarray) -> bool:
+    """Smallest |v| at least 5 % of the largest (and not all 0): negative powers and logs of |v| stay tame."""
+    return bool(np.min(np.abs(v)) >= 0.05 * np.max(np.abs(v)) > 0)
+
+
 def _nested(order: Sequence[int], k: int) -> Iterator[tuple[int, ...]]:
     """The k-subsets of ``order``, each sorted, those of its first m columns before any that uses column m+1."""
     for m in range(len(order)):
@@ -93,9 +98,9 @@ def _add(out: list[Term], seen: set[bytes], make: Callable[[], Node], values: np
 def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, bool]]:
     """The library's candidate terms in order, lazily: (a maker of the tree, its values, whether a monomial)."""
     positive = {j: bool(np.all(X[:, j] > 0)) for j in order}
-    # negative powers only of columns that stay away from zero (smallest |x| at least 5 % of the largest):
-    # near a pole a fitted 1/x² term matches the training rows and explodes between them
-    nonzero = {j: bool(np.min(np.abs(X[:, j])) >= 0.05 * np.max(np.abs(X[:, j]))) for j in order}
+    # negative powers only of columns that stay away from zero: near a pole a fitted 1/x² term matches the
+    # training rows and explodes between them
+    nonzero = {j: _away_from_zero(X[:, j]) for j in order}
     with np.errstate(all="ignore"):
         powers = {(j, a): X[:, j] ** a for j in order for a in _EXPONENTS
                   if (a == int(a) or positive[j]) and (a > 0 or nonzero[j])}
@@ -233,7 +238,7 @@ def common_factor(X: np.ndarray, y: np.ndarray, tol: float = 0.1, max_abs_expone
     exactly, whatever the rest of the law, when the columns are independent, and leaves no curve in the
     residual (a column inside the rest can have a near-whole slope too, but its residual bends); y/M is then a
     sum of fewer or smaller terms (x0·x3·(x2 − x1)/x4 ÷ x0·x3/x4 = x2 − x1). None when no exponent qualifies."""
-    cols = [j for j in range(X.shape[1]) if np.min(np.abs(X[:, j])) >= 0.05 * np.max(np.abs(X[:, j])) > 0]
+    cols = [j for j in range(X.shape[1]) if _away_from_zero(X[:, j])]
     rows = np.isfinite(y) & (y != 0)
     n = int(rows.sum())
     if not cols or n <= 2 * len(cols) + 2:
