@@ -199,27 +199,31 @@ def test_fit_formula_fits_constants_without_a_search(tmp_path, capsys):
     assert main(["fit", str(_table(tmp_path)), "--target", "y", "--formula", "C*a + C", "--output", str(out),
                  "--test-size", "0.25"]) == 0
     text = capsys.readouterr().out
-    assert "y = 3.0*a - 1.0" in text and "R² 1.000000" in text and "Pareto" not in text
+    assert "y = 3*a - 1\n" in text and "R² 1.000000" in text and "Pareto" not in text
     payload = json.loads(out.read_text())
     assert payload["constants"] == pytest.approx([3.0, -1.0]) and payload["test_r2"] > 0.999999
     assert main(["fit", str(_table(tmp_path)), "--target", "y", "--formula", "C*z"]) == 2
     assert "unknown name 'z'" in capsys.readouterr().err
 
 
-def test_fit_plot_without_matplotlib_fails_before_the_fit(tmp_path, tiny_checkpoint, capsys, monkeypatch):
-    import importlib.util
-
+@pytest.mark.parametrize("broken", [None, "raises"])
+def test_fit_plot_without_matplotlib_fails_before_the_fit(tmp_path, tiny_checkpoint, capsys, monkeypatch, broken):
+    # absent, or present but failing to import (issue 30: the check only looked for the package, and the
+    # command ended in a traceback after the fit)
     import gensr.estimator
 
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    if broken:
+        import matplotlib
+
+        monkeypatch.setattr(matplotlib, "use", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no backend")))
     fitted = []
     monkeypatch.setattr(gensr.estimator.GenSRRegressor, "fit", lambda self, *a, **k: fitted.append(1))
     path = _table(tmp_path)
     assert main(["fit", str(path), "--target", "y", "--checkpoint", str(tiny_checkpoint), "--plot",
                  str(tmp_path / "f.png"), *FIT]) == 2
     err = capsys.readouterr().err
-    assert "--plot needs matplotlib" in err and err.count("\n") == 1 and not fitted
+    assert "--plot needs a working matplotlib" in err and err.count("\n") == 1 and not fitted
 
 
 def test_fit_writes_json_before_a_failing_plot(tmp_path, tiny_checkpoint, capsys, monkeypatch):

@@ -78,13 +78,13 @@ def test_rule_simplest_uses_r2_floor_and_falls_back_to_accuracy():
 def test_selection_ignores_invalid_candidates():
     loss = [np.nan, 0.1, np.inf]
     for rule in RULES:
-        assert select_model([1, 2, 3], loss, [1.0, 0.99, 1.0], rule=rule) == 1
+        assert select_model([1, 2, 3], loss, [1.0, 0.99, 1.0], rule=rule, n_constants=[0, 1, 2], n_rows=50) == 1
     with pytest.raises(ValueError, match="finite"):
         select_model([1, 2], [np.nan, np.inf])
 
 
 def test_unknown_rule_lists_the_options():
-    with pytest.raises(ValueError, match="'accuracy', 'balanced', 'best', 'noise', 'simplest'"):
+    with pytest.raises(ValueError, match="'accuracy', 'balanced', 'best', 'mdl', 'noise', 'simplest'"):
         select_model(C, L, R2, rule="pareto")
 
 
@@ -124,7 +124,7 @@ def test_no_front_member_is_dominated(pts):
         assert np.any((c[front] <= c[j]) & (l[front] <= l[j]))
     if finite.size:
         for rule in RULES:
-            chosen = select_model(c, l, np.ones_like(l), rule=rule)
+            chosen = select_model(c, l, np.ones_like(l), rule=rule, n_constants=np.zeros_like(l), n_rows=100)
             assert chosen in finite
 
 
@@ -136,6 +136,8 @@ def test_balanced_rule_weighs_accuracy_against_nodes():
     assert select_model(c, loss, r2, rule="balanced") == 2  # 0.15 of R² is worth 6 nodes; 0.001 is not
     with pytest.raises(ValueError, match="needs r2"):
         select_model(c, loss, rule="balanced")
+    with pytest.raises(ValueError, match="needs n_constants and n_rows"):
+        select_model(c, loss, r2, rule="mdl")
 
 
 def test_balanced_rule_returns_the_simplest_exact_law():

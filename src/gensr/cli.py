@@ -59,7 +59,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _add_fit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="find equations for a column of a CSV/TSV/Parquet table",
                        description="Fit GenSRRegressor to a table and print the Pareto front of equations.")
-    p.add_argument("data", help="CSV, TSV (.tsv, .tsv.gz, PMLB) or Parquet file")
+    p.add_argument("data", nargs="?", help="CSV, TSV (.tsv, .tsv.gz, PMLB) or Parquet file")
     p.add_argument("--target", required=True, help="name of the column to explain")
     p.add_argument("--sep", help="field separator of a text table (default: sniffed from the file, e.g. ',' ';' "
                                  "or a tab)")
@@ -77,10 +77,12 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--search", action="append", default=[], metavar="KEY=VALUE",
                    help="a dotted SearchConfig override after --config, e.g. fit.fitter=torch (repeatable)")
     p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
-    p.add_argument("--model-selection", choices=["best", "balanced", "noise", "accuracy", "simplest"], default=None,
-                   help="best: PySR's rule; balanced: largest R² - 0.001·complexity; noise: simplest within the "
-                        "data's noise floor; accuracy: lowest loss; simplest: simplest with R² >= --r2-threshold "
-                        "(default: the estimator's)")
+    p.add_argument("--model-selection", choices=["best", "balanced", "mdl", "noise", "accuracy", "simplest"],
+                   default=None,
+                   help="best: PySR's rule; balanced: largest R² - 0.001·complexity; mdl: shortest description "
+                        "(residuals, constants, nodes); noise: simplest within the data's noise floor, else mdl; "
+                        "accuracy: lowest loss; simplest: simplest with R² >= --r2-threshold (default: the "
+                        "estimator's)")
     p.add_argument("--r2-threshold", type=float, default=None,
                    help="R² floor of --model-selection simplest (default: the estimator's, 0.99)")
     p.add_argument("--test-size", type=float, default=0.0,
@@ -254,6 +256,10 @@ def read_table(path: str, sep: str | None = None) -> pandas.DataFrame:
                 raise ValueError("reading Parquet needs pyarrow: pip install pyarrow") from None
         sep = sep or _sniff_sep(p)
         table = pd.read_csv(p, sep=sep)
+        header = [str(c) for c in pd.read_csv(p, sep=sep, header=None, nrows=1).iloc[0]]
+        twice = sorted({c for c in header if header.count(c) > 1})
+        if twice:  # pandas would rename the second one a.1 and fit y = a*a.1 silently
+            raise ValueError(f"{p}: duplicate column names {twice}; rename them")
         if table.isna().to_numpy().any():
             _check_row_lengths(p, sep, len(table.columns))
         return table
@@ -373,11 +379,21 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     for path in (args.output, args.plot):
         if path:
             _check_writable(path)
+    if args.data is None:  # `--units a=kg b=m data.csv`: the list took the file name
+        loose = [u for u in args.units or [] if "=" not in u]
+        if len(loose) != 1:
+            raise ValueError("gensr fit needs a data file (CSV, TSV or Parquet)")
+        args.data = loose[0]
+        args.units = [u for u in args.units if u != args.data]
     if args.plot:
-        import importlib.util
+        try:  # the import itself, not only the package's presence: a broken matplotlib fails here, not at the end
+            import matplotlib
 
-        if importlib.util.find_spec("matplotlib") is None:
-            raise ValueError("--plot needs matplotlib: pip install 'gensr[plot]' (or leave out --plot)")
+            matplotlib.use("Agg")
+            import matplotlib.pyplot
+        except Exception as exc:
+            raise ValueError(f"--plot needs a working matplotlib ({type(exc).__name__}: {exc}); pip install "
+                             "'gensr[plot]' or leave out --plot") from None
     if not 0.0 <= args.test_size < 1.0:
         raise ValueError(f"--test-size must be in [0, 1), got {args.test_size}")
     from gensr._config import apply_overrides, from_dict, load_json
@@ -415,15 +431,19 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     interrupted = "interrupted" in model.search_result_.stop
     front = model.equations_
     stop = ", ".join(sorted(model.search_result_.stop)) or "done"
+    from gensr.estimator import floor_text
+
     print(f"Pareto front ({len(front)} equations, {model.search_result_.evaluations} latents decoded, "
-          f"{model.search_result_.timings.get('total', float('nan')):.1f} s, stopped by {stop}; noise floor "
-          f"(MSE) {model.noise_floor_:.3g}):")
+          f"{model.search_result_.timings.get('total', float('nan')):.1f} s, stopped by {stop}; "
+          f"{floor_text(model.noise_floor_, model.noise_floor_se_)}):")
     if model.pi_groups_ is not None:
         print(f"units: searched {args.target}/({model.y_reference_}) as a function of {model.pi_groups_} first")
     columns = ["complexity", "loss", "r2", "equation"] + (["consistent"] if "consistent" in front else []) \
         + ([] if front["extrapolates"].all() else ["extrapolates"])  # shown when an equation fails beyond the data
     print(front[columns].to_string(index=True))
     print(f"\nchosen ({model.model_selection}): {args.target} = {front.iloc[model.best_index_]['equation']}")
+    for note in model.notes_:
+        print(f"note: {note.replace('max_time', '--max-time')}")
     if test is not None:
         r2 = _test_r2(model, *test)
         print(f"held-out R² ({len(test[1])} rows, --test-size {args.test_size:g}): {r2:.6f}")
@@ -437,7 +457,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         Path(args.output).write_text(json.dumps(payload, indent=2))
         print(f"wrote {args.output}")
     if args.plot:
-        model.plot_front(path=args.plot)
+        try:
+            model.plot_front(path=args.plot)
+        except Exception as exc:  # the front is printed and saved above; the plot alone is lost
+            print(f"gensr fit: --plot failed ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return 2
         print(f"wrote {args.plot}")
     if interrupted:
         print("gensr fit: interrupted; the front above is what was found so far", file=sys.stderr)
@@ -489,7 +513,8 @@ def _front_payload(args: argparse.Namespace, model: Any, features: list[str]) ->
     """The JSON of ``gensr fit --output``: the whole front and the chosen equation."""
     front = model.equations_
     return {"target": args.target, "features": list(features), "model_selection": model.model_selection,
-            "noise_floor": model.noise_floor_, "stop": sorted(model.search_result_.stop),
+            "noise_floor": model.noise_floor_, "noise_floor_se": _finite_or_none(model.noise_floor_se_),
+            "notes": model.notes_, "stop": sorted(model.search_result_.stop),
             "chosen": int(model.best_index_), "selected_features": [features[i] for i in model.selected_features_],
             "front": [{"complexity": int(r.complexity), "loss": float(r.loss), "r2": float(r.r2),
                        "score": float(r.score), "equation": r.equation, "sympy": str(r.sympy_format),
@@ -500,6 +525,13 @@ def _front_payload(args: argparse.Namespace, model: Any, features: list[str]) ->
                       for r in front.itertuples()],
             **({"units": dict(zip(model.units_.names, model.units_.inputs)) | {args.target: model.units_.target},
                 "pi_groups": model.pi_groups_, "y_reference": model.y_reference_} if model.units_ else {})}
+
+
+def _finite_or_none(x: float) -> float | None:
+    """A float for JSON, which has no infinity: None where it is not finite (an unresolved floor's error)."""
+    import math
+
+    return float(x) if math.isfinite(x) else None
 
 
 def _test_r2(model: object, X: object, y: object) -> float:

@@ -161,7 +161,9 @@ class _Objective:
         self.n = len(y)
         self.k = k
         self.big = _BIG_FACTOR * (1.0 + float(np.max(np.abs(y))))
-        self.scale = float(np.var(y)) or float(np.mean(y**2)) or 1.0  # normalises the BFGS loss
+        # normalises the BFGS loss: the weighted variance of y, as the loss is weighted
+        self.scale = float(np.average((y - np.average(y, weights=weights)) ** 2, weights=weights)) \
+            or float(np.average(y**2, weights=weights)) or 1.0
         self.deadline = deadline
         self.n_evals = 0
         self.mode: str | None = None  # "rowwise", "jacfwd" or "2-point", set by select_mode
@@ -492,7 +494,7 @@ def fit_constants(
                     finally:
                         if obj.best_c is not None:
                             candidates.append((obj.best_loss, obj.best_c))
-                    if obj.best_loss <= _PERFECT_REL_MSE * float(np.mean(obj.y**2)):
+                    if obj.best_loss <= _PERFECT_REL_MSE * float(np.average(obj.y**2, weights=obj.w)):
                         break
             except _OutOfTime:  # the interrupted start's best point was kept by the `finally` above
                 pass

@@ -50,6 +50,12 @@ def _load_cached(checkpoint: str | Path | None, device: str) -> Any:
 
 def _check_frame(X: Any) -> None:
     """Name non-numeric DataFrame columns before numpy turns them into an opaque conversion error."""
+    columns = getattr(X, "columns", None)
+    if columns is not None:
+        names = [str(c) for c in columns]
+        twice = sorted({c for c in names if names.count(c) > 1})
+        if twice:
+            raise ValueError(f"duplicate column names {twice}; rename them (each column must print as itself)")
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
         return
@@ -169,8 +175,15 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         about this training loss. About 0 for noise-free data.
     noise_floor_se_ : float
         The standard error of ``noise_floor_``; infinite when the floor is unresolved (a random forest's
-        out-of-bag error beat it, :func:`gensr.noise.checked_floor`), and then neither the noise stop nor
-        ``model_selection="noise"`` uses it.
+        out-of-bag error beat it, :func:`gensr.noise.checked_floor`, or a formula beat it,
+        :meth:`gensr.noise.NoiseFloor.bounded_by`: ``noise_floor_`` is then an upper bound), and then neither
+        the noise stop nor ``model_selection="noise"`` uses it. After the search the floor is re-estimated
+        on the residuals of the most accurate equation (:func:`gensr.noise.residual_floor`), so on exact data
+        with the law found it is round-off.
+    notes_ : list of str
+        One-line warnings to read beside the chosen equation (printed with ``verbose``): it sits well above
+        a resolved noise floor, or ``max_time`` stopped the search before an exact law or the floor (with
+        the time the search had).
     n_features_in_, feature_names_in_ :
         As in scikit-learn.
 
@@ -342,9 +355,17 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         with np.errstate(over="ignore", under="ignore"):
             unit = np.float64(y_scale) ** 2  # the floor in the user's units, if float64 holds it
         nf = result.noise_floor
-        self.noise_floor_ = float(nf.mse * unit) if nf is not None and np.isfinite(unit) else float("nan")
-        self.noise_floor_se_ = float(nf.se * unit) if nf is not None and np.isfinite(unit) else float("nan")
-        self._noise = (self.noise_floor_, self.noise_floor_se_, len(y))  # NaN (no floor): "noise" is "balanced"
+        if nf is not None and len(self.equations_):  # re-estimated on the most accurate formula's residuals
+            from gensr.noise import residual_floor
+
+            best = self.equations_["expression"].iloc[int(np.argmin(self.equations_["loss"].to_numpy(float)))]
+            with np.errstate(all="ignore"):
+                resid = y - best.evaluate(X[:, selected] * x_scale[selected]) / y_scale
+            nf = residual_floor(X[:, selected], resid, nf, weights=weights)
+        ok = nf is not None and np.isfinite(unit)
+        self.noise_floor_ = float(nf.mse * unit) if ok else float("nan")
+        self.noise_floor_se_ = (math.inf if math.isinf(nf.se) else float(nf.se * unit)) if ok else float("nan")
+        self._noise = (self.noise_floor_, self.noise_floor_se_, len(y))  # NaN (no floor): "noise" is "mdl"
         self.best_index_ = self._select(self.equations_)
         row = self.equations_.iloc[self.best_index_]
         self.expression_ = row["expression"]
@@ -354,13 +375,16 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         elif config.budget.deterministic and deadline.bound:
             warnings.warn(f"max_time={total:g} s cut the deterministic search short, so the result is no longer "
                           "deterministic; raise max_time or lower max_generations", UserWarning, stacklevel=2)
+        self.notes_ = _notes(row, result, self.noise_floor_, self.noise_floor_se_, len(y), total)
         if self.verbose > 0:
             import sys
 
             stop = ", ".join(sorted(result.stop)) or "done"
             sys.stderr.write(f"gensr: {time.perf_counter() - start:.1f} s, {result.n_fitted} skeletons fitted, "
-                             f"stopped by {stop}; noise floor (MSE) {self.noise_floor_:.3g}; chosen: "
+                             f"stopped by {stop}; {floor_text(self.noise_floor_, self.noise_floor_se_)}; chosen: "
                              f"{row['equation']} (R² {row['r2']:.6g})\n")
+            for note in self.notes_:
+                sys.stderr.write(f"gensr: {note}\n")
         return self
 
     def _warm_seeds(self) -> tuple[np.ndarray, list[Expression]] | None:
@@ -378,7 +402,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         from gensr.search import search
         from gensr.units import pi_basis
 
-        basis = pi_basis(self.units_)
+        basis = pi_basis(self.units_, deadline.share(config.budget.units_share))
         if basis is None:
             warnings.warn("the target's units cannot be formed from the inputs' units (a dimensional constant the "
                           "data lack?); searching without the Π reduction", UserWarning, stacklevel=3)
@@ -421,10 +445,18 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         replaces an inconsistent choice."""
         from gensr.pareto import select_model
 
+        loss, noise = table["loss"].to_numpy(float), getattr(self, "_noise", None)
+        n_rows = noise[2] if noise is not None else None
+        if not np.all(np.isfinite(loss)):  # y beyond 1e154: its MSE overflows float64; 1 − R² ranks the same
+            loss, noise = 1.0 - table["r2"].to_numpy(float), None
+        n_constants = np.array([e.n_constants for e in table["expression"]]) if "expression" in table else None
+
         def choose(rows: np.ndarray) -> int:
-            return int(rows[select_model(table["complexity"].to_numpy()[rows], table["loss"].to_numpy()[rows],
+            return int(rows[select_model(table["complexity"].to_numpy()[rows], loss[rows],
                                          table["r2"].to_numpy()[rows], rule=self.model_selection,
-                                         r2_floor=self.r2_threshold, noise=getattr(self, "_noise", None))])
+                                         r2_floor=self.r2_threshold, noise=noise,
+                                         n_constants=None if n_constants is None else n_constants[rows],
+                                         n_rows=n_rows)])
 
         i = choose(np.arange(len(table)))
         safe = np.flatnonzero(table["extrapolates"].to_numpy(bool)) if "extrapolates" in table else np.zeros(0, int)
@@ -480,6 +512,38 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         if hasattr(self, "equations_"):
             text += f"\n  chosen equation: {self._row(None)['equation']}"
         return text
+
+
+def floor_text(mse: float, se: float) -> str:
+    """The noise floor as printed: the estimate ± its error when resolved, else what bounds it."""
+    if not math.isfinite(mse):
+        return "noise floor unknown"
+    if math.isfinite(se) and mse > 3 * se:
+        return f"noise floor (MSE) {mse:.3g} ± {se:.2g}"
+    return f"noise floor unresolved (MSE ≤ {mse:.3g})" if math.isinf(se) else \
+        f"noise floor unresolved (MSE {mse:.3g} ± {se:.2g})"
+
+
+def _notes(row: Any, result: Any, floor: float, floor_se: float, n_rows: int, budget: float) -> list[str]:
+    """One-line warnings about the chosen equation a user must read beside it: a choice well above a resolved
+    noise floor (the data hold more than it explains), and a fit the clock stopped before it reached the
+    floor or an exact law, with the budget the search had."""
+    from gensr.noise import RESOLVED_Z
+
+    notes = []
+    loss, r2 = float(row["loss"]), float(row["r2"])
+    exact = r2 >= 1 - 1e-10
+    resolved = math.isfinite(floor_se) and floor > RESOLVED_Z * floor_se
+    # the MSE of the law itself is within z·√(se² + 2σ⁴/n) of the floor (its sampling error over n rows)
+    at_floor = resolved and loss <= floor + RESOLVED_Z * math.sqrt(floor_se**2 + 2 * floor**2 / max(n_rows, 1))
+    if resolved and not at_floor:
+        notes.append(f"the chosen equation's MSE is {loss / floor:.3g}× the noise floor: the data hold structure it "
+                     "does not explain")
+    if "max_time" in result.stop and not exact and not at_floor:
+        had = result.timings.get("total", float("nan"))
+        notes.append(f"stopped by max_time {budget:g} s at R² {r2:.4g} before an exact law or the noise floor: the "
+                     f"search had {had:.1f} s; a longer max_time (e.g. {max(30, 4 * budget):g}) may find more")
+    return notes
 
 
 def _target(y: Any) -> np.ndarray:

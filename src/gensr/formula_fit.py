@@ -33,6 +33,9 @@ class FormulaFit:
     r2, mse : float
         (Weighted) R² and MSE on the data it was fitted to; ``-inf`` / ``inf`` if the formula is undefined
         there.
+    printed : sympy expression, optional
+        The readable form (:func:`gensr.front.readable` without closed-form snaps: ``1.0*a*b/c - 4.1e-17``
+        prints as ``a*b/c``), the same function on the data; None: the plain sympy form.
     """
 
     expression: Expression
@@ -40,10 +43,11 @@ class FormulaFit:
     constants: np.ndarray
     r2: float
     mse: float
+    printed: Any = None
 
     def sympy(self) -> Any:
-        """The fitted formula as a sympy expression over the feature names."""
-        return self.expression.to_sympy(list(self.feature_names))
+        """The fitted formula as a sympy expression over the feature names (its readable form)."""
+        return self.printed if self.printed is not None else self.expression.to_sympy(list(self.feature_names))
 
     def predict(self, X: Any) -> np.ndarray:
         """The formula's values on the rows of X (NaN where undefined)."""
@@ -85,7 +89,7 @@ def fit_formula(formula: str, X: Any, y: Any, *, feature_names: Sequence[str] | 
     >>> X = np.random.default_rng(0).uniform(1, 3, size=(50, 2))
     >>> fit = fit_formula("C*a/b + C", X, 2.5 * X[:, 0] / X[:, 1] - 1, feature_names=["a", "b"])
     >>> print(fit, round(fit.r2, 6))
-    2.5*a/b - 1.0 1.0
+    2.5*a/b - 1 1.0
     """
     from gensr._validation import check_weights
     from gensr.formula import parse
@@ -117,4 +121,7 @@ def fit_formula(formula: str, X: Any, y: Any, *, feature_names: Sequence[str] | 
                            max_iter=max_iter, tol=1e-12, rng=random_state, weights=weights)
     values[free] = fit.constants
     fitted = expr.with_constants(values)
-    return FormulaFit(fitted, tuple(names), np.array(fit.constants), float(fit.r2), float(fit.mse))
+    from gensr.front import readable
+
+    printed = readable(fitted.to_sympy(names), X, y, names, weights, snap=False)
+    return FormulaFit(fitted, tuple(names), np.array(fit.constants), float(fit.r2), float(fit.mse), printed)

@@ -26,80 +26,97 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
                 weights: np.ndarray | None = None) -> Any:
     """The front of a :class:`~gensr.search.SearchResult` as users read it (``equations_``).
 
-    With ``snap``, constants are snapped to simple forms when that costs no accuracy
-    (:func:`gensr.snapping.snap_if_no_loss`) and folded into the tree, so the complexity is the printed
-    formula's. ``equation`` has short constants, ``sympy_format`` and ``expression`` full precision; a row is
-    kept only if it is materially more accurate than every simpler one. Members are processed in the order
-    of the ``balanced`` rule's score, so once ``deadline`` has passed, the rows left unsnapped are the ones
-    least likely to be chosen. With ``scales`` (X and y were divided by them for the search), every
-    equation is mapped back to the user's units.
+    With ``snap``, constants are snapped to short forms the data cannot tell from their fits (within
+    :data:`gensr.snapping.SNAP_Z` standard errors, :func:`gensr.snapping.snap_within_error`: on noise-free
+    data only snaps exact to float precision) and folded into the tree, so the complexity is the printed
+    formula's; :func:`readable` then rewrites the text at no accuracy cost. ``equation`` has constants at 5
+    significant digits, ``sympy_format`` and ``expression`` full precision.
 
-    On noisy data (a resolved noise floor, ``result.noise_floor``), a member at the floor may have its
-    constants snapped at a cost the noise cannot distinguish: a training MSE up to 2·√(2/n) higher (the
-    sampling error of an MSE over n rows), constants within 1 % of a simple form (every form tried, shortest
-    first: :func:`gensr.snapping.snap_forms`), then constants the noise cannot tell from 0 (an offset
-    under a root). Fitted constants absorb noise, so an exact law fitted to noisy data never matches 1 or
-    π/2 to float precision."""
+    Every number in a row is the printed formula's own (STYLE 31): ``loss`` (the weighted MSE, in y's units
+    squared), ``r2`` (weighted), ``complexity`` and ``extrapolates`` are computed from the final
+    ``expression`` on the user's data, with the same ``weights``, after snapping and canonicalisation. A row
+    is kept only if it is materially more accurate than every simpler one (beyond round-off of the weighted
+    variance of y). Members are processed in the order of the ``balanced`` rule's score, so once
+    ``deadline`` has passed, the rows left unsnapped are the ones least likely to be chosen. With ``scales``
+    (X and y were divided by them for the search), every equation is mapped back to the user's units."""
     import pandas as pd
 
+    from gensr._utils import r2_score, weighted_mse
     from gensr.pareto import BALANCE, score
-    from gensr.snapping import snap_if_no_loss
+    from gensr.snapping import snap_within_error
 
     rows = []
-    factor = 1.0  # the MSE in the user's units is the scaled one times y_scale², if float64 holds that
-    if scales is not None:
-        with np.errstate(over="ignore", under="ignore"):
-            f = np.float64(scales[1]) ** 2
-        factor = float(f) if np.isfinite(f) and f > 0 else 1.0
-    nf = getattr(result, "noise_floor", None)
+    x_scale, y_scale = (np.ones(X.shape[1]), 1.0) if scales is None else (np.asarray(scales[0]), float(scales[1]))
+    with np.errstate(over="ignore", under="ignore"):
+        f = np.float64(y_scale) ** 2
+    factor = float(f) if np.isfinite(f) and f > 0 else math.nan  # loss in y's units = scaled loss · factor
+    scaled = bool(np.any(x_scale != 1) or y_scale != 1)
+    X_user = X * x_scale if scaled else X
+    members = [result.candidates[i] for i in result.front]
     # the members most likely to be chosen first (the balanced rule's score): if the deadline passes, the rest
     # are left unsnapped, not the answer
-    members = [result.candidates[i] for i in result.front]
     for cand in sorted(members, key=lambda c: -score(c.r2, c.complexity, BALANCE)):
         expr, snapped = cand.expression, None
-        noisy = nf is not None and nf.reached(cand.mse)
-        tol, rtol = (2.0 * math.sqrt(2.0 / len(y)), 1e-2) if noisy else (1e-9, 1e-6)
         if snap and expr.n_constants and (deadline is None or not deadline.expired()):
-            values, snapped = snap_if_no_loss(expr.torch_fn(), expr.constants, X, y, weights=weights, tol=tol,
-                                              rtol=rtol, zero=noisy)
+            values, snapped = snap_within_error(expr.torch_fn(), expr.constants, X, y, weights=weights,
+                                                exponents=exponent_mask(expr), reserved=names)
             expr = expr.with_constants(values)
-        sym = _sympy_with_snaps(expr, names, snapped)
+        sym = expr.to_sympy(names, constant_forms=snapped)
         expr = _folded(expr, sym, names, X)
-        loss, X_user, y_user = cand.mse, X, y
-        if scales is not None and (np.any(scales[0] != 1) or scales[1] != 1):
-            expr = unscaled(expr, *scales)
+        if scaled:
+            expr = unscaled(expr, x_scale, y_scale)
             sym = expr.to_sympy(names)
-            X_user, y_user = X * scales[0], y * scales[1]
             expr = _folded(expr, sym, names, X_user)
-            loss = cand.mse * factor
-        if snap and (deadline is None or not deadline.expired()):
-            sym = readable(sym, X_user, y_user, names, weights, tol=tol, rtol=rtol)
+        if deadline is None or not deadline.expired():  # without snap: exact rewrites only (|x| of x > 0 …)
+            sym = readable(sym, X_user, y * y_scale, names, weights, snap=snap)
             expr = _folded(expr, sym, names, X_user, slack=1)
-        rows.append({"complexity": expr.complexity, "loss": loss, "r2": _clean(cand.r2),
+        # the printed formula's own numbers, on the scaled target (no overflow at extreme scales)
+        with np.errstate(all="ignore"):
+            pred = expr.evaluate(X_user) / y_scale
+        loss = weighted_mse(pred - y, weights) if np.all(np.isfinite(pred)) else math.inf
+        rows.append({"complexity": expr.complexity, "loss": loss, "r2": _clean(r2_score(y, pred, weights)),
                      "score": cand.score, "equation": _short(sym), "sympy_format": sym, "expression": expr,
                      "stage": cand.stage, "found_at": cand.found_at})
     table = pd.DataFrame(rows, columns=["complexity", "loss", "r2", "score", "equation", "sympy_format",
                                         "expression", "stage", "found_at"])
     table = table.sort_values(["complexity", "loss"], kind="stable")
     keep, best, seen, kept_values = [], np.inf, set(), []
-    noise = 1e-12 * float(np.var(y)) * factor  # exact fits differ only in round-off below this
-    X_in = X if scales is None else X * scales[0]  # the inputs in the user's units
-    rows_x = X_in[: min(len(X), 256)]
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    noise = 1e-12 * float(np.average((y - np.average(y, weights=w)) ** 2, weights=w))  # round-off of exact fits
+    rows_x = X_user[: min(len(X), 256)]
     for idx, r in table.iterrows():  # folding can reorder complexities and make rows print alike
         better = not keep or best - r["loss"] > max(1e-9 * best, noise)
         values = r["expression"].evaluate(rows_x)
-        if r["equation"] not in seen and better and not any(_same_values(values, v) for v in kept_values):
+        if r["equation"] not in seen and better and np.isfinite(r["loss"]) \
+                and not any(_same_values(values, v) for v in kept_values):
             keep.append(idx)  # numerically equal members are merged into the simplest
             kept_values.append(values)
             best = min(best, r["loss"])
         seen.add(r["equation"])
     table = table.loc[keep].reset_index(drop=True)
-    table["extrapolates"] = [extrapolates(e, X_in) for e in table["expression"]]
+    table["loss"] = table["loss"] * factor if math.isfinite(factor) else math.inf
+    table["extrapolates"] = [extrapolates(e, X_user) for e in table["expression"]]
     return table
 
 
+def exponent_mask(expr: Expression) -> list[bool]:
+    """Per constant of ``expr`` (prefix order), whether it is an exponent (the right operand of ``pow``)."""
+    from gensr.grammar import CONST
+
+    out: list[bool] = []
+
+    def walk(node: Any, is_exponent: bool) -> None:
+        if node.token == CONST:
+            out.append(is_exponent)
+        for i, child in enumerate(node.children):
+            walk(child, node.token == "pow" and i == 1)
+
+    walk(expr.root, False)
+    return out
+
+
 def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: np.ndarray | None = None, *,
-             tol: float = 1e-9, rtol: float = 1e-6) -> Any:
+             tol: float = 1e-9, rtol: float = 1e-6, snap: bool = True) -> Any:
     """The printed form a person would write, by one canonicalisation pass with sympy, at no accuracy cost.
 
     In order, each rewrite kept only if the values on the data do not change (relative 1e-9; the snaps: if
@@ -118,9 +135,13 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
        where x > 0), each when shorter;
     5. floats below 1e-6 of the largest (round-off offsets such as ``6e-10 + x``) become 0 where the data
        accept it, and every remaining float is snapped to a short exact form
-       (:func:`gensr.snapping.snap_constant`: small rationals, π, e, √2, ln 2, ln 10 …) wherever it sits,
-       under roots and inverses included, one at a time;
+       (:func:`gensr.snapping.snap_constant`: small rationals, π, e, √2; products such as ln 10 or √(π/2)
+       only when the formula is exact to float precision) wherever it sits, under roots and inverses
+       included, one at a time;
     6. floats equal to integers become integers again.
+
+    Without ``snap`` (``snap_constants=False``), step 5 removes only round-off (offsets below 1e-6 of the
+    largest float, floats within 1e-9 of an integer): no float becomes a closed form.
 
     >>> import numpy as np, sympy
     >>> a, b = sympy.symbols("a b", real=True)
@@ -160,13 +181,20 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
     def mse(v: np.ndarray) -> float:
         return float(np.average(((v - ys) / scale) ** 2, weights=ws))
 
-    limit = mse(base) * (1 + tol) + 1e-12 * float(np.mean((ys / scale) ** 2))
+    from gensr.snapping import ROUND_OFF, clashes, snap_forms
+
+    # products of several factors (√(π/2), ln 10) only for a fit exact to float precision: on noisy data they
+    # would be made-up findings
+    compound = mse(base) <= ROUND_OFF * float(np.average((ys / scale) ** 2, weights=ws))
+
+    limit = mse(base) * (1 + tol) + 1e-12 * float(np.average((ys / scale) ** 2, weights=ws))
 
     def exact(e: Any) -> Any:  # a rewrite is kept only if it computes the same values
         return e if _same_values(values(e), base) else None
 
-    def integral(e: Any) -> Any:
-        return e.xreplace({f: sympy.Integer(int(f)) for f in e.atoms(sympy.Float) if float(f) == int(f)})
+    def integral(e: Any) -> Any:  # not beyond 1e6: every float above 2^53 is an integer, and 6.06e22 reads better
+        return e.xreplace({f: sympy.Integer(int(f)) for f in e.atoms(sympy.Float)
+                           if float(f) == int(f) and abs(float(f)) <= 1e6})
 
     out = exact(integral(sym)) or sym
     out = exact(out.replace(lambda e: e.is_Pow and e.base.is_Number and e.base.is_positive and not e.exp.is_Number,
@@ -198,12 +226,13 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
         v = values(out.xreplace({f: sympy.Integer(0)}))
         if np.all(np.isfinite(v)) and mse(v) <= limit:
             out = out.xreplace({f: sympy.Integer(0)})
-    from gensr.snapping import snap_forms
-
     for f in sorted(out.atoms(sympy.Float), key=lambda f: abs(float(f))):
-        for form in snap_forms(float(f), rtol=rtol):  # simplest first; the first the data accept is kept
-            if form == f or form == 0:  # a zero would change the formula's structure
-                continue
+        # without snap, only round-off: a float within 1e-9 of an integer
+        forms = snap_forms(float(f), rtol=rtol, compound=compound) if snap else \
+            [sympy.Integer(round(float(f)))] if abs(float(f) - round(float(f))) <= 1e-9 * abs(float(f)) else []
+        for form in forms:  # simplest first; the first the data accept is kept
+            if form == f or form == 0 or clashes(form, names):  # a zero would change the formula's structure;
+                continue  # π must not print as a column called pi
             trial = out.xreplace({f: form})
             v = values(trial)
             if np.all(np.isfinite(v)) and mse(v) <= limit:
@@ -416,15 +445,3 @@ def unscaled(expr: Expression, x_scale: np.ndarray, y_scale: float) -> Expressio
 
     root = walk(expr.root)
     return Expression(root if y_scale == 1 else Node("mul", (Node(CONST, value=float(y_scale)), root)))
-
-
-def _sympy_with_snaps(expr: Expression, names: list[str], snapped: list[Any] | None) -> Any:
-    """sympy form of ``expr``, with snapped constants as their exact forms (1/(2*pi) rather than 0.159)."""
-    import sympy
-
-    if not snapped:
-        return expr.to_sympy(names)
-    symbolic = expr.to_sympy(names, symbolic_constants=True)
-    subs = {sympy.Symbol(f"c{k}", real=True): (s if s is not None else sympy.Float(v))
-            for k, (s, v) in enumerate(zip(snapped, expr.constants))}
-    return symbolic.xreplace(subs)

@@ -546,8 +546,12 @@ class Expression:
     def __str__(self) -> str:
         return self.to_infix(precision=6)
 
-    def to_sympy(self, feature_names: Sequence[str] | None = None, symbolic_constants: bool = False) -> Any:
-        """A sympy expression. Unfitted constants (or all, if ``symbolic_constants``) become c0, c1, …"""
+    def to_sympy(self, feature_names: Sequence[str] | None = None, symbolic_constants: bool = False,
+                 constant_forms: Sequence[Any] | None = None) -> Any:
+        """A sympy expression. Unfitted constants (or all, if ``symbolic_constants``) become c0, c1, …
+
+        ``constant_forms`` gives, per constant in prefix order, a sympy form to print instead of its float
+        (``None``: the float), so a snapped 0.159… prints as 1/(2π) whatever the feature names are."""
         import sympy
 
         symbols = [sympy.Symbol(n, real=True) for n in _names(feature_names)]
@@ -568,6 +572,8 @@ class Expression:
             if tok == CONST:
                 k = counter
                 counter += 1
+                if constant_forms is not None and k < len(constant_forms) and constant_forms[k] is not None:
+                    return constant_forms[k]
                 if node.value is None or symbolic_constants:
                     return sympy.Symbol(f"c{k}", real=True)
                 return sympy.Float(node.value)

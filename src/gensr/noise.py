@@ -26,7 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RESOLVED_Z", "NoiseFloor", "checked_floor", "noise_floor"]
+__all__ = ["RESOLVED_Z", "NoiseFloor", "checked_floor", "noise_floor", "residual_floor"]
+
+MAX_WORK = 2e7  # rows × neighbours × (inputs + 1)²: the local fits' cost; 1,000 rows up to 20 inputs, fewer
+# beyond (at 50 inputs neighbourhoods are not local anyway, and the forest check decides)
 
 RESOLVED_Z = 3.0  # a floor counts (the noise stop, its check, the "noise" selection rule) when it is more than
 # this many standard errors above 0
@@ -54,6 +57,16 @@ class NoiseFloor:
         """Whether the floor is clearly above 0 (more than ``z`` standard errors): the data are noisy."""
         return self.mse > z * self.se
 
+    def bounded_by(self, mse: float, z: float = RESOLVED_Z) -> NoiseFloor:
+        """This floor, or ``mse`` marked unresolved when a formula's training ``mse`` beats the floor by more
+        than ``z`` standard errors: no formula of the inputs does better than the noise (up to its sampling
+        error), so the floor was overestimated (curvature the neighbours could not resolve: exact data with
+        inputs over decades, many inputs and few rows), and the noise is at most ``mse``. On noise-free data
+        with the law found, the floor is then that fit's round-off."""
+        if math.isfinite(mse) and mse < self.mse - z * (self.se if math.isfinite(self.se) else 0.0):
+            return NoiseFloor(max(float(mse), 0.0), math.inf, self.n_rows)
+        return self
+
     def reached(self, mse: float, z: float = RESOLVED_Z) -> bool:
         """Whether a formula with training ``mse`` is at the floor: within ``z`` standard errors above it, and
         the floor is resolved."""
@@ -68,11 +81,13 @@ def noise_floor(X: np.ndarray, y: np.ndarray, *, max_rows: int = 1000, extra_nei
     ----------
     X, y : arrays (n, d) and (n,)
     max_rows : int
-        Rows whose residuals are used, at most (a random subset from ``rng``); every row can be a neighbour.
+        Rows whose residuals are used, at most (a random subset from ``rng``; fewer with many inputs, as the
+        local fits cost rows × neighbours × (d + 1)², :data:`MAX_WORK`); every row can be a neighbour.
     extra_neighbours : int
         Neighbours beyond the d + 1 a linear fit needs, doubled: ``2(d + 1) + extra_neighbours``.
     weights : array of shape (n,), optional
-        Rows of weight 0 are left out.
+        Sample weights: rows of weight 0 are left out, and the estimate is the weighted mean noise variance
+        (what the weighted MSE of the law itself would be).
 
     Examples
     --------
@@ -86,9 +101,10 @@ def noise_floor(X: np.ndarray, y: np.ndarray, *, max_rows: int = 1000, extra_nei
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
+    w = None
     if weights is not None:
         keep = np.asarray(weights) > 0
-        X, y = X[keep], y[keep]
+        X, y, w = X[keep], y[keep], np.asarray(weights, dtype=np.float64)[keep]
     sd = X.std(axis=0)
     Xs = X[:, sd > 0] / sd[sd > 0]
     n, d = Xs.shape
@@ -96,7 +112,8 @@ def noise_floor(X: np.ndarray, y: np.ndarray, *, max_rows: int = 1000, extra_nei
     if d == 0 or k < d + 2:
         return NoiseFloor(float(np.var(y)) if n else 0.0, math.inf, 0)
     gen = np.random.default_rng(rng)
-    rows = np.sort(gen.choice(n, size=min(n, max_rows), replace=False))
+    m = max(min(max_rows, int(MAX_WORK / (k * (d + 1) ** 2))), min(max_rows, 50))  # bounded work at many inputs
+    rows = np.sort(gen.choice(n, size=min(n, m), replace=False))
     dist, idx = NearestNeighbors(n_neighbors=k + 1).fit(Xs).kneighbors(Xs[rows])
     nb = idx[:, 1:]  # (m, k); column 0 is the row itself
     A = np.concatenate([np.ones((len(rows), k, 1)), Xs[nb] - Xs[rows][:, None, :]], axis=2)  # (m, k, d + 1)
@@ -105,11 +122,29 @@ def noise_floor(X: np.ndarray, y: np.ndarray, *, max_rows: int = 1000, extra_nei
     h = np.sum(G[:, 0, :] ** 2, axis=1)
     e2 = (y[rows] - pred) ** 2 / (1.0 + h)
     r4 = np.mean(dist[:, 1:] ** 2, axis=1) ** 2
-    B = np.column_stack([np.ones_like(r4), r4])
-    coef, *_ = np.linalg.lstsq(B, e2, rcond=None)
-    resid = e2 - B @ coef
+    # weighted by the rows' sample weights, the intercept is the noise a weighted MSE sees (Σ w·σ²/Σ w)
+    sw = np.ones_like(e2) if w is None else np.sqrt(w[rows] / np.mean(w[rows]))
+    B = np.column_stack([np.ones_like(r4), r4]) * sw[:, None]
+    coef, *_ = np.linalg.lstsq(B, e2 * sw, rcond=None)
+    resid = e2 * sw - B @ coef
     cov = np.linalg.pinv(B.T @ B) * float(resid @ resid) / max(len(e2) - 2, 1)
     return NoiseFloor(max(float(coef[0]), 0.0), float(math.sqrt(max(cov[0, 0], 0.0))), len(e2))
+
+
+def residual_floor(X: np.ndarray, residuals: np.ndarray, floor: NoiseFloor, *,
+                   weights: np.ndarray | None = None) -> NoiseFloor:
+    """The floor re-estimated on a formula's residuals, then bounded by their mean square
+    (:meth:`NoiseFloor.bounded_by`): the noise is the same, but the curvature the neighbours must resolve is
+    the law's minus the formula's, so the estimator's upward bias shrinks as the formula nears the law (on
+    y = sin(x0)·x1 + x2³ at 1 % noise, 500 rows: 2.6× σ² on y, about σ² on a good fit's residuals; on exact
+    data with the law found, round-off). ``floor`` (the estimate on y) is kept when the residuals are not
+    finite. As on y, a forest checks the new floor (:func:`checked_floor`): residuals it can predict are
+    structure, not noise."""
+    r = np.asarray(residuals, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(r)):
+        return floor
+    mse = float(np.average(r**2, weights=weights))
+    return checked_floor(X, r, noise_floor(X, r, weights=weights), weights=weights).bounded_by(mse)
 
 
 def checked_floor(X: np.ndarray, y: np.ndarray, floor: NoiseFloor, *, max_rows: int = 1000,
@@ -126,6 +161,9 @@ def checked_floor(X: np.ndarray, y: np.ndarray, floor: NoiseFloor, *, max_rows: 
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if len(y) > 2 * max_rows:  # bounded work: the out-of-bag error of 2·max_rows rows is known to a few %
+        keep = np.sort(np.random.default_rng(0).choice(len(y), 2 * max_rows, replace=False))
+        X, y, weights = X[keep], y[keep], None if weights is None else np.asarray(weights)[keep]
     n = len(y)
     forest = RandomForestRegressor(n_estimators=30, min_samples_leaf=3, max_samples=min(n, max_rows),
                                    oob_score=True, random_state=0, n_jobs=1)

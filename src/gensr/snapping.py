@@ -1,14 +1,15 @@
-"""Readable constants: snap a fitted float to a short sympy form, only when that costs no accuracy.
+"""Readable constants: snap a fitted float to a short sympy form, only when the data cannot tell them apart.
 
 :func:`snap_constant` maps a float to a short sympy form (``3``, ``1/2``, ``pi/4``, ``1/(2*pi)``,
-``sqrt(2)``, …); :func:`snap_if_no_loss` applies such forms to a candidate's constants only when its MSE
-does not grow (evaluated with :func:`gensr.constants.evaluate`, so guarded the same way).
+``sqrt(2)``, …) within a relative tolerance; :func:`snap_within_error` applies such forms to a candidate's
+constants only within their standard errors (a test, :data:`SNAP_Z`), so noise never turns into a
+made-up closed form (evaluated with :func:`gensr.constants.evaluate`, so guarded the same way).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -19,7 +20,8 @@ import sympy
 from gensr._utils import weighted_mse
 from gensr.constants import ExpressionFn, evaluate
 
-__all__ = ["snap_constant", "snap_constants", "snap_forms", "snap_if_no_loss"]
+__all__ = ["SNAP_Z", "float_bits", "snap_constant", "snap_constants", "snap_forms", "snap_window", "snap_within_error",
+           "standard_errors"]
 
 
 
@@ -62,10 +64,12 @@ def snap_forms(
     max_denominator: int = 12,
     max_numerator: int = 24,
     max_int: int = 100,
+    compound: bool = True,
 ) -> list[sympy.Expr]:
     """Every short exact form of ``value`` within ``rtol`` (relative), shortest first: by |p| + q of its
     rational part, plus one for a π, e, root or log factor (π/2 before 11/7); ties: integers, then the
-    order of the forms listed in :func:`snap_constant`."""
+    order of the forms listed in :func:`snap_constant`. Without ``compound``, only rationals and one factor
+    of π, 1/π, e or a root alone (no √(π/2), π², ln 2, ln 10)."""
     value = float(value)
     if not math.isfinite(value):
         return []
@@ -76,6 +80,8 @@ def snap_forms(
     if abs(nearest) <= max_int and abs(nearest - value) <= rtol * abs(value):
         found.append((abs(nearest) + 1, -1, sympy.Integer(nearest)))
     for rank, (transform, inverse, build) in enumerate(_forms()):
+        if not compound and rank not in _SIMPLE_RANKS:
+            continue
         w = transform(value)
         if not math.isfinite(w) or w == 0.0:
             continue
@@ -120,27 +126,139 @@ def _mse(fn: ExpressionFn, constants: np.ndarray, X: np.ndarray, y: np.ndarray,
     return mse if math.isfinite(mse) else math.inf
 
 
-def snap_if_no_loss(
+SNAP_Z = 2.0
+"""A constant snaps only to a form within this many standard errors of its fitted value (about a 95 % test)."""
+
+ROUND_OFF = 1e-12
+"""The MSE of an exact fit is round-off below ``ROUND_OFF·mean(y²)`` (relative error 1e-6): the residual
+variance used for standard errors never goes below it, and a fit under it counts as noise-free."""
+
+MAX_REL_SNAP = 0.05
+"""However wide its standard error, a constant never snaps to a nonzero form further than 5 % from it: a
+constant the data barely determine is left as fitted (or dropped, when 0 is within its error)."""
+
+_SIMPLE_RANKS = frozenset(range(5))  # in _forms(): p/q, p/q·π, p/(q·π), √(p/q), p/q·e: one factor "alone"
+_EXPONENT_DENOMINATORS = (1, 2, 3, 10)  # exponents snap to integers, halves, thirds and tenths
+
+
+def standard_errors(fn: ExpressionFn, constants: Sequence[float] | np.ndarray, X: np.ndarray, y: np.ndarray,
+                    weights: np.ndarray | None = None) -> tuple[np.ndarray, float, bool]:
+    """Standard errors of fitted constants from the Jacobian at the optimum: cov = s²·(JᵀWJ)⁻¹.
+
+    s² is the weighted residual variance SSR/(n − p), never below the round-off of an exact fit
+    (:data:`ROUND_OFF`·mean(y²)); J is taken by central differences. Returns (se per constant, s², whether
+    the fit is exact to float precision). A constant the data do not determine gets an infinite error.
+    """
+    c = np.array(constants, dtype=np.float64).reshape(-1)
+    n, k = len(y), c.size
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64) / np.mean(weights)
+    mse0 = _mse(fn, c, X, y, weights)
+    floor = ROUND_OFF * float(np.average(y**2, weights=w))
+    s2 = max(mse0 * n / max(n - k, 1), floor)
+    J = np.zeros((n, k))
+    for j in range(k):
+        h = 1e-6 * max(abs(c[j]), 1e-3)
+        up, down = c.copy(), c.copy()
+        up[j] += h
+        down[j] -= h
+        J[:, j] = (evaluate(fn, up, X) - evaluate(fn, down, X)) / (2 * h)
+    se = np.full(k, math.inf)
+    if np.all(np.isfinite(J)) and k:
+        info = J.T @ (J * w[:, None])
+        with np.errstate(all="ignore"):
+            cov = np.linalg.pinv(info, rtol=1e-12) * s2
+        d = np.diag(cov)
+        se = np.where((d > 0) & np.isfinite(d) & (np.diag(info) > 0), np.sqrt(np.abs(d)), math.inf)
+    return se, s2, mse0 <= floor
+
+
+def snap_window(value: float, half_width: float, *, exponent: bool = False, compound: bool = False,
+                reserved: Collection[str] = (), max_denominator: int = 12, max_numerator: int = 24,
+                max_int: int = 100) -> list[tuple[sympy.Expr, float]]:
+    """Every short form within ``value ± half_width`` (never beyond :data:`MAX_REL_SNAP`) with its description
+    length in bits, shortest first: integers and small rationals p/q (2·log2(|p| + q) bits: the pair), then
+    one factor of π, 1/π, e or a root of a rational alone (4 bits more: a prior of 1/16 for a transcendental
+    factor). Exponents (``exponent``) take integers, halves, thirds and tenths only (log2(|p| + 1) + 2
+    bits). Products of several factors (√(p·π/q), π², ln 2, ln 10; 8 bits more) only with ``compound``, for
+    fits exact to float precision. Zero is never proposed here (a zero changes the formula's structure).
+    Forms that print a name in ``reserved`` (a column called ``pi`` or ``E``) are never proposed.
+
+    >>> [(str(f), round(b, 1)) for f, b in snap_window(0.9946, 0.007)][:2]
+    [('1', 2.0), ('4*E/11', 11.8)]
+    >>> [(str(f), round(b, 1)) for f, b in snap_window(0.2994, 0.004, exponent=True)]
+    [('3/10', 4.0)]
+    """
+    value = float(value)
+    if not (math.isfinite(value) and value != 0 and half_width >= 0):
+        return []
+    hw = min(half_width, MAX_REL_SNAP * abs(value))
+    lo, hi = value - hw, value + hw
+    found: dict[Any, float] = {}
+
+    def add(form: Any, bits: float) -> None:
+        if form != 0 and abs(float(form) - value) <= hw and bits < found.get(form, math.inf) \
+                and not clashes(form, reserved):
+            found[form] = bits
+
+    denominators = _EXPONENT_DENOMINATORS if exponent else range(1, max_denominator + 1)
+    for rank, (transform, inverse, build) in enumerate(_forms()):
+        if (exponent and rank) or (rank not in _SIMPLE_RANKS and not compound):
+            continue
+        with np.errstate(all="ignore"):
+            a, b = sorted((transform(lo), transform(hi)))
+        if not (math.isfinite(a) and math.isfinite(b)):
+            continue
+        extra = 0.0 if rank == 0 else (4.0 if rank in _SIMPLE_RANKS else 8.0)
+        for q in denominators:
+            top = max_int if q == 1 else max_numerator
+            if a * q > top or b * q < -top:
+                continue
+            for p in range(max(math.ceil(a * q), -top), min(math.floor(b * q), top) + 1):
+                if p == 0 or math.gcd(p, q) != 1:
+                    continue
+                if abs(inverse(p / q) - value) <= hw:
+                    bits = math.log2(abs(p) + 1) + 2.0 if exponent else 2.0 * math.log2(abs(p) + q)
+                    add(build(sympy.Rational(p, q)), bits + extra)
+    return sorted(found.items(), key=lambda t: (t[1], abs(float(t[0]) - value)))
+
+
+def clashes(form: Any, names: Collection[str]) -> bool:
+    """Whether a form prints a named number (``pi``, ``E``) that is also a column's name in ``names``."""
+    return bool(names) and any(str(c) in names for c in form.atoms(sympy.NumberSymbol))
+
+
+def float_bits(value: float, se: float) -> float:
+    """Bits that write ``value`` to its precision (one standard error either side), its sign included: a form
+    that takes fewer says the same about the data in less (a snap is then a shorter description, not a
+    coincidence the look-elsewhere effect would make likely)."""
+    if not (math.isfinite(se) and se > 0):
+        return math.inf if se == 0 else 0.0
+    return max(math.log2(abs(value) / (2.0 * se)), 0.0) + 1.0
+
+
+def snap_within_error(
     fn: ExpressionFn,
     constants: Sequence[float] | np.ndarray,
     X: np.ndarray,
     y: np.ndarray,
     *,
-    tol: float = 1e-9,
-    atol: float | None = None,
-    rtol: float = 1e-6,
     weights: np.ndarray | None = None,
-    zero: bool = False,
+    exponents: Sequence[bool] | None = None,
+    z: float = SNAP_Z,
+    reserved: Collection[str] = (),
 ) -> tuple[np.ndarray, list[sympy.Expr | None]]:
-    """Snap constants to readable forms one at a time, keeping a snap only when it costs no accuracy.
+    """Snap constants to short forms the data cannot tell from their fitted values: a statistical decision.
 
-    Constants are tried greedily, closest to their snapped form first, each through its forms simplest first
-    (:func:`snap_forms`); a snap is kept if the MSE on
-    ``(X, y)`` with all snaps so far stays ``<= mse0·(1 + tol) + atol``, where ``mse0`` is the MSE of the
-    unsnapped constants and ``atol`` (default ``1e-12·mean(y²)``, i.e. float-precision noise of an exact
-    fit) absorbs round-off. No refit is done. With ``weights`` (sample weights) the MSE is weighted. With
-    ``zero`` (for fits at the noise floor, where ``tol`` is the noise's allowance), the constants left over are
-    then tried at 0, smallest first: an offset or a term that the noise cannot tell from nothing is dropped.
+    The test (STYLE 32): constant j snaps to the shortest form of :func:`snap_window` within ``z`` standard
+    errors of its fit (:func:`standard_errors`) whose description is shorter than the float's at that
+    precision (:func:`float_bits`: 3.06 ± 0.01 does not become 9·e/8, 0.9946 ± 0.0035 becomes 1), and the
+    snaps so far together raise the weighted SSR by at most z²·s² per snapped constant, the other free
+    constants refitted (a likelihood-ratio test at about 95 % per snap). Constants are tried most-certain
+    first. On an exact fit (noise-free data) s² is round-off, so only snaps exact to float precision pass,
+    and only then products of several factors (√(π/2), ln 2) are proposed. Constants within z standard
+    errors of 0 are then tried at 0 on the same test: an offset or a term the noise cannot tell from nothing
+    is dropped. ``exponents`` marks the constants that are exponents (integers, halves, thirds and tenths
+    only); ``reserved`` holds the column names, so that no form prints as one of them.
 
     Returns
     -------
@@ -151,29 +269,62 @@ def snap_if_no_loss(
     c = np.array(constants, dtype=np.float64).reshape(-1)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    if atol is None:
-        atol = 1e-12 * float(np.mean(y**2))
     forms: list[sympy.Expr | None] = [None] * c.size
     mse0 = _mse(fn, c, X, y, weights)
-    if not math.isfinite(mse0):
+    if not math.isfinite(mse0) or c.size == 0:
         return c, forms
-    limit = mse0 * (1.0 + tol) + atol
+    se, s2, exact = standard_errors(fn, c, X, y, weights)
+    per_snap = z * z * s2 / len(y)  # the MSE (SSR/n) one snap may add
+    is_exp = [False] * c.size if exponents is None else list(exponents)
     proposals = []
     for j, v in enumerate(c):
-        options = snap_forms(v, rtol=rtol)
+        options = [] if not math.isfinite(se[j]) else \
+            [f for f, bits in snap_window(v, z * se[j], exponent=is_exp[j], compound=exact, reserved=reserved)
+             if exact or bits < float_bits(v, se[j])]
         if options:
-            proposals.append((abs(float(options[0]) - v) / max(abs(v), 1e-300), j, options))
+            proposals.append((abs(float(options[0]) - v) / se[j] if se[j] > 0 else 0.0, j, options))
+    done = 0
+
+    def accept(j: int, value: float) -> bool:  # the likelihood-ratio test, the free constants refitted
+        nonlocal c, done
+        trial = c.copy()
+        trial[j] = value
+        free = np.array([forms[i] is None and i != j for i in range(c.size)])
+        if _mse(fn, trial, X, y, weights) > mse0 + (done + 1) * per_snap and free.any():
+            trial = _refit(fn, trial, free, X, y, weights)
+        if _mse(fn, trial, X, y, weights) <= mse0 + (done + 1) * per_snap:
+            c, done = trial, done + 1
+            return True
+        return False
+
     for _, j, options in sorted(proposals, key=lambda t: (t[0], t[1])):
         for form in options:  # simplest first; the first the data accept is kept
-            trial = c.copy()
-            trial[j] = float(form)
-            if _mse(fn, trial, X, y, weights) <= limit:
-                c, forms[j] = trial, form
+            if accept(j, float(form)):
+                forms[j] = form
                 break
-    left = [j for j in range(c.size) if forms[j] is None] if zero else []
-    for j in sorted(left, key=lambda j: abs(c[j])):
-        trial = c.copy()
-        trial[j] = 0.0
-        if _mse(fn, trial, X, y, weights) <= limit:
-            c, forms[j] = trial, sympy.Integer(0)
+    left = [j for j in range(c.size) if forms[j] is None and abs(c[j]) <= z * se[j]]
+    for j in sorted(left, key=lambda j: abs(c[j]) / se[j]):
+        if forms[j] is None and accept(j, 0.0):
+            forms[j] = sympy.Integer(0)
     return c, forms
+
+
+def _refit(fn: ExpressionFn, c: np.ndarray, free: np.ndarray, X: np.ndarray, y: np.ndarray,
+           weights: np.ndarray | None) -> np.ndarray:
+    """``c`` with the ``free`` constants refitted (one Levenberg–Marquardt start from their values)."""
+    import torch
+
+    from gensr.constants import fit_constants
+
+    base = torch.as_tensor(c, dtype=torch.float64)
+    idx = torch.as_tensor(np.flatnonzero(free))
+
+    def sub(Xt: Any, cf: Any) -> Any:  # cf is (k_free,) or, for row-wise Jacobians, (k_free, n)
+        full = base.clone() if cf.dim() == 1 else base[:, None].expand(len(base), cf.shape[1]).clone()
+        return fn(Xt, full.index_put((idx,), cf))
+
+    fit = fit_constants(sub, int(free.sum()), X, y, init=c[free], n_starts=1, max_iter=50, rng=0, weights=weights)
+    out = c.copy()
+    if fit.success:
+        out[free] = fit.constants
+    return out
