@@ -25,6 +25,7 @@ TABLE = [
     (x1 * x2 / (sympy.Abs(x0) - 1), b * c / (a - 1), "x1*x2/(x0 - 1)"),
     (x1 * sympy.Abs(-x0), -b * -a, "x0*x1"),
     (x0 - F(1.0) * x1 * sympy.log(x2) / x3, a - b * np.log(c) / d, "x0 - x1*log(x2)/x3"),
+    (x0 - 2 * x1 * sympy.log(sympy.sqrt(x2)) / x3, a - b * np.log(c) / d, "x0 - x1*log(x2)/x3"),  # a log expanded
     (F(1 / 1.17338) * x0 * x1 * x4 * (F(1.17338) * x2 - F(1.17338) * x3) / (x2 * x3),
      a * b * e * (c - d) / (c * d), "x0*x1*x4*(x2 - x3)/(x2*x3)"),
     (x0 * (F(0.5 / 1.87638) * x1 + F(0.5 / 1.87638) * x2) * (F(1.87638) * x1 - F(1.87638) * x2),

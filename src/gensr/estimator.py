@@ -346,22 +346,24 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.selected_features_ = selected
         self.search_result_ = result
         self.n_iter_ = result.generations
+        nf = result.noise_floor
+        if nf is not None and len(result.front):  # re-estimated on the most accurate formula's residuals
+            from gensr.noise import residual_floor
+
+            best = min((result.candidates[i] for i in result.front), key=lambda c: c.mse)
+            with np.errstate(all="ignore"):
+                nf = residual_floor(X[:, selected], y - best.expression.evaluate(X[:, selected]), nf, weights=weights)
         self.equations_ = front_table(result, X[:, selected], y, sub_names, snap=self.snap_constants,
-                                      deadline=deadline, scales=(x_scale[selected], y_scale), weights=weights)
+                                      deadline=deadline, scales=(x_scale[selected], y_scale), weights=weights,
+                                      noise=nf)
         if self.units_ is not None:
             from gensr.units import dimension_check
 
             self.equations_["consistent"] = [dimension_check(e, self.units_) for e in self.equations_["expression"]]
         with np.errstate(over="ignore", under="ignore"):
             unit = np.float64(y_scale) ** 2  # the floor in the user's units, if float64 holds it
-        nf = result.noise_floor
-        if nf is not None and len(self.equations_):  # re-estimated on the most accurate formula's residuals
-            from gensr.noise import residual_floor
-
-            best = self.equations_["expression"].iloc[int(np.argmin(self.equations_["loss"].to_numpy(float)))]
-            with np.errstate(all="ignore"):
-                resid = y - best.evaluate(X[:, selected] * x_scale[selected]) / y_scale
-            nf = residual_floor(X[:, selected], resid, nf, weights=weights)
+        if nf is not None and len(self.equations_) and np.isfinite(unit) and unit > 0:  # the printed formulas
+            nf = nf.bounded_by(float(self.equations_["loss"].min()) / float(unit))  # bound the noise too
         ok = nf is not None and np.isfinite(unit)
         self.noise_floor_ = float(nf.mse * unit) if ok else float("nan")
         self.noise_floor_se_ = (math.inf if math.isinf(nf.se) else float(nf.se * unit)) if ok else float("nan")

@@ -23,13 +23,15 @@ __all__ = ["exact_floor", "extreme_scales", "front_table", "plot_front", "readab
 
 def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, snap: bool = True,
                 deadline: Deadline | None = None, scales: tuple[np.ndarray, float] | None = None,
-                weights: np.ndarray | None = None) -> Any:
+                weights: np.ndarray | None = None, noise: Any = None) -> Any:
     """The front of a :class:`~gensr.search.SearchResult` as users read it (``equations_``).
 
     With ``snap``, constants are snapped to short forms the data cannot tell from their fits (within
-    :data:`gensr.snapping.SNAP_Z` standard errors, :func:`gensr.snapping.snap_within_error`: on noise-free
-    data only snaps exact to float precision) and folded into the tree, so the complexity is the printed
-    formula's; :func:`readable` then rewrites the text at no accuracy cost. ``equation`` has constants at 5
+    :data:`gensr.snapping.SNAP_Z` standard errors, :func:`gensr.snapping.snap_within_error`) and folded into
+    the tree, so the complexity is the printed formula's. Standard errors mean something only when the
+    residuals are noise: a member at the resolved noise floor ``noise`` (:class:`gensr.noise.NoiseFloor`, in
+    the search's units) is snapped within its errors; any other member (an approximation, or any member on
+    noise-free data) only where the snap is exact to float precision; :func:`readable` then rewrites the text at no accuracy cost. ``equation`` has constants at 5
     significant digits, ``sympy_format`` and ``expression`` full precision.
 
     Every number in a row is the printed formula's own (STYLE 31): ``loss`` (the weighted MSE, in y's units
@@ -58,8 +60,10 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     for cand in sorted(members, key=lambda c: -score(c.r2, c.complexity, BALANCE)):
         expr, snapped = cand.expression, None
         if snap and expr.n_constants and (deadline is None or not deadline.expired()):
+            at_floor = noise is not None and noise.reached(cand.mse)
             values, snapped = snap_within_error(expr.torch_fn(), expr.constants, X, y, weights=weights,
-                                                exponents=exponent_mask(expr), reserved=names)
+                                                exponents=exponent_mask(expr), reserved=names,
+                                                statistical=at_floor)
             expr = expr.with_constants(values)
         sym = expr.to_sympy(names, constant_forms=snapped)
         expr = _folded(expr, sym, names, X)
@@ -132,7 +136,8 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
        sympy takes them out of positive symbols (``x*sqrt(u/x²)`` is ``sqrt(u)``), when shorter; square
        roots multiplied together become one (``sqrt(a*b/c)``), a sum under a root is expanded and its common
        factors pulled out, and a factor moves under its root (``x*sqrt(1 + y²/x²)`` is ``sqrt(x² + y²)``
-       where x > 0), each when shorter;
+       where x > 0), each when shorter; logs of positive columns are expanded when shorter
+       (``2*log(sqrt(c))`` is ``log(c)``);
     5. floats below 1e-6 of the largest (round-off offsets such as ``6e-10 + x``) become 0 where the data
        accept it, and every remaining float is snapped to a short exact form
        (:func:`gensr.snapping.snap_constant`: small rationals, π, e, √2; products such as ln 10 or √(π/2)
@@ -217,7 +222,11 @@ def readable(sym: Any, X: np.ndarray, y: np.ndarray, names: list[str], weights: 
 
     out = roots(out)
     if positive:  # sympy takes positive factors out of roots and powers itself (sqrt(u/x²) is sqrt(u)/x)
-        trial = roots(out.xreplace(positive).xreplace({v: k for k, v in positive.items()}))
+        back = {v: k for k, v in positive.items()}
+        trial = roots(out.xreplace(positive).xreplace(back))
+        if sympy.count_ops(trial) < sympy.count_ops(out):
+            out = exact(trial) or out
+        trial = sympy.expand_log(out.xreplace(positive)).xreplace(back)  # 2*log(sqrt(c)) is log(c) for c > 0
         if sympy.count_ops(trial) < sympy.count_ops(out):
             out = exact(trial) or out
     floats = sorted(out.atoms(sympy.Float), key=lambda f: abs(float(f)))

@@ -142,19 +142,21 @@ _EXPONENT_DENOMINATORS = (1, 2, 3, 10)  # exponents snap to integers, halves, th
 
 
 def standard_errors(fn: ExpressionFn, constants: Sequence[float] | np.ndarray, X: np.ndarray, y: np.ndarray,
-                    weights: np.ndarray | None = None) -> tuple[np.ndarray, float, bool]:
+                    weights: np.ndarray | None = None, *,
+                    round_off_only: bool = False) -> tuple[np.ndarray, float, bool]:
     """Standard errors of fitted constants from the Jacobian at the optimum: cov = s²·(JᵀWJ)⁻¹.
 
     s² is the weighted residual variance SSR/(n − p), never below the round-off of an exact fit
     (:data:`ROUND_OFF`·mean(y²)); J is taken by central differences. Returns (se per constant, s², whether
     the fit is exact to float precision). A constant the data do not determine gets an infinite error.
+    ``round_off_only``: s² is the round-off floor whatever the residuals (errors of an exact fit).
     """
     c = np.array(constants, dtype=np.float64).reshape(-1)
     n, k = len(y), c.size
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64) / np.mean(weights)
     mse0 = _mse(fn, c, X, y, weights)
     floor = ROUND_OFF * float(np.average(y**2, weights=w))
-    s2 = max(mse0 * n / max(n - k, 1), floor)
+    s2 = floor if round_off_only else max(mse0 * n / max(n - k, 1), floor)
     J = np.zeros((n, k))
     for j in range(k):
         h = 1e-6 * max(abs(c[j]), 1e-3)
@@ -169,7 +171,7 @@ def standard_errors(fn: ExpressionFn, constants: Sequence[float] | np.ndarray, X
             cov = np.linalg.pinv(info, rtol=1e-12) * s2
         d = np.diag(cov)
         se = np.where((d > 0) & np.isfinite(d) & (np.diag(info) > 0), np.sqrt(np.abs(d)), math.inf)
-    return se, s2, mse0 <= floor
+    return se, s2, mse0 <= floor or round_off_only
 
 
 def snap_window(value: float, half_width: float, *, exponent: bool = False, compound: bool = False,
@@ -246,6 +248,7 @@ def snap_within_error(
     exponents: Sequence[bool] | None = None,
     z: float = SNAP_Z,
     reserved: Collection[str] = (),
+    statistical: bool = True,
 ) -> tuple[np.ndarray, list[sympy.Expr | None]]:
     """Snap constants to short forms the data cannot tell from their fitted values: a statistical decision.
 
@@ -258,7 +261,9 @@ def snap_within_error(
     and only then products of several factors (√(π/2), ln 2) are proposed. Constants within z standard
     errors of 0 are then tried at 0 on the same test: an offset or a term the noise cannot tell from nothing
     is dropped. ``exponents`` marks the constants that are exponents (integers, halves, thirds and tenths
-    only); ``reserved`` holds the column names, so that no form prints as one of them.
+    only); ``reserved`` holds the column names, so that no form prints as one of them. Without
+    ``statistical`` (a formula whose residuals are not noise, so its standard errors say nothing), s² is
+    round-off: only snaps exact to float precision.
 
     Returns
     -------
@@ -273,7 +278,7 @@ def snap_within_error(
     mse0 = _mse(fn, c, X, y, weights)
     if not math.isfinite(mse0) or c.size == 0:
         return c, forms
-    se, s2, exact = standard_errors(fn, c, X, y, weights)
+    se, s2, exact = standard_errors(fn, c, X, y, weights, round_off_only=not statistical)
     per_snap = z * z * s2 / len(y)  # the MSE (SSR/n) one snap may add
     is_exp = [False] * c.size if exponents is None else list(exponents)
     proposals = []
