@@ -449,8 +449,10 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
 
         loss, noise = table["loss"].to_numpy(float), getattr(self, "_noise", None)
         n_rows = noise[2] if noise is not None else None
-        if not np.all(np.isfinite(loss)):  # y beyond 1e154: its MSE overflows float64; 1 − R² ranks the same
-            loss, noise = 1.0 - table["r2"].to_numpy(float), None
+        r2 = table["r2"].to_numpy(float)
+        if not np.all(np.isfinite(loss)) or np.any((loss == 0) & (r2 < 1 - 1e-10)):
+            # y beyond 1e154 or below 1e-154: its MSE overflows or underflows float64; 1 − R² ranks the same
+            loss, noise = 1.0 - r2, None
         n_constants = np.array([e.n_constants for e in table["expression"]]) if "expression" in table else None
 
         def choose(rows: np.ndarray) -> int:

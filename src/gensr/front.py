@@ -18,6 +18,8 @@ import numpy as np
 from gensr.deadline import Deadline
 from gensr.grammar import Expression
 
+SNAP_ROWS = 20_000  # snapping refits a member's constants and tests them on at most this many rows (a fixed draw)
+
 __all__ = ["exact_floor", "extreme_scales", "front_table", "plot_front", "readable", "unscaled"]
 
 
@@ -43,7 +45,7 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     (X and y were divided by them for the search), every equation is mapped back to the user's units."""
     import pandas as pd
 
-    from gensr._utils import r2_score, weighted_mse
+    from gensr._utils import r2_score, subsample_rows, weighted_mse
     from gensr.pareto import BALANCE, score
     from gensr.snapping import snap_within_error
 
@@ -51,17 +53,20 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     x_scale, y_scale = (np.ones(X.shape[1]), 1.0) if scales is None else (np.asarray(scales[0]), float(scales[1]))
     with np.errstate(over="ignore", under="ignore"):
         f = np.float64(y_scale) ** 2
-    factor = float(f) if np.isfinite(f) and f > 0 else math.nan  # loss in y's units = scaled loss · factor
+    factor = float(f)  # loss in y's units = scaled loss · factor: inf beyond 1e154 and 0 below 1e-154, as
+    # float64 holds them (the selection then ranks by 1 − R²)
     scaled = bool(np.any(x_scale != 1) or y_scale != 1)
     X_user = X * x_scale if scaled else X
     members = [result.candidates[i] for i in result.front]
+    at = subsample_rows(len(y), SNAP_ROWS, np.random.default_rng(0))  # the rows of the snaps' refits and tests
     # the members most likely to be chosen first (the balanced rule's score): if the deadline passes, the rest
     # are left unsnapped, not the answer
     for cand in sorted(members, key=lambda c: -score(c.r2, c.complexity, BALANCE)):
         expr, snapped = cand.expression, None
         if snap and expr.n_constants and (deadline is None or not deadline.expired()):
             at_floor = noise is not None and noise.reached(cand.mse)
-            values, snapped = snap_within_error(expr.torch_fn(), expr.constants, X, y, weights=weights,
+            values, snapped = snap_within_error(expr.torch_fn(), expr.constants, X[at], y[at],
+                                                weights=None if weights is None else weights[at],
                                                 exponents=exponent_mask(expr), reserved=names,
                                                 statistical=at_floor)
             expr = expr.with_constants(values)
@@ -98,7 +103,8 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
             best = min(best, r["loss"])
         seen.add(r["equation"])
     table = table.loc[keep].reset_index(drop=True)
-    table["loss"] = table["loss"] * factor if math.isfinite(factor) else math.inf
+    with np.errstate(over="ignore", under="ignore"):
+        table["loss"] = np.where(table["loss"] > 0, table["loss"] * factor, 0.0)
     table["extrapolates"] = [extrapolates(e, X_user) for e in table["expression"]]
     return table
 

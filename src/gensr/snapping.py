@@ -263,7 +263,8 @@ def snap_within_error(
     is dropped. ``exponents`` marks the constants that are exponents (integers, halves, thirds and tenths
     only); ``reserved`` holds the column names, so that no form prints as one of them. Without
     ``statistical`` (a formula whose residuals are not noise, so its standard errors say nothing), s² is
-    round-off: only snaps exact to float precision.
+    round-off: only snaps exact to float precision; with it, the constants are first refitted on all the
+    rows given (pass a subset of a very large table).
 
     Returns
     -------
@@ -275,6 +276,10 @@ def snap_within_error(
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     forms: list[sympy.Expr | None] = [None] * c.size
+    if statistical and c.size and math.isfinite(_mse(fn, c, X, y, weights)):
+        # the standard errors are those of the least-squares optimum on these rows; the search may have fitted
+        # the constants on a subset (measured: 0.2 % off on 75,000 rows, 50 of their standard errors)
+        c = _refit(fn, c, np.ones(c.size, dtype=bool), X, y, weights)
     mse0 = _mse(fn, c, X, y, weights)
     if not math.isfinite(mse0) or c.size == 0:
         return c, forms
@@ -328,8 +333,9 @@ def _refit(fn: ExpressionFn, c: np.ndarray, free: np.ndarray, X: np.ndarray, y: 
         full = base.clone() if cf.dim() == 1 else base[:, None].expand(len(base), cf.shape[1]).clone()
         return fn(Xt, full.index_put((idx,), cf))
 
-    fit = fit_constants(sub, int(free.sum()), X, y, init=c[free], n_starts=1, max_iter=50, rng=0, weights=weights)
+    fit = fit_constants(sub, int(free.sum()), X, y, init=c[free], n_starts=1, max_iter=50, rng=0, weights=weights,
+                        max_rows=len(y))
     out = c.copy()
-    if fit.success:
+    if fit.success and fit.mse <= _mse(fn, c, X, y, weights):
         out[free] = fit.constants
     return out

@@ -48,6 +48,9 @@ class BudgetConfig:
     # 800 is about 10 s of a fit on 10,000 rows with one core (a 30 s fit decodes 500-2,700); 0: never
     noise_stop: bool = True  # stop once the best formula is at the data's noise floor (gensr.noise) and its
     # residuals look like noise: more search could only fit the noise
+    noise_patience: int = 200  # ...after this many more latents decoded without a simpler formula reaching the
+    # floor: the first formula at the floor is often an approximation with terms the noise hides, and the law is
+    # a few generations away (0: stop at once; on noisy Feynman-40 that lost 5 laws of 21)
     units_share: float = 0.4  # with units (GenSRRegressor X_units/y_units): the share of the budget for the search
     # over dimensionless groups, which runs first; the search on the raw columns starts from its equations
     deterministic: bool = False  # True: every stage is bounded by counts (max_generations, beams, fit iterations),
@@ -57,7 +60,7 @@ class BudgetConfig:
         _need(self.max_time > 0, f"budget.max_time must be > 0, got {self.max_time!r}")
         if self.max_generations is not None:
             _integers(self, ("max_generations",), 1, "budget")
-        _integers(self, ("plateau", "exact_slack"), 0, "budget")
+        _integers(self, ("plateau", "exact_slack", "noise_patience"), 0, "budget")
         _need(0 < self.units_share < 1, f"budget.units_share must be in (0, 1), got {self.units_share!r}")
 
     @property

@@ -190,7 +190,8 @@ class _Driver:
         self.state, self.moves, self.bar, self.callback, self.names = state, moves, bar, callback, names
         self.stop: dict[str, float] = {}
         self.history: list[dict[str, float]] = []
-        self._floor_checked: dict[int | None, bool] = {}
+        self._floor_checked: dict[int | None, float | None] = {}
+        self._at_floor: list[float] | None = None  # [MSE threshold, evaluation of the last gain, simplest there]
 
     def global_stop(self) -> dict[str, float]:
         s, bc, out = self.state, self.state.cfg.budget, {}
@@ -204,22 +205,38 @@ class _Driver:
             out["target_r2"] = bc.target_r2
         if bc.plateau and s.evaluations - s.pool.last_gain >= bc.plateau:
             out["plateau"] = float(bc.plateau)
-        if bc.noise_stop and best is not None and self.at_noise_floor(best):
+        if bc.noise_stop and best is not None and self.patience_spent(best):
             out["noise_floor"] = s.noise.mse
         return out
 
-    def at_noise_floor(self, best: Candidate) -> bool:
-        """The best formula's residuals are indistinguishable from noise: their own floor
-        (:func:`gensr.noise.noise_floor` on the residuals) is resolved and their mean square is within its
-        error, and a random forest cannot predict them better (:func:`gensr.noise.checked_floor`). The data
-        hold nothing more to find. The floor on y is not needed: its curvature bias (a law with 1/x² or
-        exp(−x·y)) left it unresolved on laws the search had found, and the fit ran to a plateau instead. Tried
-        when the floor on y is reached or the best R² is above :data:`NOISE_STOP_R2`, once per best formula."""
+    def patience_spent(self, best: Candidate) -> bool:
+        """Once a formula is at the noise floor (:meth:`at_noise_floor`), whether ``budget.noise_patience``
+        latents have been decoded since the simplest formula at that floor last got simpler."""
+        s, patience = self.state, self.state.cfg.budget.noise_patience
+        if self._at_floor is None:
+            threshold = self.at_noise_floor(best)
+            if threshold is None:
+                return False
+            self._at_floor = [threshold, float(s.evaluations), math.inf]
+        threshold, since, simplest = self._at_floor
+        now = min((c.complexity for c in s.pool.candidates if c.mse <= threshold), default=math.inf)
+        if now < simplest:
+            self._at_floor[1:] = [float(s.evaluations), now]
+        return s.evaluations - self._at_floor[1] >= patience
+
+    def at_noise_floor(self, best: Candidate) -> float | None:
+        """The MSE a formula at the noise floor may have, when the best formula's residuals are
+        indistinguishable from noise (else None): their own floor (:func:`gensr.noise.noise_floor` on the
+        residuals) is resolved and their mean square is within its error, and a random forest cannot predict
+        them better (:func:`gensr.noise.checked_floor`). The floor on y is not needed: its curvature bias (a
+        law with 1/x² or exp(−x·y)) left it unresolved on laws the search had found, and the fit ran to a
+        plateau instead. Tried when the floor on y is reached or the best R² is above
+        :data:`NOISE_STOP_R2`, once per best formula."""
         s = self.state
         if s.pool.best in self._floor_checked:
             return self._floor_checked[s.pool.best]
-        ok = s.noise.reached(best.mse) or best.r2 >= NOISE_STOP_R2
-        if ok:
+        threshold = None
+        if s.noise.reached(best.mse) or best.r2 >= NOISE_STOP_R2:
             with s.deadline.section("bookkeeping"), np.errstate(all="ignore"):
                 resid = s.y - best.expression.evaluate(s.X)
                 rest = noise_floor(s.X, resid, weights=s.weights) if np.all(np.isfinite(resid)) else None
@@ -227,8 +244,10 @@ class _Driver:
                 ok = rest is not None and rest.resolved() and mse <= rest.mse + 2.0 * rest.se
                 if ok and not s.noise.reached(best.mse):  # the residuals alone decide: a forest checks them
                     ok = checked_floor(s.X, resid, rest, weights=s.weights).resolved()
-        self._floor_checked[s.pool.best] = ok
-        return ok
+                if ok and rest is not None:
+                    threshold = rest.mse + 2.0 * rest.se
+        self._floor_checked[s.pool.best] = threshold
+        return threshold
 
     def should_stop(self) -> bool:
         reasons = self.global_stop()
