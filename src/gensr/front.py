@@ -33,8 +33,9 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     the tree, so the complexity is the printed formula's. Standard errors mean something only when the
     residuals are noise: a member at the resolved noise floor ``noise`` (:class:`gensr.noise.NoiseFloor`, in
     the search's units) is snapped within its errors; any other member (an approximation, or any member on
-    noise-free data) only where the snap is exact to float precision; :func:`readable` then rewrites the text at no accuracy cost. ``equation`` has constants at 5
-    significant digits, ``sympy_format`` and ``expression`` full precision.
+    noise-free data) only where the snap is exact to float precision. :func:`readable` then rewrites the
+    text at no accuracy cost. ``equation`` has constants at 5 significant digits, ``sympy_format`` and
+    ``expression`` full precision.
 
     Every number in a row is the printed formula's own (STYLE 31): ``loss`` (the weighted MSE, in y's units
     squared), ``r2`` (weighted), ``complexity`` and ``extrapolates`` are computed from the final

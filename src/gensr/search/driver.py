@@ -218,7 +218,7 @@ class _Driver:
             if threshold is None:
                 return False
             self._at_floor = [threshold, float(s.evaluations), math.inf]
-        threshold, since, simplest = self._at_floor
+        threshold, _, simplest = self._at_floor
         now = min((c.complexity for c in s.pool.candidates if c.mse <= threshold), default=math.inf)
         if now < simplest:
             self._at_floor[1:] = [float(s.evaluations), now]
