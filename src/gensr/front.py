@@ -30,7 +30,8 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
 
     With ``snap``, constants are snapped to short forms the data cannot tell from their fits (within
     :data:`gensr.snapping.SNAP_Z` standard errors, :func:`gensr.snapping.snap_within_error`) and folded into
-    the tree, so the complexity is the printed formula's. Standard errors mean something only when the
+    the tree, so the complexity is the printed formula's (at equal complexity, the row with fewer fitted
+    floats comes first). Standard errors mean something only when the
     residuals are noise: a member at the resolved noise floor ``noise`` (:class:`gensr.noise.NoiseFloor`, in
     the search's units) is snapped within its errors; any other member (an approximation, or any member on
     noise-free data) only where the snap is exact to float precision. :func:`readable` then rewrites the
@@ -40,11 +41,13 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     Every number in a row is the printed formula's own (STYLE 31): ``loss`` (the weighted MSE, in y's units
     squared), ``r2`` (weighted), ``complexity`` and ``extrapolates`` are computed from the final
     ``expression`` on the user's data, with the same ``weights``, after snapping and canonicalisation. A row
-    is kept only if it is materially more accurate than every simpler one (beyond round-off of the weighted
-    variance of y). Members are processed in the order of the ``balanced`` rule's score, so once
+    is kept only if it is materially more accurate than every simpler one: beyond round-off of the weighted
+    variance of y, and beyond what the noise explains (SNAP_Z²·σ²/n, a likelihood-ratio margin for one more
+    constant, with a resolved floor). Members are processed in the order of the ``balanced`` rule's score, so once
     ``deadline`` has passed, the rows left unsnapped are the ones least likely to be chosen. With ``scales``
     (X and y were divided by them for the search), every equation is mapped back to the user's units."""
     import pandas as pd
+    import sympy
 
     from gensr._utils import r2_score, subsample_rows, weighted_mse
     from gensr.pareto import BALANCE, score
@@ -89,13 +92,21 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
                      "stage": cand.stage, "found_at": cand.found_at})
     table = pd.DataFrame(rows, columns=["complexity", "loss", "r2", "score", "equation", "sympy_format",
                                         "expression", "stage", "found_at"])
-    table = table.sort_values(["complexity", "loss"], kind="stable")
+    # at equal complexity, fewer fitted floats first: a snapped row is kept over an unsnapped twin the data
+    # cannot tell from it
+    table["floats"] = [len(e.atoms(sympy.Float)) for e in table["sympy_format"]]
+    table = table.sort_values(["complexity", "floats", "loss"], kind="stable").drop(columns="floats")
     keep, best, seen, kept_values = [], np.inf, set(), []
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
-    noise = 1e-12 * float(np.average((y - np.average(y, weights=w)) ** 2, weights=w))  # round-off of exact fits
+    # a row must beat every simpler one by more than round-off of an exact fit and, on noisy data, by more than
+    # the noise explains: the likelihood-ratio margin of one more constant, SNAP_Z²·σ²/n
+    from gensr.snapping import SNAP_Z
+
+    margin = max(1e-12 * float(np.average((y - np.average(y, weights=w)) ** 2, weights=w)),
+                 SNAP_Z**2 * noise.mse / len(y) if noise is not None and noise.resolved() else 0.0)
     rows_x = X_user[: min(len(X), 256)]
     for idx, r in table.iterrows():  # folding can reorder complexities and make rows print alike
-        better = not keep or best - r["loss"] > max(1e-9 * best, noise)
+        better = not keep or best - r["loss"] > max(1e-9 * best, margin)
         values = r["expression"].evaluate(rows_x)
         if r["equation"] not in seen and better and np.isfinite(r["loss"]) \
                 and not any(_same_values(values, v) for v in kept_values):

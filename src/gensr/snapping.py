@@ -142,35 +142,38 @@ _EXPONENT_DENOMINATORS = (1, 2, 3, 10)  # exponents snap to integers, halves, th
 
 
 def standard_errors(fn: ExpressionFn, constants: Sequence[float] | np.ndarray, X: np.ndarray, y: np.ndarray,
-                    weights: np.ndarray | None = None, *,
-                    round_off_only: bool = False) -> tuple[np.ndarray, float, bool]:
+                    weights: np.ndarray | None = None, *, round_off_only: bool = False,
+                    free: np.ndarray | None = None) -> tuple[np.ndarray, float, bool]:
     """Standard errors of fitted constants from the Jacobian at the optimum: cov = s²·(JᵀWJ)⁻¹.
 
     s² is the weighted residual variance SSR/(n − p), never below the round-off of an exact fit
     (:data:`ROUND_OFF`·mean(y²)); J is taken by central differences. Returns (se per constant, s², whether
     the fit is exact to float precision). A constant the data do not determine gets an infinite error.
-    ``round_off_only``: s² is the round-off floor whatever the residuals (errors of an exact fit).
+    ``round_off_only``: s² is the round-off floor whatever the residuals (errors of an exact fit). ``free``
+    (a mask): the constants still fitted; the others are fixed (snapped) and get an infinite error.
     """
     c = np.array(constants, dtype=np.float64).reshape(-1)
-    n, k = len(y), c.size
+    n = len(y)
+    idx = np.flatnonzero(np.ones(c.size, dtype=bool) if free is None else free)
+    k = len(idx)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64) / np.mean(weights)
     mse0 = _mse(fn, c, X, y, weights)
     floor = ROUND_OFF * float(np.average(y**2, weights=w))
     s2 = floor if round_off_only else max(mse0 * n / max(n - k, 1), floor)
     J = np.zeros((n, k))
-    for j in range(k):
+    for col, j in enumerate(idx):
         h = 1e-6 * max(abs(c[j]), 1e-3)
         up, down = c.copy(), c.copy()
         up[j] += h
         down[j] -= h
-        J[:, j] = (evaluate(fn, up, X) - evaluate(fn, down, X)) / (2 * h)
-    se = np.full(k, math.inf)
+        J[:, col] = (evaluate(fn, up, X) - evaluate(fn, down, X)) / (2 * h)
+    se = np.full(c.size, math.inf)
     if np.all(np.isfinite(J)) and k:
         info = J.T @ (J * w[:, None])
         with np.errstate(all="ignore"):
             cov = np.linalg.pinv(info, rtol=1e-12) * s2
         d = np.diag(cov)
-        se = np.where((d > 0) & np.isfinite(d) & (np.diag(info) > 0), np.sqrt(np.abs(d)), math.inf)
+        se[idx] = np.where((d > 0) & np.isfinite(d) & (np.diag(info) > 0), np.sqrt(np.abs(d)), math.inf)
     return se, s2, mse0 <= floor or round_off_only
 
 
@@ -256,12 +259,13 @@ def snap_within_error(
     errors of its fit (:func:`standard_errors`) whose description is shorter than the float's at that
     precision (:func:`float_bits`: 3.06 ± 0.01 does not become 9·e/8, 0.9946 ± 0.0035 becomes 1), and the
     snaps so far together raise the weighted SSR by at most z²·s² per snapped constant, the other free
-    constants refitted (a likelihood-ratio test at about 95 % per snap). Constants are tried most-certain
-    first. On an exact fit (noise-free data) s² is round-off, so only snaps exact to float precision pass,
-    and only then products of several factors (√(π/2), ln 2) are proposed. Constants within z standard
-    errors of 0 are then tried at 0 on the same test: an offset or a term the noise cannot tell from nothing
-    is dropped. ``exponents`` marks the constants that are exponents (integers, halves, thirds and tenths
-    only); ``reserved`` holds the column names, so that no form prints as one of them. Without
+    constants refitted (a likelihood-ratio test at about 95 % per snap). First, constants within z standard
+    errors of 0 are tried at 0 on the same test: an offset or a term the noise cannot tell from nothing is
+    dropped. Then the others, most certain first, with the errors of what is left. On an exact fit
+    (noise-free data) s² is round-off, so only snaps exact to float precision pass, and only then products
+    of several factors (√(π/2), ln 2) are proposed. ``exponents`` marks the constants that are exponents
+    (integers, halves, thirds and tenths only); ``reserved`` holds the column names, so that no form prints
+    as one of them. Without
     ``statistical`` (a formula whose residuals are not noise, so its standard errors say nothing), s² is
     round-off: only snaps exact to float precision; with it, the constants are first refitted on all the
     rows given (pass a subset of a very large table).
@@ -286,13 +290,6 @@ def snap_within_error(
     se, s2, exact = standard_errors(fn, c, X, y, weights, round_off_only=not statistical)
     per_snap = z * z * s2 / len(y)  # the MSE (SSR/n) one snap may add
     is_exp = [False] * c.size if exponents is None else list(exponents)
-    proposals = []
-    for j, v in enumerate(c):
-        options = [] if not math.isfinite(se[j]) else \
-            [f for f, bits in snap_window(v, z * se[j], exponent=is_exp[j], compound=exact, reserved=reserved)
-             if exact or bits < float_bits(v, se[j])]
-        if options:
-            proposals.append((abs(float(options[0]) - v) / se[j] if se[j] > 0 else 0.0, j, options))
     done = 0
 
     def accept(j: int, value: float) -> bool:  # the likelihood-ratio test, the free constants refitted
@@ -307,15 +304,28 @@ def snap_within_error(
             return True
         return False
 
-    for _, j, options in sorted(proposals, key=lambda t: (t[0], t[1])):
-        for form in options:  # simplest first; the first the data accept is kept
+    # first the structure: offsets and terms the noise cannot tell from nothing (their correlation with the
+    # other constants would widen the others' errors), then short forms with the errors of what is left
+    for j in sorted((j for j in range(c.size) if abs(c[j]) <= z * se[j]), key=lambda j: abs(c[j]) / se[j]):
+        if accept(j, 0.0):
+            forms[j] = sympy.Integer(0)
+    if done:
+        se = standard_errors(fn, c, X, y, weights, round_off_only=not statistical,
+                             free=np.array([f is None for f in forms]))[0]
+
+    def options(j: int) -> list[sympy.Expr]:
+        if not math.isfinite(se[j]):
+            return []
+        return [f for f, bits in snap_window(c[j], z * se[j], exponent=is_exp[j], compound=exact, reserved=reserved)
+                if exact or bits < float_bits(c[j], se[j])]
+
+    first = {j: options(j) for j in range(c.size) if forms[j] is None}
+    order = sorted((abs(float(o[0]) - c[j]) / se[j] if se[j] > 0 else 0.0, j) for j, o in first.items() if o)
+    for _, j in order:  # most certain first; each through its forms, simplest first, at its current value
+        for form in options(j):
             if accept(j, float(form)):
                 forms[j] = form
                 break
-    left = [j for j in range(c.size) if forms[j] is None and abs(c[j]) <= z * se[j]]
-    for j in sorted(left, key=lambda j: abs(c[j]) / se[j]):
-        if forms[j] is None and accept(j, 0.0):
-            forms[j] = sympy.Integer(0)
     return c, forms
 
 
