@@ -347,7 +347,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.search_result_ = result
         self.n_iter_ = result.generations
         nf = result.noise_floor
-        if nf is not None and len(result.front):  # re-estimated on the most accurate formula's residuals
+        if nf is not None and len(result.front) and not deadline.expired():  # on the best formula's residuals
             from gensr.noise import residual_floor
 
             best = min((result.candidates[i] for i in result.front), key=lambda c: c.mse)

@@ -72,7 +72,7 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
             values, snapped = snap_within_error(expr.torch_fn(), expr.constants, X[at], y[at],
                                                 weights=None if weights is None else weights[at],
                                                 exponents=exponent_mask(expr), reserved=names,
-                                                statistical=at_floor)
+                                                statistical=at_floor, deadline=deadline)
             expr = expr.with_constants(values)
         sym = expr.to_sympy(names, constant_forms=snapped)
         expr = _folded(expr, sym, names, X)

@@ -252,6 +252,7 @@ def snap_within_error(
     z: float = SNAP_Z,
     reserved: Collection[str] = (),
     statistical: bool = True,
+    deadline: Any = None,
 ) -> tuple[np.ndarray, list[sympy.Expr | None]]:
     """Snap constants to short forms the data cannot tell from their fitted values: a statistical decision.
 
@@ -268,7 +269,8 @@ def snap_within_error(
     as one of them. Without
     ``statistical`` (a formula whose residuals are not noise, so its standard errors say nothing), s² is
     round-off: only snaps exact to float precision; with it, the constants are first refitted on all the
-    rows given (pass a subset of a very large table).
+    rows given (pass a subset of a very large table). The refits stop at ``deadline``
+    (:class:`gensr.deadline.Deadline`), keeping the best constants found.
 
     Returns
     -------
@@ -283,7 +285,7 @@ def snap_within_error(
     if statistical and c.size and math.isfinite(_mse(fn, c, X, y, weights)):
         # the standard errors are those of the least-squares optimum on these rows; the search may have fitted
         # the constants on a subset (measured: 0.2 % off on 75,000 rows, 50 of their standard errors)
-        c = _refit(fn, c, np.ones(c.size, dtype=bool), X, y, weights)
+        c = _refit(fn, c, np.ones(c.size, dtype=bool), X, y, weights, deadline)
     mse0 = _mse(fn, c, X, y, weights)
     if not math.isfinite(mse0) or c.size == 0:
         return c, forms
@@ -298,7 +300,7 @@ def snap_within_error(
         trial[j] = value
         free = np.array([forms[i] is None and i != j for i in range(c.size)])
         if _mse(fn, trial, X, y, weights) > mse0 + (done + 1) * per_snap and free.any():
-            trial = _refit(fn, trial, free, X, y, weights)
+            trial = _refit(fn, trial, free, X, y, weights, deadline)
         if _mse(fn, trial, X, y, weights) <= mse0 + (done + 1) * per_snap:
             c, done = trial, done + 1
             return True
@@ -330,7 +332,7 @@ def snap_within_error(
 
 
 def _refit(fn: ExpressionFn, c: np.ndarray, free: np.ndarray, X: np.ndarray, y: np.ndarray,
-           weights: np.ndarray | None) -> np.ndarray:
+           weights: np.ndarray | None, deadline: Any = None) -> np.ndarray:
     """``c`` with the ``free`` constants refitted (one Levenberg–Marquardt start from their values)."""
     import torch
 
@@ -344,7 +346,7 @@ def _refit(fn: ExpressionFn, c: np.ndarray, free: np.ndarray, X: np.ndarray, y: 
         return fn(Xt, full.index_put((idx,), cf))
 
     fit = fit_constants(sub, int(free.sum()), X, y, init=c[free], n_starts=1, max_iter=50, rng=0, weights=weights,
-                        max_rows=len(y))
+                        max_rows=len(y), deadline=deadline)
     out = c.copy()
     if fit.success and fit.mse <= _mse(fn, c, X, y, weights):
         out[free] = fit.constants
