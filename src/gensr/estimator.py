@@ -363,7 +363,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         with np.errstate(over="ignore", under="ignore"):
             unit = np.float64(y_scale) ** 2  # the floor in the user's units, if float64 holds it
         if nf is not None and len(self.equations_) and np.isfinite(unit) and unit > 0:  # the printed formulas
-            nf = nf.bounded_by(float(self.equations_["loss"].min()) / float(unit))  # bound the noise too
+            nf = nf.bounded_by(float(self.equations_["loss"].min()) / float(unit), len(y))  # bound the noise
         ok = nf is not None and np.isfinite(unit)
         self.noise_floor_ = float(nf.mse * unit) if ok else float("nan")
         self.noise_floor_se_ = (math.inf if math.isinf(nf.se) else float(nf.se * unit)) if ok else float("nan")
@@ -540,7 +540,7 @@ def _notes(row: Any, result: Any, floor: float, floor_se: float, n_rows: int, bu
     resolved = math.isfinite(floor_se) and floor > RESOLVED_Z * floor_se
     # the MSE of the law itself is within z·√(se² + 2σ⁴/n) of the floor (its sampling error over n rows)
     at_floor = resolved and loss <= floor + RESOLVED_Z * math.sqrt(floor_se**2 + 2 * floor**2 / max(n_rows, 1))
-    if resolved and not at_floor:
+    if resolved and not at_floor and not exact:
         notes.append(f"the chosen equation's MSE is {loss / floor:.3g}× the noise floor: the data hold structure it "
                      "does not explain")
     if "max_time" in result.stop and not exact and not at_floor:

@@ -57,13 +57,16 @@ class NoiseFloor:
         """Whether the floor is clearly above 0 (more than ``z`` standard errors): the data are noisy."""
         return self.mse > z * self.se
 
-    def bounded_by(self, mse: float, z: float = RESOLVED_Z) -> NoiseFloor:
-        """This floor, or ``mse`` marked unresolved when a formula's training ``mse`` beats the floor by more
-        than ``z`` standard errors: no formula of the inputs does better than the noise (up to its sampling
-        error), so the floor was overestimated (curvature the neighbours could not resolve: exact data with
-        inputs over decades, many inputs and few rows), and the noise is at most ``mse``. On noise-free data
-        with the law found, the floor is then that fit's round-off."""
-        if math.isfinite(mse) and mse < self.mse - z * (self.se if math.isfinite(self.se) else 0.0):
+    def bounded_by(self, mse: float, n: int | None = None, z: float = RESOLVED_Z) -> NoiseFloor:
+        """This floor, or ``mse`` marked unresolved when a formula's training ``mse`` over ``n`` rows beats the
+        floor by more than ``z`` standard errors of the difference (the floor's, and the MSE's own sampling
+        error σ²·√(2/n): an overfit formula's training MSE sits a few % under σ²): no formula of the inputs
+        does better than the noise, so the floor was overestimated (curvature the neighbours could not
+        resolve: exact data with inputs over decades, many inputs and few rows), and the noise is at most
+        ``mse``. On noise-free data with the law found, the floor is then that fit's round-off."""
+        se = self.se if math.isfinite(self.se) else 0.0
+        spread = math.sqrt(se**2 + (2.0 * self.mse**2 / n if n else 0.0))
+        if math.isfinite(mse) and mse < self.mse - z * spread:
             return NoiseFloor(max(float(mse), 0.0), math.inf, self.n_rows)
         return self
 
@@ -138,23 +141,26 @@ def residual_floor(X: np.ndarray, residuals: np.ndarray, floor: NoiseFloor, *,
     the law's minus the formula's, so the estimator's upward bias shrinks as the formula nears the law (on
     y = sin(x0)·x1 + x2³ at 1 % noise, 500 rows: 2.6× σ² on y, about σ² on a good fit's residuals; on exact
     data with the law found, round-off). ``floor`` (the estimate on y) is kept when the residuals are not
-    finite. As on y, a forest checks the new floor (:func:`checked_floor`): residuals it can predict are
-    structure, not noise."""
+    finite. As on y, a forest checks the new floor (:func:`checked_floor`, here beating it by 3 standard
+    errors): residuals it can predict are structure, not noise."""
     r = np.asarray(residuals, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(r)):
         return floor
     mse = float(np.average(r**2, weights=weights))
-    return checked_floor(X, r, noise_floor(X, r, weights=weights), weights=weights).bounded_by(mse)
+    again = checked_floor(X, r, noise_floor(X, r, weights=weights), weights=weights, z=RESOLVED_Z)
+    return again.bounded_by(mse, len(r))
 
 
 def checked_floor(X: np.ndarray, y: np.ndarray, floor: NoiseFloor, *, max_rows: int = 1000,
-                  weights: np.ndarray | None = None) -> NoiseFloor:
+                  weights: np.ndarray | None = None, z: float = 0.0) -> NoiseFloor:
     """``floor``, or the same estimate marked unresolved (``se`` infinite) when a flexible reference fit
     beats it: the out-of-bag MSE of a small random forest (30 trees, each on at most ``max_rows`` rows),
     which overestimates the noise (it adds its own model error), so a lower one means the floor is too high.
     Only a resolved floor (:meth:`NoiseFloor.resolved`) is checked: noise-free data cost nothing. Measured:
     on 10-input black-box sets of a few hundred rows the floor was about a linear fit's error, and the noise
-    stop ended fits at R² 0.2–0.4 (BENCHMARKS.md §13)."""
+    stop ended fits at R² 0.2–0.4 (BENCHMARKS.md §13). With ``z``, the forest must beat the floor by ``z`` of
+    its standard errors (on a good fit's residuals both estimate the same noise, and a forest 1 % under it
+    is chance, not structure)."""
     if not floor.resolved():
         return floor
     from sklearn.ensemble import RandomForestRegressor
@@ -176,4 +182,4 @@ def checked_floor(X: np.ndarray, y: np.ndarray, floor: NoiseFloor, *, max_rows: 
         return floor
     w = None if weights is None else np.asarray(weights)[ok]
     oob = float(np.average((y[ok] - pred[ok]) ** 2, weights=w))
-    return NoiseFloor(floor.mse, math.inf, floor.n_rows) if oob < floor.mse else floor
+    return NoiseFloor(floor.mse, math.inf, floor.n_rows) if oob < floor.mse - z * floor.se else floor
