@@ -523,9 +523,11 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
 
 def floor_text(mse: float, se: float) -> str:
     """The noise floor as printed: the estimate ± its error when resolved, else what bounds it."""
+    from gensr.noise import RESOLVED_Z
+
     if not math.isfinite(mse):
         return "noise floor unknown"
-    if math.isfinite(se) and mse > 3 * se:
+    if math.isfinite(se) and mse > RESOLVED_Z * se:
         return f"noise floor (MSE) {mse:.3g} ± {se:.2g}"
     return f"noise floor unresolved (MSE ≤ {mse:.3g})" if math.isinf(se) else \
         f"noise floor unresolved (MSE {mse:.3g} ± {se:.2g})"
