@@ -148,7 +148,8 @@ def test_large_constants_print_in_scientific_notation(tiny_checkpoint):
 
 def test_a_short_run_says_so(tiny_checkpoint):
     # a fit the clock stopped before an exact law or the noise floor says so, with the budget the search had
-    from gensr.estimator import _notes
+    from gensr.front import notes
+    from gensr.noise import NoiseFloor
 
     rng = np.random.default_rng(0)
     X = rng.uniform(1, 5, size=(300, 3))
@@ -157,9 +158,10 @@ def test_a_short_run_says_so(tiny_checkpoint):
     row = model.equations_.iloc[0]  # the constant: far from exact
     result = model.search_result_
     result.stop["max_time"] = 5.0
-    notes = _notes(row, result, model.noise_floor_, model.noise_floor_se_, len(y), 5.0)
-    stopped = [n for n in notes if n.startswith("stopped by max_time 5 s at R² 0 before an exact law")]
+    floor = NoiseFloor(model.noise_floor_, model.noise_floor_se_, len(y))
+    said = notes(row, result, floor, len(y), 5.0)
+    stopped = [n for n in said if n.startswith("stopped by max_time 5 s at R² 0 before an exact law")]
     assert len(stopped) == 1 and "a longer max_time (e.g. 30)" in stopped[0]
     exact = model.equations_.iloc[-1].copy()
     exact["r2"] = 1.0
-    assert _notes(exact, result, model.noise_floor_, model.noise_floor_se_, len(y), 5.0) == []
+    assert notes(exact, result, floor, len(y), 5.0) == []

@@ -431,11 +431,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     interrupted = "interrupted" in model.search_result_.stop
     front = model.equations_
     stop = ", ".join(sorted(model.search_result_.stop)) or "done"
-    from gensr.estimator import floor_text
+    from gensr.noise import NoiseFloor
 
     print(f"Pareto front ({len(front)} equations, {model.search_result_.evaluations} latents decoded, "
           f"{model.search_result_.timings.get('total', float('nan')):.1f} s, stopped by {stop}; "
-          f"{floor_text(model.noise_floor_, model.noise_floor_se_)}):")
+          f"{NoiseFloor(model.noise_floor_, model.noise_floor_se_, len(y_all)).describe()}):")
     if model.pi_groups_ is not None:
         print(f"units: searched {args.target}/({model.y_reference_}) as a function of {model.pi_groups_} first")
     columns = ["complexity", "loss", "r2", "equation"] + (["consistent"] if "consistent" in front else []) \

@@ -25,8 +25,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from gensr._utils import rank_features
 from gensr._validation import check_rows, check_weights, finite_rows
 from gensr.deadline import Deadline
-from gensr.front import extreme_scales, front_table, plot_front
+from gensr.front import extreme_scales, front_table, notes, plot_front
 from gensr.grammar import MAX_FEATURES, Expression
+from gensr.noise import NoiseFloor
 
 log = logging.getLogger(__name__)
 
@@ -380,13 +381,14 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         elif config.budget.deterministic and deadline.bound:
             warnings.warn(f"max_time={total:g} s cut the deterministic search short, so the result is no longer "
                           "deterministic; raise max_time or lower max_generations", UserWarning, stacklevel=2)
-        self.notes_ = _notes(row, result, self.noise_floor_, self.noise_floor_se_, len(y), total)
+        reported = NoiseFloor(self.noise_floor_, self.noise_floor_se_, len(y))  # in y's units
+        self.notes_ = notes(row, result, reported, len(y), total)
         if self.verbose > 0:
             import sys
 
             stop = ", ".join(sorted(result.stop)) or "done"
             sys.stderr.write(f"gensr: {time.perf_counter() - start:.1f} s, {result.n_fitted} skeletons fitted, "
-                             f"stopped by {stop}; {floor_text(self.noise_floor_, self.noise_floor_se_)}; chosen: "
+                             f"stopped by {stop}; {reported.describe()}; chosen: "
                              f"{row['equation']} (R² {row['r2']:.6g})\n")
             for note in self.notes_:
                 sys.stderr.write(f"gensr: {note}\n")
@@ -519,40 +521,6 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         if hasattr(self, "equations_"):
             text += f"\n  chosen equation: {self._row(None)['equation']}"
         return text
-
-
-def floor_text(mse: float, se: float) -> str:
-    """The noise floor as printed: the estimate ± its error when resolved, else what bounds it."""
-    from gensr.noise import RESOLVED_Z
-
-    if not math.isfinite(mse):
-        return "noise floor unknown"
-    if math.isfinite(se) and mse > RESOLVED_Z * se:
-        return f"noise floor (MSE) {mse:.3g} ± {se:.2g}"
-    return f"noise floor unresolved (MSE ≤ {mse:.3g})" if math.isinf(se) else \
-        f"noise floor unresolved (MSE {mse:.3g} ± {se:.2g})"
-
-
-def _notes(row: Any, result: Any, floor: float, floor_se: float, n_rows: int, budget: float) -> list[str]:
-    """One-line warnings about the chosen equation a user must read beside it: a choice well above a resolved
-    noise floor (the data hold more than it explains), and a fit the clock stopped before it reached the
-    floor or an exact law, with the budget the search had."""
-    from gensr.noise import RESOLVED_Z
-
-    notes = []
-    loss, r2 = float(row["loss"]), float(row["r2"])
-    exact = r2 >= 1 - 1e-10
-    resolved = math.isfinite(floor_se) and floor > RESOLVED_Z * floor_se
-    # the MSE of the law itself is within z·√(se² + 2σ⁴/n) of the floor (its sampling error over n rows)
-    at_floor = resolved and loss <= floor + RESOLVED_Z * math.sqrt(floor_se**2 + 2 * floor**2 / max(n_rows, 1))
-    if resolved and not at_floor and not exact:
-        notes.append(f"the chosen equation's MSE is {loss / floor:.3g}× the noise floor: the data hold structure it "
-                     "does not explain")
-    if "max_time" in result.stop and not exact and not at_floor:
-        had = result.timings.get("total", float("nan"))
-        notes.append(f"stopped by max_time {budget:g} s at R² {r2:.4g} before an exact law or the noise floor: the "
-                     f"search had {had:.1f} s; a longer max_time (e.g. {max(30, 4 * budget):g}) may find more")
-    return notes
 
 
 def _target(y: Any) -> np.ndarray:

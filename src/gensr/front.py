@@ -20,7 +20,7 @@ from gensr.grammar import Expression
 
 SNAP_ROWS = 20_000  # snapping refits a member's constants and tests them on at most this many rows (a fixed draw)
 
-__all__ = ["exact_floor", "extreme_scales", "front_table", "plot_front", "readable", "unscaled"]
+__all__ = ["exact_floor", "extreme_scales", "front_table", "notes", "plot_front", "readable", "unscaled"]
 
 
 def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, snap: bool = True,
@@ -51,7 +51,7 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
 
     from gensr._utils import r2_score, subsample_rows, weighted_mse
     from gensr.pareto import BALANCE, score
-    from gensr.snapping import snap_within_error
+    from gensr.snapping import SNAP_Z, snap_within_error
 
     rows = []
     x_scale, y_scale = (np.ones(X.shape[1]), 1.0) if scales is None else (np.asarray(scales[0]), float(scales[1]))
@@ -100,8 +100,6 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     # a row must beat every simpler one by more than round-off of an exact fit and, on noisy data, by more than
     # the noise explains: the likelihood-ratio margin of one more constant, SNAP_Z²·σ²/n
-    from gensr.snapping import SNAP_Z
-
     margin = max(1e-12 * float(np.average((y - np.average(y, weights=w)) ** 2, weights=w)),
                  SNAP_Z**2 * noise.mse / len(y) if noise is not None and noise.resolved() else 0.0)
     rows_x = X_user[: min(len(X), 256)]
@@ -119,6 +117,28 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
         table["loss"] = np.where(table["loss"] > 0, table["loss"] * factor, 0.0)
     table["extrapolates"] = [extrapolates(e, X_user) for e in table["expression"]]
     return table
+
+
+def notes(row: Any, result: Any, floor: Any, n_rows: int, budget: float) -> list[str]:
+    """One-line warnings about the chosen equation (a front row) a user must read beside it: a choice well
+    above a resolved noise ``floor`` (:class:`gensr.noise.NoiseFloor`, the data hold more than it explains),
+    and a fit the clock stopped before it reached the floor or an exact law, with the time the search had.
+    At the floor: the training MSE within RESOLVED_Z of :meth:`~gensr.noise.NoiseFloor.spread` over
+    ``n_rows`` rows."""
+    from gensr.noise import RESOLVED_Z
+
+    out = []
+    loss, r2 = float(row["loss"]), float(row["r2"])
+    exact = r2 >= 1 - 1e-10
+    at_floor = floor.resolved() and loss <= floor.mse + RESOLVED_Z * floor.spread(max(n_rows, 1))
+    if floor.resolved() and not at_floor and not exact:
+        out.append(f"the chosen equation's MSE is {loss / floor.mse:.3g}× the noise floor: the data hold structure "
+                   "it does not explain")
+    if "max_time" in result.stop and not exact and not at_floor:
+        had = result.timings.get("total", float("nan"))
+        out.append(f"stopped by max_time {budget:g} s at R² {r2:.4g} before an exact law or the noise floor: the "
+                   f"search had {had:.1f} s; a longer max_time (e.g. {max(30, 4 * budget):g}) may find more")
+    return out
 
 
 def exponent_mask(expr: Expression) -> list[bool]:

@@ -64,11 +64,24 @@ class NoiseFloor:
         does better than the noise, so the floor was overestimated (curvature the neighbours could not
         resolve: exact data with inputs over decades, many inputs and few rows), and the noise is at most
         ``mse``. On noise-free data with the law found, the floor is then that fit's round-off."""
-        se = self.se if math.isfinite(self.se) else 0.0
-        spread = math.sqrt(se**2 + (2.0 * self.mse**2 / n if n else 0.0))
-        if math.isfinite(mse) and mse < self.mse - z * spread:
+        if math.isfinite(mse) and mse < self.mse - z * self.spread(n):
             return NoiseFloor(max(float(mse), 0.0), math.inf, self.n_rows)
         return self
+
+    def spread(self, n: int | None = None) -> float:
+        """The standard error of a formula's training MSE against the floor: the floor's own (0 when
+        unresolved by a forest) and, over ``n`` rows, the MSE's sampling error σ²·√(2/n)."""
+        se = self.se if math.isfinite(self.se) else 0.0
+        return math.sqrt(se**2 + (2.0 * self.mse**2 / n if n else 0.0))
+
+    def describe(self) -> str:
+        """The floor as printed: the estimate ± its error when resolved, else what bounds it."""
+        if not math.isfinite(self.mse):
+            return "noise floor unknown"
+        if self.resolved():
+            return f"noise floor (MSE) {self.mse:.3g} ± {self.se:.2g}"
+        return f"noise floor unresolved (MSE ≤ {self.mse:.3g})" if math.isinf(self.se) else \
+            f"noise floor unresolved (MSE {self.mse:.3g} ± {self.se:.2g})"
 
     def reached(self, mse: float, z: float = RESOLVED_Z) -> bool:
         """Whether a formula with training ``mse`` is at the floor: within ``z`` standard errors above it, and
