@@ -358,3 +358,23 @@ def test_fit_formula_fits_only_the_c_constants():
     assert weighted.r2 == pytest.approx(plain_half.r2, rel=1e-9)
     with pytest.raises(ValueError, match="unknown name"):
         fit_formula("C*q", frame, y)
+
+
+@pytest.mark.parametrize("law", ["hill", "nernst"])
+def test_lost_laws_are_found_exactly(law):
+    """Two laws an earlier version solved and a later one lost (issue: laws lost since bb39848): a Hill ratio
+    x²/(K² + x²) with x near 0 and a Nernst-type a − b·log(c)/d with c over four decades. Bounded by counts."""
+    import sympy
+
+    rng = np.random.default_rng(5)
+    if law == "hill":
+        x, K = rng.uniform(0.1, 5, 300), rng.uniform(0.5, 3, 300)
+        X, y, truth = np.column_stack([x, K]), x**2 / (K**2 + x**2), "x0**2/(x1**2 + x0**2)"
+    else:
+        a, b, d = (rng.uniform(1, 5, 300) for _ in range(3))
+        c = 10 ** rng.uniform(-2, 2, 300)
+        X, y, truth = np.column_stack([a, b, c, d]), a - b * np.log(c) / d, "x0 - x1*log(x2)/x3"
+    from gensr.bench.metrics import plain
+
+    model = GenSRRegressor(deterministic=True, max_generations=2, random_state=0, max_time=600).fit(X, y)
+    assert sympy.simplify(plain(model.sympy()) - sympy.sympify(truth)) == 0, model.sympy()

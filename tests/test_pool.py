@@ -252,6 +252,34 @@ def test_terms_recover_a_root_of_a_difference_of_three_input_ratios():
     assert exact and min(len(e.prefix) for e in exact) <= 20
 
 
+def test_terms_recover_ratios_whose_denominator_has_no_constant_term():
+    """x²/(K² + x²) with x near 0 (no negative power of x in the library) and a weighted mean: the rational
+    regression normalises Q by one of its terms (y·q0 = P − y·(Q − q0)), not by a constant 1."""
+    from gensr.search.terms import library, sparse_candidates
+
+    rng = np.random.default_rng(3)
+    hill = np.column_stack([rng.uniform(0, 10, 400), rng.uniform(1, 4, 400)])
+    mean = rng.uniform(1, 5, size=(400, 4))
+    for X, y in ((hill, hill[:, 0] ** 2 / (hill[:, 1] ** 2 + hill[:, 0] ** 2)),
+                 (mean, (mean[:, 0] * mean[:, 2] + mean[:, 1] * mean[:, 3]) / (mean[:, 0] + mean[:, 1]))):
+        found = sparse_candidates(y, library(X), 6, rational=True)
+        assert any(np.allclose(e.evaluate(X), y, rtol=1e-9, atol=1e-12) for e in found)
+        assert not any(np.allclose(e.evaluate(X), y, rtol=1e-9, atol=1e-12)
+                       for e in sparse_candidates(y, library(X), 6, rational=False))
+
+
+def test_terms_recover_a_function_of_one_input_times_a_ratio_of_two_others():
+    """a − b·log(c)/d with c over four decades: log(c)·b/d is one library term."""
+    from gensr.search.terms import library, sparse_candidates
+
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.uniform(1, 5, 400), rng.uniform(1, 5, 400), 10 ** rng.uniform(-2, 2, 400),
+                         rng.uniform(1, 5, 400)])
+    y = X[:, 0] - X[:, 1] * np.log(X[:, 2]) / X[:, 3]
+    exact = [e for e in sparse_candidates(y, library(X), 6) if np.allclose(e.evaluate(X), y, rtol=1e-9)]
+    assert exact and min(len(e.prefix) for e in exact) == 14  # C + C·x0 + C·(log(x2)·(x1/x3))
+
+
 def test_common_factor_takes_the_columns_that_only_multiply():
     """x1·x4²·(x0 − 2·x3)/x2 changes sign, and four-factor terms are outside the library; the factor x1·x4²/x2
     leaves x0 − 2·x3, which the regressions find; x0 and x3 sit inside the difference and stay out."""

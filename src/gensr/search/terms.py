@@ -2,7 +2,8 @@
 
 A *library* holds candidate terms built from the user's columns alone (the same rules for every dataset, no
 formula of any benchmark): monomials of up to three inputs, unary functions of one input and of pairwise sums,
-differences, products and ratios, and subexpressions the search has already fitted (so what the map and the
+differences, products and ratios, a unary function of one input times one or two other inputs (each to the
+power ±1), and subexpressions the search has already fitted (so what the map and the
 other moves found becomes a term). Targets are y and its transforms y², 1/y, 1/y², log|y|, √y and 1/√y (mapped
 back through √, 1/·, 1/√, exp, ² and 1/²), the same for y/M where a monomial M multiplies the whole law
 (:func:`common_factor`; each result times M), and the rational linearisation y = P/Q ⇔ y = P − y·(Q − 1) (for y
@@ -122,16 +123,46 @@ def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], N
                 for u in _UNARY:
                     if u not in ("log", "sqrt") or np.all(v > 0):
                         yield (lambda inner=inner, u=u: Node(u, (inner,))), getattr(np, u)(v), False
+        unary = {(j, u): getattr(np, u)(X[:, j]) for j in order for u in _UNARY
+                 if u not in ("log", "sqrt") or positive[j]}
+        for pair in _nested(order, 2):  # a unary function of one input times another input or its inverse
+            yield from _scaled_unary(unary, powers, pair)
         for i, j, k in _nested(order, 3):
             for a, b, c in itertools.product(_TRIPLE_EXPONENTS, repeat=3):
                 if (i, a) in powers and (j, b) in powers and (k, c) in powers:
                     yield ((lambda i=i, j=j, k=k, a=a, b=b, c=c: _monomial([(i, a), (j, b), (k, c)])),
                            powers[i, a] * powers[j, b] * powers[k, c], True)
+            yield from _scaled_unary(unary, powers, (i, j, k))  # ... times two others (b·log(c)/d)
+
+
+def _scaled_unary(unary: dict[tuple[int, str], np.ndarray], powers: dict[tuple[int, float], np.ndarray],
+                  cols: Sequence[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, bool]]:
+    """u(x_j) · ∏ x_i^±1 over the other columns of ``cols``, for each j in ``cols``: a law's term whose
+    function's argument is one input and whose coefficient is a ratio or product of the others."""
+    for j in cols:
+        others = [i for i in cols if i != j]
+        for signs in itertools.product((1.0, -1.0), repeat=len(others)):
+            parts = list(zip(others, signs))
+            if not all(part in powers for part in parts):
+                continue
+            scale = np.prod([powers[part] for part in parts], axis=0)
+            for u in _UNARY:
+                if (j, u) in unary:
+                    yield ((lambda j=j, u=u, parts=parts: Node("mul", (Node(u, (Node(f"x{j}"),)), _monomial(parts)))),
+                           unary[j, u] * scale, False)
 
 
 def _positive_integer_powers(node: Node) -> bool:
     """A monomial made of inputs, squares, cubes and products only (no inverses, no roots)."""
     return all(n.token in ("mul", "pow2", "pow3") or n.token.startswith("x") for n in node.iter_nodes())
+
+
+def _degree(node: Node) -> int:
+    """Total degree of a product of positive integer powers of inputs."""
+    if node.token.startswith("x"):
+        return 1
+    inner = sum(_degree(c) for c in node.children)
+    return {"pow2": 2, "pow3": 3}.get(node.token, 1) * inner
 
 
 def _bic(rss: float, n: int, k: int) -> float:
@@ -223,9 +254,10 @@ def _path(A: np.ndarray, t: np.ndarray, max_k: int, beam: int = 4) -> list[tuple
     return out
 
 
-def _sum(terms: Sequence[Node], coefs: Sequence[float], intercept: float | None) -> Node:
-    """``C + C·t1 + …`` with the regression's values as starts; ``intercept=None``: a fixed 1 instead of C."""
-    node = Node("1") if intercept is None else Node(CONST, value=float(intercept))
+def _sum(terms: Sequence[Node], coefs: Sequence[float], intercept: float | None, lead: Node | None = None) -> Node:
+    """``C + C·t1 + …`` with the regression's values as starts; ``intercept=None``: a fixed 1 instead of C
+    (or the fixed term ``lead``, a rational law's leading denominator term)."""
+    node = lead if lead is not None else Node("1") if intercept is None else Node(CONST, value=float(intercept))
     for term, c in zip(terms, coefs):
         node = Node("add", (node, Node("mul", (Node(CONST, value=float(c)), term))))
     return node
@@ -320,21 +352,48 @@ def _regressions(y: np.ndarray, terms: Sequence[Term], max_terms: int, rational:
                 if sign < 0 and name in one_sign:
                     root = Node("neg", (root,))
                 out.append(Expression(root))
-        if rational and not late():  # y = (b + Σ a·p) / (1 + Σ c·q): regress y on [p, −y·q]
-            # denominators from products of positive integer powers only: terms that can sum to about −1 give
-            # the trivial solution 1 + Σ c·q ≈ 0, P ≈ 0
-            # (numerators too: a ratio of polynomials, where greedy selection would otherwise chase P/Q with
-            # numerator terms that are themselves ratios)
-            poly = [i for i, t in enumerate(terms) if t.monomial and _positive_integer_powers(t.node)]
-            B = np.column_stack([A[:, poly], -y[:, None] * A[:, poly]])
-            if poly and np.all(np.isfinite(B)):
-                m = len(poly)
-                for cols, coefs, b in _path(B, y, max_terms):
-                    num = [(nodes[poly[c]], a) for c, a in zip(cols, coefs) if c < m]
-                    den = [(nodes[poly[c - m]], a) for c, a in zip(cols, coefs) if c >= m]
-                    if not den:
-                        continue
-                    top = _sum([n for n, _ in num], [a for _, a in num], b)
-                    bottom = _sum([n for n, _ in den], [a for _, a in den], None)
-                    out.append(Expression(Node("div", (top, bottom))))
+        if rational and not late():
+            out += _rationals(y, A, terms, max_terms, late)
     return out
+
+
+N_LEADING = 6  # denominators normalised by each of the first six one-input monomials x, x² (most relevant first)
+
+
+def _rationals(y: np.ndarray, A: np.ndarray, terms: Sequence[Term], max_terms: int,
+               late: Callable[[], bool]) -> list[Expression]:
+    """Rational laws y = (b + Σ a·p) / (q0 + Σ c·q), linear as y·q0 = b + Σ a·p − y·Σ c·q.
+
+    q0 = 1 first (the denominator has a constant term), then each of the first ``N_LEADING`` one-input
+    monomials of degree 1 or 2 among the terms (most relevant first), for denominators with no constant term
+    such as x²/(K² + x²) or (x0·x2 + x1·x3)/(x0 + x1); these regressions use the monomials of total degree ≤ 2
+    only, which keeps their cost near the q0 = 1 one's. Numerators and denominators are products of positive
+    integer powers only: terms that can sum to about −q0 give the trivial solution Q ≈ 0, P ≈ 0, and greedy selection
+    would otherwise chase P/Q with numerator terms that are themselves ratios.
+    """
+    poly = [i for i, t in enumerate(terms) if t.monomial and _positive_integer_powers(t.node)]
+    if not poly:
+        return []
+    low = [i for i in poly if _degree(terms[i].node) <= 2]
+    leading = [i for i in low if len(Expression(terms[i].node).variables) == 1][:N_LEADING]
+    out: list[Expression] = []
+    for q0 in [None, *leading]:
+        if late():
+            break
+        rest = poly if q0 is None else [i for i in low if i != q0]
+        target = y if q0 is None else y * A[:, q0]
+        B = np.column_stack([A[:, rest], -y[:, None] * A[:, rest]])
+        if not (np.all(np.isfinite(B)) and np.all(np.isfinite(target)) and _usable(target)):
+            continue
+        m = len(rest)
+        for cols, coefs, b in _path(B, target, max_terms):
+            num = [(terms[rest[c]].node, a) for c, a in zip(cols, coefs) if c < m]
+            den = [(terms[rest[c - m]].node, a) for c, a in zip(cols, coefs) if c >= m]
+            if not den:
+                continue
+            top = _sum([n for n, _ in num], [a for _, a in num], b)
+            bottom = _sum([n for n, _ in den], [a for _, a in den], None,
+                          lead=None if q0 is None else terms[q0].node)
+            out.append(Expression(Node("div", (top, bottom))))
+    return out
+
