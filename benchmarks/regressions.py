@@ -220,8 +220,8 @@ def main() -> None:
     repo = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
                                check=True).stdout.strip())
     out = Path(args.out)
-    problems_dir = out / "problems"
-    problems_dir.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    problems_dir = Path(tempfile.mkdtemp(prefix="gensr-guard-"))
     problems = own_problems() + feynman_problems(args.data_dir)
     if args.subset:
         problems = problems[: args.subset]

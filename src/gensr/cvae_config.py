@@ -45,6 +45,9 @@ class CVAEConfig:
     word_dropout: float = 0.0  # share of decoder input tokens replaced by PAD in training: forces use of z
     bow_weight: float = 0.0  # weight of a bag-of-tokens loss predicted from z: makes z carry the content
     prior_fit_weight: float = 1.0  # weight of KL(sg(q) || p), which trains the prior branch to match q
+    prior_encoder_layers: int = 0  # > 0: a stage-2 prior branch (layers.StructureEncoder) with this many set-
+    #   attention blocks replaces prior_head on the shared data encoder; 0: the stage-1 prior (old models)
+    prior_encoder_width: int = 128  # the stage-2 prior encoder's width (its own; d_model stays the decoder's)
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
@@ -53,6 +56,8 @@ class CVAEConfig:
             raise ValueError(f"vocab_size={self.vocab_size} leaves no token besides PAD/BOS/EOS")
         if self.max_len < 3:
             raise ValueError(f"max_len={self.max_len} leaves no room for BOS, a token and EOS")
+        if self.prior_encoder_layers and self.prior_encoder_width % self.n_heads:
+            raise ValueError(f"prior_encoder_width={self.prior_encoder_width} is not divisible by n_heads")
         if min(self.max_vars, self.latent_dim, self.n_memory, self.ffn_mult, self.geval_hidden) < 1:
             raise ValueError("max_vars, latent_dim, n_memory, ffn_mult and geval_hidden must be >= 1")
 

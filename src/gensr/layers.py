@@ -22,6 +22,7 @@ the data encoder, as in NeSymReS.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import torch
@@ -225,9 +226,9 @@ class AttentionPool(nn.Module):
 class PointEmbed(nn.Module):
     """Per-point MLP over the scale-robust features of its columns, plus an embedding of the column stats."""
 
-    def __init__(self, n_cols: int, d_out: int, d_hidden: int):
+    def __init__(self, n_cols: int, d_out: int, d_hidden: int, n_value_features: int = N_VALUE_FEATURES):
         super().__init__()
-        self.values = nn.Linear(n_cols * N_VALUE_FEATURES, d_hidden)
+        self.values = nn.Linear(n_cols * n_value_features, d_hidden)
         self.stats = nn.Linear(n_cols * N_COLUMN_STATS, d_hidden)
         self.out = nn.Linear(d_hidden, d_out)
 
@@ -256,6 +257,61 @@ class DataEncoder(nn.Module):
         for block in self.blocks:
             h = block(h, point_mask)
         return self.pool(h, point_mask)  # (B, D)
+
+
+def structure_features(cols: Tensor, row_mask: Tensor, col_mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Features of the stage-2 prior encoder: unchanged when y (the last column) is multiplied by a constant.
+
+    Per value (4): the standardised value, ``sign(v)``, ``log10|v|`` centred on its column's mean over the real
+    rows and clipped to [-10, 10] (at full weight: a power law or an exponential shows as a line in it), and
+    the value's rank within its column mapped to [-1, 1]. Per column (6): as :func:`scale_features`, except
+    that y's log-std and log-mean are taken relative to its largest magnitude and its log-max is 0, since y's
+    scale is a free constant of every law. Returns ``per_value`` (B, N, C, 4) and ``stats`` (B, C, 6).
+    """
+    per_value, stats, standardised = scale_features(cols, row_mask, col_mask)
+    w = (row_mask[:, :, None] & col_mask[:, None, :]).to(cols.dtype)  # (B, N, C)
+    n = w.sum(1, keepdim=True).clamp_min(1.0)
+    logmag = per_value[..., 2] * 10.0  # log10 |v| on the real entries, 0 elsewhere
+    centred = ((logmag - (logmag * w).sum(1, keepdim=True) / n) * w).clamp(-10.0, 10.0)
+    keyed = torch.where(w > 0, torch.nan_to_num(cols, nan=0.0), torch.full_like(cols, torch.inf))
+    rank = keyed.argsort(1).argsort(1).to(cols.dtype)  # real rows first, in order of value
+    quantile = (2.0 * rank / (n - 1.0).clamp_min(1.0) - 1.0) * w
+    values = torch.stack([standardised * w, per_value[..., 1], centred, quantile], dim=-1)
+    y_stats = stats[:, -1]
+    y_stats = torch.stack([y_stats[:, 0] - y_stats[:, 3], y_stats[:, 1] - y_stats[:, 3], y_stats[:, 2],
+                           torch.zeros_like(y_stats[:, 3]), y_stats[:, 4], y_stats[:, 5]], dim=-1)
+    return values, torch.cat([stats[:, :-1], y_stats[:, None]], dim=1)
+
+
+class StructureEncoder(nn.Module):
+    """The stage-2 prior branch: (X, y) -> (mu_p, logvar_p) statistics, apart from the shared data encoder.
+
+    :func:`structure_features` per point, ``prior_encoder_layers`` full set-attention blocks at width
+    ``prior_encoder_width``, attention pooling and an MLP head. Trained against the frozen decoder and
+    posterior (``gensr train`` with ``train.stage=2``).
+    """
+
+    def __init__(self, cfg: CVAEConfig):
+        super().__init__()
+        sub = dataclasses.replace(cfg, d_model=cfg.prior_encoder_width, n_inducing=0)
+        width = sub.d_model
+        self.embed = PointEmbed(cfg.max_vars + 1, width, width, n_value_features=4)
+        self.blocks = nn.ModuleList([Block(sub) for _ in range(cfg.prior_encoder_layers)])
+        self.pool = AttentionPool(sub)
+        self.head = MLP(width, width, 2 * cfg.latent_dim)
+
+    def forward(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> Tensor:
+        return self.head(self.features(X, y, var_mask, point_mask))  # (B, 2 * latent_dim)
+
+    def features(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> Tensor:
+        """The pooled encoder output (B, width) that the head reads: what the probes test."""
+        B = X.shape[0]
+        cols = torch.cat([X, y[:, :, None]], dim=2)  # y is the last column
+        col_mask = torch.cat([var_mask, var_mask.new_ones(B, 1)], dim=1)
+        h = self.embed(*structure_features(cols, point_mask, col_mask))  # (B, N, W)
+        for block in self.blocks:
+            h = block(h, point_mask)
+        return self.pool(h, point_mask)  # (B, W)
 
 
 class EquationEncoder(nn.Module):

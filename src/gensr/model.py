@@ -36,6 +36,7 @@ from gensr.layers import (
     DecoderBlock,
     EquationEncoder,
     GEval,
+    StructureEncoder,
     gauss_kl,
     scale_features,
 )
@@ -82,6 +83,7 @@ class CVAE(nn.Module):
         self.data_encoder = DataEncoder(cfg)
         self.eq_encoder = EquationEncoder(cfg)
         self.prior_head = MLP(d, d, 2 * L)
+        self.structure_prior = StructureEncoder(cfg) if cfg.prior_encoder_layers > 0 else None
         self.posterior_head = MLP(2 * d, d, 2 * L)
         # fixed-scale batch norm of mu_q (no learned affine): running statistics at evaluation
         self.mu_norm = (nn.BatchNorm1d(L, affine=False, momentum=0.1, eps=MU_BN_EPS) if cfg.posterior_mu_bn > 0
@@ -169,6 +171,8 @@ class CVAE(nn.Module):
         mu, logvar : Tensor, shape (B, latent_dim)
         """
         X, y, var_mask, point_mask = self._prepare(X, y, var_mask, point_mask)
+        if self.structure_prior is not None:  # stage 2: its own encoder
+            return self._split(self.structure_prior(X, y, var_mask, point_mask))
         h_data = self.data_encoder(X, y, var_mask, point_mask)  # (B, D)
         return self._split(self.prior_head(h_data))
 
@@ -425,8 +429,11 @@ class CVAE(nn.Module):
         var_mask: Tensor,
         point_mask: Tensor | None = None,
         beta: float = 1.0,
+        stage: int = 1,
     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """Both branches, the decoder on posterior (and prior) samples, g_eval, and the loss terms.
+
+        ``stage=2`` trains only the stage-2 prior branch (:meth:`stage2_losses`).
 
         Returns
         -------
@@ -439,6 +446,8 @@ class CVAE(nn.Module):
         cfg = self.cfg
         X, y, var_mask, point_mask = self._prepare(X, y, var_mask, point_mask)
         tokens = self._trim(tokens)
+        if stage == 2:
+            return self.stage2_losses(tokens, X, y, var_mask, point_mask)
         h_data = self.data_encoder(X, y, var_mask, point_mask)  # (B, D)
         # same value, gradient scaled by prior_grad_scale on the way back into the shared data encoder
         gs = cfg.prior_grad_scale
@@ -513,6 +522,34 @@ class CVAE(nn.Module):
             + cfg.geval_weight * losses["geval_mse"]
         )
         return outputs, losses
+
+    def stage2_losses(self, tokens: Tensor, X: Tensor, y: Tensor, var_mask: Tensor,
+                      point_mask: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Stage 2 (docs/method.md §4.2): fit the structure prior to the frozen posterior and decoder.
+
+        The posterior (with its data encoder and the running statistics of its batch norm) runs without
+        gradient; the loss is the decoder's CE of the equation at the prior **mean** (the search starts
+        there), plus ``prior_fit_weight`` times KL(q || p) per target token. Only ``structure_prior`` gets
+        gradients (the trainer freezes the rest). Returns ``(outputs, losses)`` with the keys of
+        :meth:`loss` (``recon_prior`` and ``token_acc`` are at the prior mean; the posterior terms are 0).
+        """
+        if self.structure_prior is None:
+            raise RuntimeError("stage 2 needs a model with prior_encoder_layers > 0")
+        with torch.no_grad():
+            mu_q, logvar_q = self._posterior(tokens, self.data_encoder(X, y, var_mask, point_mask))
+        mu_p, logvar_p = self._split(self.structure_prior(X, y, var_mask, point_mask))
+        inp, tgt = tokens[:, :-1], tokens[:, 1:]
+        logits = self.logits(mu_p, inp)
+        not_pad = tgt != PAD_ID
+        mean_len = not_pad.sum(1).float().mean().clamp_min(1.0)
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=PAD_ID)
+        kl = gauss_kl(mu_q, logvar_q, mu_p, logvar_p).sum(1).mean()
+        zero = ce.new_zeros(())
+        losses = {"recon_post": zero, "recon_prior": ce, "kl": kl.detach(), "kl_fb": zero, "kl_prior": kl,
+                  "bow": zero, "geval_mse": zero,
+                  "token_acc": (logits.argmax(-1) == tgt)[not_pad].float().mean().detach(),
+                  "loss": self.cfg.prior_recon_weight * ce + self.cfg.prior_fit_weight * kl / mean_len}
+        return {"mu_q": mu_q, "logvar_q": logvar_q, "mu_p": mu_p, "logvar_p": logvar_p}, losses
 
     def loss(
         self,

@@ -72,6 +72,8 @@ class TrainConfig:
     bf16: bool = True  # bf16 autocast when on CUDA; CPU always trains in fp32
     threads: int = 0  # torch intra-op threads (0: torch's default)
     init_from: str = ""  # a checkpoint directory ("default": the shipped model) whose weights start a new run
+    stage: int = 1  # 2: train only the stage-2 prior (model.prior_encoder_layers > 0) against init_from's frozen
+    #   decoder and posterior; the loss is CE at the prior mean + KL(q || p) (CVAE.stage2_losses)
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,7 @@ def clip_gradients(model: CVAE, tc: TrainConfig) -> tuple[float, float]:
     The prior-fit KL has gradient spikes; under one global clip they shrank the whole step, reconstruction
     included, 5-37x (measured on a fixed batch). Returns the two norms before clipping.
     """
-    prior = list(model.prior_head.parameters())
+    prior = list((model.structure_prior or model.prior_head).parameters())
     ids = {id(p) for p in prior}
     rest = [p for p in model.parameters() if id(p) not in ids]
     norm = torch.nn.utils.clip_grad_norm_(rest, tc.grad_clip)
@@ -362,9 +364,15 @@ def _setup_distributed(tc: TrainConfig) -> tuple[torch.device, int, int]:
 
 
 def _optimizer(model: CVAE, tc: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW, with weight decay on matrices only."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    """AdamW over the trainable parameters (stage 2: the structure prior's), weight decay on matrices only."""
+    if tc.stage == 2:
+        if model.structure_prior is None or not tc.init_from:
+            raise ValueError("train.stage=2 needs model.prior_encoder_layers > 0 and train.init_from")
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("structure_prior."))
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=(0.9, 0.98))
 
@@ -372,11 +380,15 @@ def _optimizer(model: CVAE, tc: TrainConfig) -> torch.optim.Optimizer:
 def _warm_start(model: CVAE, source: str) -> None:
     """Copy a checkpoint's weights into ``model`` (a new run: fresh optimiser, schedule and counters).
 
-    The loss weights may differ from the checkpoint's; the architecture may not (a one-line error says so).
+    The loss weights may differ from the checkpoint's; the architecture may not (a one-line error says so),
+    except that a stage-1 checkpoint may start a model with a new structure prior.
     """
     src = load_model(None if source == "default" else source, verify=True)
+    state = src.state_dict()
+    if model.structure_prior is not None and src.structure_prior is None:
+        state.update({k: v for k, v in model.state_dict().items() if k.startswith("structure_prior.")})
     try:
-        model.load_state_dict(src.state_dict(), strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f"train.init_from={source}: its architecture differs from model's "
                               f"({str(exc).splitlines()[0]})") from None
@@ -481,7 +493,9 @@ class _TrainLog:
 def _step(model: CVAE, ddp_model: torch.nn.Module, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
           step: int, tc: TrainConfig, device: torch.device, autocast: Any) -> dict[str, float]:
     """One optimiser step; returns the log row's values (lr, beta, gradient norms, every loss term)."""
-    model.train()
+    model.train(tc.stage == 1)
+    if tc.stage == 2:  # the frozen parts stay in evaluation mode (the posterior's batch norm included)
+        model.structure_prior.train()
     lr = get_lr(step, tc)
     for group in opt.param_groups:
         group["lr"] = lr
@@ -489,7 +503,7 @@ def _step(model: CVAE, ddp_model: torch.nn.Module, opt: torch.optim.Optimizer, b
     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     with autocast:
         _, terms = ddp_model(batch["tokens"], batch["X"], batch["y"], batch["var_mask"], batch["point_mask"],
-                             beta=beta)
+                             beta=beta, stage=tc.stage)
     opt.zero_grad(set_to_none=True)
     terms["loss"].backward()
     grad_norm, prior_grad_norm = clip_gradients(model, tc)
