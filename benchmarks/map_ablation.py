@@ -7,6 +7,8 @@ keys), so the same checkpoint can run as several arms: the move ablation. Proble
 
 * ``--n-generated`` held-out problems from the generator of ``configs/default_model.json`` (seed 20261201;
   training used seed 0), 1 to 3 variables, 400 rows;
+* ``--n-nested`` problems of the nested suite (:func:`nested`: only :mod:`gensr.structures` shapes, seed
+  20261207, never used in training), 1 to 3 variables, 400 rows;
 * ``--feynman-subset`` problems of the Feynman table drawn as ``gensr bench run --subset`` draws them
   (subset seed 0), ``--feynman-rows`` rows sampled from SRBench's ranges, γ = 0.
 
@@ -50,6 +52,23 @@ def generated(n: int) -> list[dict]:
     for i, p in enumerate(iter_problems(n, 20261201, gen)):
         truth = p.expr.to_sympy([f"x{j}" for j in range(p.n_vars)])
         out.append({"suite": "generated", "name": f"generated-{i}", "X": p.X, "y": p.y, "truth": str(truth)})
+    return out
+
+
+NESTED_SEED = 20261207  # never a training seed (training streams use 0, 1, 2 and 11)
+
+
+def nested(n: int) -> list[dict]:
+    """The nested suite: ``n`` problems drawn only from :mod:`gensr.structures` (functions of products, ratios
+    and affine combinations, their sums, products and reciprocals), 1 to 3 physical-range inputs, 400 rows."""
+    from gensr.generator import GeneratorConfig, iter_problems
+
+    gen = GeneratorConfig(min_vars=1, max_vars=3, structure_prob=1.0, require_all_inputs=True, min_points=400,
+                          max_points=400, input_families=(("physical", 1.0),))
+    out = []
+    for i, p in enumerate(iter_problems(n, NESTED_SEED, gen)):
+        truth = p.expr.to_sympy([f"x{j}" for j in range(p.n_vars)])
+        out.append({"suite": "nested", "name": f"nested-{i}", "X": p.X, "y": p.y, "truth": str(truth)})
     return out
 
 
@@ -109,6 +128,7 @@ def main() -> None:
                     help="search settings of arm NAME, e.g. NAME='{\"lee.enabled\": false}'")
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--n-generated", type=int, default=30)
+    ap.add_argument("--n-nested", type=int, default=0, help="problems of the nested suite (issue: the map)")
     ap.add_argument("--feynman-subset", type=int, default=40)
     ap.add_argument("--feynman-rows", type=int, default=10_000)
     ap.add_argument("--max-time", type=float, default=30.0)
@@ -128,7 +148,8 @@ def main() -> None:
     done = set()
     if path.exists():
         done = {(r["model"], r["problem"]) for r in csv.DictReader(path.open())}
-    probs = generated(args.n_generated) + feynman(args.feynman_subset, args.data_dir, args.feynman_rows)
+    probs = (generated(args.n_generated) + nested(args.n_nested)
+             + feynman(args.feynman_subset, args.data_dir, args.feynman_rows))
     tasks = [(a, p) for p in probs for a in arms]  # arms interleaved per problem: equal conditions
     i, k = (int(v) for v in args.shard.split("/"))
     for n, (arm, prob) in enumerate(tasks):

@@ -400,3 +400,38 @@ def test_with_dims_keeps_the_weights_that_stay():
     assert cfg.with_dims(2, 3).dim_weights == (2.0, 1.0)
     assert cfg.with_dims(4, 6).dim_weights == ()  # only zeros and unknowns left: uniform
     assert GeneratorConfig().with_dims(2, 2).min_vars == 2
+
+
+def test_nested_structures_in_the_mix():
+    """structure_prob draws the nested shapes (gensr.structures): every input appears, the constants sit in
+    prefix order (y is the printed formula's), and a share of 0 leaves the E2E stream untouched."""
+    import dataclasses
+
+    import sympy
+
+    from gensr.generator import GeneratorConfig, problem_rng, sample_problem
+
+    base = GeneratorConfig(max_vars=3, max_points=50, min_points=50)
+    mixed = dataclasses.replace(base, structure_prob=1.0, require_all_inputs=True)
+    off = dataclasses.replace(base, structure_prob=0.0)
+    assert [sample_problem(problem_rng(1, i), off).prefix for i in range(20)] == \
+        [sample_problem(problem_rng(1, i), base).prefix for i in range(20)]
+    functions = 0
+    for i in range(40):
+        p = sample_problem(problem_rng(2, i), mixed)
+        names = [f"x{j}" for j in range(p.n_vars)]
+        assert {f"x{j}" for j in range(p.n_vars)} <= set(p.prefix)
+        f = sympy.lambdify(sympy.symbols(names), p.expr.to_sympy(names), "numpy")
+        np.testing.assert_allclose(f(*p.X.T), p.y, rtol=1e-6)
+        functions += any(t in ("exp", "log", "sin", "cos", "sqrt", "tanh", "arctan") for t in p.prefix)
+    assert functions >= 30  # "power" is the only shape without a function
+
+
+def test_require_all_inputs_drops_cancelled_variables():
+    from gensr.generator import _uses_every_input
+
+    X = np.random.default_rng(0).uniform(1, 2, (32, 2))
+    for tokens, uses in ((["add", "x0", "div", "x1", "x1"], False), (["add", "x0", "x1"], True),
+                         (["mul", "x0", "div", "mul", "x1", "x0", "x1"], False)):
+        y = X[:, 0] + (X[:, 1] if uses else 1.0) if tokens[0] == "add" else X[:, 0] ** 2
+        assert _uses_every_input(tokens, [], X, y) is uses

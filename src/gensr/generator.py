@@ -123,6 +123,11 @@ class GeneratorConfig:
     min_valid_fraction: float = 0.5  # an expression valid on fewer rows of a batch is resampled (1.0 = E2E)
     max_point_draws: int = 4  # batches drawn to collect N valid rows before resampling the expression
     noise_gamma: float = 0.0  # target noise std = U(0, γ)·RMS(y) (E2E train_noise_gamma; off in GenSR)
+    # ---- the nested laws (ours)
+    structure_prob: float = 0.0  # share of expressions drawn as a nested structure (gensr.structures) instead
+    #   of an E2E tree: functions of products, ratios and affine combinations, their sums and products
+    require_all_inputs: bool = False  # drop expressions in which an input cancels (x4/x4): y must change when
+    #   any one column's values are permuted (the data could not reveal a cancelled variable)
     max_attempts: int = 10_000  # expression resamples per problem before giving up with an error
 
     def with_dims(self, min_vars: int, max_vars: int) -> GeneratorConfig:
@@ -407,6 +412,11 @@ def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[flo
     The draws come in a fixed order (sizes, shape, leaves, unaries, prefactors), so a seed gives one corpus.
     """
     c = p.config
+    if c.structure_prob > 0 and nxt() < c.structure_prob:  # (no draw at 0: old corpora stay the same)
+        from gensr.structures import sample_structure
+
+        drawn = sample_structure(nxt, n_vars)
+        return drawn if drawn is not None and len(drawn[0]) <= c.max_len else None
     n_bin = n_vars - 1 + int(nxt() * (c.max_extra_binary + 2))
     n_un = int(nxt() * (c.max_unary + 1))
     tok, left, right = _tree_shape(nxt, n_bin, p)
@@ -564,6 +574,8 @@ def _sample_problem(rng: np.random.Generator, p: _Plan) -> Problem:
         amax = max(y_max, -y_min)
         if n > 1 and (y_max - y_min <= c.constant_y_rtol * amax or amax == 0.0):
             continue
+        if c.require_all_inputs and not _uses_every_input(tokens, vals, X[:32], y[:32]):
+            continue
         if c.noise_gamma > 0:
             gamma = rng.uniform(0.0, c.noise_gamma)
             y = y + gamma * math.sqrt(float(np.mean(y * y))) * rng.standard_normal(n)
@@ -572,6 +584,18 @@ def _sample_problem(rng: np.random.Generator, p: _Plan) -> Problem:
     raise RuntimeError(
         f"no valid problem in {c.max_attempts} attempts (D={n_vars}, N={n}, family={family}); "
         "check max_len, min_valid_fraction and the operator weights")
+
+
+def _uses_every_input(tokens: Sequence[str], vals: Sequence[float], X: np.ndarray, y: np.ndarray) -> bool:
+    """Whether permuting any one column's values changes y (a cancelled variable changes nothing)."""
+    for j in range(X.shape[1]):
+        Xp = X.copy()
+        Xp[:, j] = np.roll(X[:, j], 1)
+        with np.errstate(all="ignore"):
+            yp = _evaluate_prefix(tokens, vals, Xp)
+        if np.all(np.abs(yp - y) <= 1e-9 * np.abs(y) + 1e-300):
+            return False
+    return True
 
 
 def iter_problems(n: int, seed: int, config: GeneratorConfig | None = None, *, start: int = 0
