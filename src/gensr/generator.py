@@ -56,16 +56,10 @@ from gensr.grammar import (
     tree_from_prefix,
 )
 from gensr.inputs import FAMILIES, input_sampler
+from gensr.structures import sample_structure
 
-__all__ = [
-    "GeneratorConfig",
-    "Problem",
-    "iter_problems",
-    "problem_rng",
-    "sample_expression",
-    "sample_inputs",
-    "sample_problem",
-    ]
+__all__ = ["GeneratorConfig", "Problem", "iter_problems", "problem_rng", "sample_expression", "sample_inputs",
+           "sample_problem"]
 
 Weights = tuple[tuple[str, float], ...]
 
@@ -413,8 +407,6 @@ def _sample_prefix(nxt: Any, n_vars: int, p: _Plan) -> tuple[list[str], list[flo
     """
     c = p.config
     if c.structure_prob > 0 and nxt() < c.structure_prob:  # (no draw at 0: old corpora stay the same)
-        from gensr.structures import sample_structure
-
         drawn = sample_structure(nxt, n_vars)
         return drawn if drawn is not None and len(drawn[0]) <= c.max_len else None
     n_bin = n_vars - 1 + int(nxt() * (c.max_extra_binary + 2))
@@ -592,9 +584,8 @@ def _uses_every_input(tokens: Sequence[str], vals: Sequence[float], X: np.ndarra
         Xp = X.copy()
         Xp[:, j] = np.roll(X[:, j], 1)
         with np.errstate(all="ignore"):
-            yp = _evaluate_prefix(tokens, vals, Xp)
-        if np.all(np.abs(yp - y) <= 1e-9 * np.abs(y) + 1e-300):
-            return False
+            if np.all(np.abs(_evaluate_prefix(tokens, vals, Xp) - y) <= 1e-9 * np.abs(y) + 1e-300):
+                return False
     return True
 
 
