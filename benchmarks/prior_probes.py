@@ -8,6 +8,8 @@ rows each, as many as the search encodes; seed 7,000,001, never trained on):
   prior's encoder output (the shared data encoder's for a stage-1 model, the structure encoder's for stage
   2), on μ_p and on μ_q; and, stricter, for "contains a function" (exp, log, sqrt, trig, tanh, abs);
 * **μ_q variance explained by μ_p**: 1 − Σ‖μ_q − μ_p‖² / Σ‖μ_q − mean μ_q‖²;
+* **the stage-2 loss terms**: the decoder's CE (nats per token) of the true equation at μ_p, and KL(q ‖ p) per
+  equation;
 * **prior-mean decodes**: the share that contain a function (against the truths' share), and skeleton
   recovery overall and for 1–3 variables (grammar-constrained greedy decoding of μ_p).
 
@@ -29,12 +31,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from gensr.checkpoint import load_model
 from gensr.codec import arity_tensor, collate, decoded_expression, token_mask_for
 from gensr.generator import problem_rng, sample_problem
 from gensr.grammar import UNARY
 from gensr.latent import generator_config_from_checkpoint
+from gensr.layers import gauss_kl
+from gensr.vocab import PAD_ID
 
 FUNCTIONS = frozenset({"sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "abs"})
 PROBE_SEED = 7_000_001
@@ -62,17 +67,25 @@ def auc(features: np.ndarray, labels: np.ndarray) -> float:
 def probe(checkpoint: str, problems, batch_size: int = 100) -> dict[str, float]:
     model = load_model(None if checkpoint == "default" else checkpoint).eval()
     arity = arity_tensor()
-    feats, mus_p, mus_q, hits, dec_fn = [], [], [], [], []
+    feats, mus_p, mus_q, hits, dec_fn, ce, n_tokens, kl = [], [], [], [], [], [], [], []
     for s in range(0, len(problems), batch_size):
         chunk = problems[s : s + batch_size]
         b = collate(chunk, model.cfg.max_len)
         X, y, vm, pm = model._prepare(b["X"], b["y"], b["var_mask"], b["point_mask"])
-        if model.structure_prior is not None:
-            feats.append(model.structure_prior.features(X, y, vm, pm))
+        if model.structure_prior is not None:  # what stage 2's prior reads: the old encoder (y / RMS) and its own
+            rms = y.square().mean(1, keepdim=True).sqrt()
+            feats.append(torch.cat([model.data_encoder(X, y / rms, vm, pm),
+                                    model.structure_prior.features(X, y, vm, pm)], dim=1))
         else:
             feats.append(model.data_encoder(X, y, vm, pm))
-        mu_p, _ = model.encode_prior(X, y, vm, pm)
-        mu_q, _ = model.encode_posterior(b["tokens"], X, y, vm, pm)
+        mu_p, logvar_p = model.encode_prior(X, y, vm, pm)
+        mu_q, logvar_q = model.encode_posterior(b["tokens"], X, y, vm, pm)
+        tokens = model._trim(b["tokens"])
+        logits = model.logits(mu_p, tokens[:, :-1])
+        ce.append(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1),
+                                  ignore_index=PAD_ID, reduction="sum").item())
+        n_tokens.append(int((tokens[:, 1:] != PAD_ID).sum()))
+        kl.append(gauss_kl(mu_q, logvar_q, mu_p, logvar_p).sum().item())
         mus_p.append(mu_p)
         mus_q.append(mu_q)
         for ids, p in zip(model.decode(mu_p, arity=arity, token_mask=token_mask_for([p.n_vars for p in chunk])),
@@ -92,7 +105,8 @@ def probe(checkpoint: str, problems, batch_size: int = 100) -> dict[str, float]:
             "function_auc_encoder": auc(enc, labels), "function_auc_mu_q": auc(mu_q, labels),
             "mu_q_var_explained": float(explained),
             "truth_function_share": float(labels.mean()), "prior_decode_function_share": float(np.mean(dec_fn)),
-            "prior_recovery": float(hits_arr.mean()),
+            "prior_recovery": float(hits_arr.mean()), "ce_at_prior_mean": sum(ce) / sum(n_tokens),
+            "kl_q_p": sum(kl) / len(problems),
             "prior_recovery_1_3": float(hits_arr[small].mean()) if small.any() else math.nan}
 
 
@@ -109,12 +123,14 @@ def main() -> None:
     problems = [sample_problem(problem_rng(PROBE_SEED, i), gen) for i in range(args.n)]
     results = {c: probe(c, problems) for c in args.checkpoints}
     print("| checkpoint | unary AUC encoder | unary AUC μ_p | unary AUC μ_q | function AUC encoder (μ_q) | "
-          "μ_q var. explained | prior decodes with a function (truths) | prior recovery (1–3 vars) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "μ_q var. explained | CE at μ_p | KL(q‖p) | prior decodes with a function (truths) | "
+          "prior recovery (1–3 vars) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for c, r in results.items():
         print(f"| {c} | {r['unary_auc_encoder']:.3f} | {r['unary_auc_mu_p']:.3f} | {r['unary_auc_mu_q']:.3f} | "
               f"{r['function_auc_encoder']:.3f} ({r['function_auc_mu_q']:.3f}) | "
-              f"{r['mu_q_var_explained']:.3f} | {r['prior_decode_function_share']:.1%} "
+              f"{r['mu_q_var_explained']:.3f} | {r['ce_at_prior_mean']:.3f} | {r['kl_q_p']:.1f} | "
+              f"{r['prior_decode_function_share']:.1%} "
               f"({r['truth_function_share']:.1%}) | {r['prior_recovery']:.1%} ({r['prior_recovery_1_3']:.1%}) |")
     if args.out:
         Path(args.out).write_text(json.dumps({"n": args.n, "points": args.points, "results": results}, indent=2))

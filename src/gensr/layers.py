@@ -284,11 +284,12 @@ def structure_features(cols: Tensor, row_mask: Tensor, col_mask: Tensor) -> tupl
 
 
 class StructureEncoder(nn.Module):
-    """The stage-2 prior branch: (X, y) -> (mu_p, logvar_p) statistics, apart from the shared data encoder.
+    """The stage-2 prior branch's own encoder: (X, y) -> a correction of the stage-1 prior's (mu, logvar).
 
     :func:`structure_features` per point, ``prior_encoder_layers`` full set-attention blocks at width
-    ``prior_encoder_width``, attention pooling and an MLP head. Trained against the frozen decoder and
-    posterior (``gensr train`` with ``train.stage=2``).
+    ``prior_encoder_width``, attention pooling and an MLP head whose output layer starts at zero (the
+    model adds it to the frozen stage-1 prior, :meth:`gensr.model.CVAE.encode_prior`). Trained against the
+    frozen decoder and posterior (``gensr train`` with ``train.stage=2``).
     """
 
     def __init__(self, cfg: CVAEConfig):
@@ -298,7 +299,7 @@ class StructureEncoder(nn.Module):
         self.embed = PointEmbed(cfg.max_vars + 1, width, width, n_value_features=4)
         self.blocks = nn.ModuleList([Block(sub) for _ in range(cfg.prior_encoder_layers)])
         self.pool = AttentionPool(sub)
-        self.head = MLP(width, width, 2 * cfg.latent_dim)
+        self.head = MLP(width, width, 2 * cfg.latent_dim)  # its output layer is zeroed by CVAE's init
 
     def forward(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> Tensor:
         return self.head(self.features(X, y, var_mask, point_mask))  # (B, 2 * latent_dim)

@@ -101,6 +101,8 @@ class CVAE(nn.Module):
         # z's additive path into the decoder starts closed: a random projection of a not-yet-informative z is
         # noise on every input embedding, and the gradient then shrinks z's spread (the collapse of defect 1)
         nn.init.zeros_(self.z_to_embed.weight)
+        if self.structure_prior is not None:  # a correction of the stage-1 prior that starts at 0
+            nn.init.zeros_(self.structure_prior.head.proj.weight)
         with torch.no_grad():  # log-variance half of the posterior head's output (see posterior_logvar_init)
             self.posterior_head.proj.bias[L:] = cfg.posterior_logvar_init
 
@@ -172,7 +174,7 @@ class CVAE(nn.Module):
         """
         X, y, var_mask, point_mask = self._prepare(X, y, var_mask, point_mask)
         if self.structure_prior is not None:  # stage 2: its own encoder
-            return self._split(self.structure_prior(X, y, var_mask, point_mask))
+            return self._split(self._structure_stats(X, y, var_mask, point_mask))
         h_data = self.data_encoder(X, y, var_mask, point_mask)  # (B, D)
         return self._split(self.prior_head(h_data))
 
@@ -523,6 +525,15 @@ class CVAE(nn.Module):
         )
         return outputs, losses
 
+    def _structure_stats(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> Tensor:
+        """The stage-2 prior's (mu, logvar) before clamping: the stage-1 prior, read with y divided by its RMS
+        (so that y's scale changes nothing), plus the structure encoder's correction (zero at the start, so
+        stage 2 starts from the shipped prior and can only learn what it adds)."""
+        w = point_mask.to(y.dtype)
+        rms = ((y.square() * w).sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp_min(1.0)).sqrt()
+        base = self.prior_head(self.data_encoder(X, y / rms.clamp_min(1e-30), var_mask, point_mask))
+        return base + self.structure_prior(X, y, var_mask, point_mask)
+
     def stage2_losses(self, tokens: Tensor, X: Tensor, y: Tensor, var_mask: Tensor,
                       point_mask: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """Stage 2 (docs/method.md §4.2): fit the structure prior to the frozen posterior and decoder.
@@ -537,7 +548,7 @@ class CVAE(nn.Module):
             raise RuntimeError("stage 2 needs a model with prior_encoder_layers > 0")
         with torch.no_grad():
             mu_q, logvar_q = self._posterior(tokens, self.data_encoder(X, y, var_mask, point_mask))
-        mu_p, logvar_p = self._split(self.structure_prior(X, y, var_mask, point_mask))
+        mu_p, logvar_p = self._split(self._structure_stats(X, y, var_mask, point_mask))
         inp, tgt = tokens[:, :-1], tokens[:, 1:]
         logits = self.logits(mu_p, inp)
         not_pad = tgt != PAD_ID

@@ -229,10 +229,11 @@ def evaluate(model: CVAE, problems: Sequence[Any], *, batch_size: int = 128, bea
              n_interp_pairs: int = 32, seed: int = 0) -> dict[str, float]:
     """Validation metrics on held-out problems.
 
-    Returns token accuracy, the loss terms (β = 1), skeleton recovery from the prior mean (overall, and by
-    number of variables 1-3 / 4-6 / 7-10), posterior reconstruction (decode the posterior mean), the
-    valid-decode rate of z ~ p(z|data), the valid-decode rate at 5 interior points of straight lines
-    between posterior means of random pairs, and, if ``beam_size`` > 0, top-``beam_size`` recovery.
+    Returns token accuracy, the loss terms (β = 1; a stage-2 model's are stage 2's), skeleton recovery from
+    the prior mean (overall, and by number of variables 1-3 / 4-6 / 7-10), posterior reconstruction (decode
+    the posterior mean), the valid-decode rate of z ~ p(z|data), the valid-decode rate at 5 interior points
+    of straight lines between posterior means of random pairs, and, if ``beam_size`` > 0, top-``beam_size``
+    recovery.
     """
     model.eval()
     device = model_device(model)
@@ -244,8 +245,8 @@ def evaluate(model: CVAE, problems: Sequence[Any], *, batch_size: int = 128, bea
     for s in range(0, len(problems), batch_size):
         chunk = problems[s : s + batch_size]
         batch = {k: v.to(device) for k, v in collate(chunk, model.cfg.max_len).items()}
-        terms = model.loss(batch["tokens"], batch["X"], batch["y"], batch["var_mask"], batch["point_mask"],
-                           beta=1.0)
+        terms = model(batch["tokens"], batch["X"], batch["y"], batch["var_mask"], batch["point_mask"], beta=1.0,
+                      stage=1 if model.structure_prior is None else 2)[1]
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(chunk)
         mask = token_mask_for([p.n_vars for p in chunk], device)
