@@ -174,7 +174,7 @@ class CVAE(nn.Module):
         """
         X, y, var_mask, point_mask = self._prepare(X, y, var_mask, point_mask)
         if self.structure_prior is not None:  # stage 2: its own encoder
-            return self._split(self._structure_stats(X, y, var_mask, point_mask))
+            return self._split(self._structure_stats(X, y, var_mask, point_mask)[0])
         h_data = self.data_encoder(X, y, var_mask, point_mask)  # (B, D)
         return self._split(self.prior_head(h_data))
 
@@ -525,14 +525,15 @@ class CVAE(nn.Module):
         )
         return outputs, losses
 
-    def _structure_stats(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> Tensor:
-        """The stage-2 prior's (mu, logvar) before clamping: the stage-1 prior, read with y divided by its RMS
-        (so that y's scale changes nothing), plus the structure encoder's correction (zero at the start, so
-        stage 2 starts from the shipped prior and can only learn what it adds)."""
+    def _structure_stats(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """The stage-2 prior's (mu, logvar) before clamping, and the structure encoder's output: the stage-1
+        prior, read with y divided by its RMS (so that y's scale changes nothing), plus the structure
+        encoder's correction (zero at the start, so stage 2 starts from the shipped prior)."""
         w = point_mask.to(y.dtype)
         rms = ((y.square() * w).sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp_min(1.0)).sqrt()
         base = self.prior_head(self.data_encoder(X, y / rms.clamp_min(1e-30), var_mask, point_mask))
-        return base + self.structure_prior(X, y, var_mask, point_mask)
+        h = self.structure_prior.features(X, y, var_mask, point_mask)
+        return base + self.structure_prior.head(h), h
 
     def stage2_losses(self, tokens: Tensor, X: Tensor, y: Tensor, var_mask: Tensor,
                       point_mask: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
@@ -540,7 +541,9 @@ class CVAE(nn.Module):
 
         The posterior (with its data encoder and the running statistics of its batch norm) runs without
         gradient; the loss is the decoder's CE of the equation at the prior **mean** (the search starts
-        there), plus ``prior_fit_weight`` times KL(q || p) per target token. Only ``structure_prior`` gets
+        there), plus ``prior_fit_weight`` times KL(q || p) per target token, plus ``prior_token_weight`` times
+        an auxiliary bag-of-tokens BCE (``bow``): which operators and inputs the equation holds, predicted
+        from the structure encoder's output, which makes it learn structure directly. Only ``structure_prior`` gets
         gradients (the trainer freezes the rest). Returns ``(outputs, losses)`` with the keys of
         :meth:`loss` (``recon_prior`` and ``token_acc`` are at the prior mean; the posterior terms are 0).
         """
@@ -548,7 +551,8 @@ class CVAE(nn.Module):
             raise RuntimeError("stage 2 needs a model with prior_encoder_layers > 0")
         with torch.no_grad():
             mu_q, logvar_q = self._posterior(tokens, self.data_encoder(X, y, var_mask, point_mask))
-        mu_p, logvar_p = self._split(self._structure_stats(X, y, var_mask, point_mask))
+        stats, h = self._structure_stats(X, y, var_mask, point_mask)
+        mu_p, logvar_p = self._split(stats)
         inp, tgt = tokens[:, :-1], tokens[:, 1:]
         logits = self.logits(mu_p, inp)
         not_pad = tgt != PAD_ID
@@ -556,10 +560,15 @@ class CVAE(nn.Module):
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=PAD_ID)
         kl = gauss_kl(mu_q, logvar_q, mu_p, logvar_p).sum(1).mean()
         zero = ce.new_zeros(())
+        present = torch.zeros(tokens.shape[0], self.cfg.vocab_size, device=tokens.device)
+        present.scatter_(1, tgt, 1.0)  # which tokens the equation holds: the structure the data must reveal
+        bow = F.binary_cross_entropy_with_logits(self.structure_prior.tokens(h)[:, EOS_ID + 1:],
+                                                 present[:, EOS_ID + 1:])
         losses = {"recon_post": zero, "recon_prior": ce, "kl": kl.detach(), "kl_fb": zero, "kl_prior": kl,
-                  "bow": zero, "geval_mse": zero,
+                  "bow": bow, "geval_mse": zero,
                   "token_acc": (logits.argmax(-1) == tgt)[not_pad].float().mean().detach(),
-                  "loss": self.cfg.prior_recon_weight * ce + self.cfg.prior_fit_weight * kl / mean_len}
+                  "loss": self.cfg.prior_recon_weight * ce + self.cfg.prior_fit_weight * kl / mean_len
+                  + self.cfg.prior_token_weight * bow}
         return {"mu_q": mu_q, "logvar_q": logvar_q, "mu_p": mu_p, "logvar_p": logvar_p}, losses
 
     def loss(
