@@ -5,8 +5,10 @@ rows each, as many as the search encodes; seed 7,000,001, never trained on):
 
 * **unary AUC**: a linear probe (standardised logistic regression, 5-fold cross-validated ROC AUC) for "the
   true skeleton contains a unary operator" (any, as the issue counts them: powers and inverses too), on the
-  prior's encoder output (the shared data encoder's for a stage-1 model, the structure encoder's for stage
-  2), on μ_p and on μ_q; and, stricter, for "contains a function" (exp, log, sqrt, trig, tanh, abs);
+  prior's encoder output (the shared data encoder's for a stage-1 model; for stage 2 the shared encoder's
+  and the structure encoder's outputs side by side, then the structure encoder's alone, and its
+  bag-of-tokens head's largest unary logit), on μ_p and on μ_q; and, stricter, for "contains a function"
+  (exp, log, sqrt, trig, tanh, abs);
 * **μ_q variance explained by μ_p**: 1 − Σ‖μ_q − μ_p‖² / Σ‖μ_q − mean μ_q‖²;
 * **the stage-2 loss terms**: the decoder's CE (nats per token) of the true equation at μ_p, and KL(q ‖ p) per
   equation;
@@ -39,7 +41,7 @@ from gensr.generator import problem_rng, sample_problem
 from gensr.grammar import UNARY
 from gensr.latent import generator_config_from_checkpoint
 from gensr.layers import gauss_kl
-from gensr.vocab import PAD_ID
+from gensr.vocab import PAD_ID, VOCAB
 
 FUNCTIONS = frozenset({"sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "abs"})
 PROBE_SEED = 7_000_001
@@ -67,15 +69,17 @@ def auc(features: np.ndarray, labels: np.ndarray) -> float:
 def probe(checkpoint: str, problems, batch_size: int = 100) -> dict[str, float]:
     model = load_model(None if checkpoint == "default" else checkpoint).eval()
     arity = arity_tensor()
-    feats, mus_p, mus_q, hits, dec_fn, ce, n_tokens, kl = [], [], [], [], [], [], [], []
+    feats, own, bow, mus_p, mus_q, hits, dec_fn, ce, n_tokens, kl = [], [], [], [], [], [], [], [], [], []
     for s in range(0, len(problems), batch_size):
         chunk = problems[s : s + batch_size]
         b = collate(chunk, model.cfg.max_len)
         X, y, vm, pm = model._prepare(b["X"], b["y"], b["var_mask"], b["point_mask"])
         if model.structure_prior is not None:  # what stage 2's prior reads: the old encoder (y / RMS) and its own
             rms = y.square().mean(1, keepdim=True).sqrt()
-            feats.append(torch.cat([model.data_encoder(X, y / rms, vm, pm),
-                                    model.structure_prior.features(X, y, vm, pm)], dim=1))
+            h = model.structure_prior.features(X, y, vm, pm)
+            feats.append(torch.cat([model.data_encoder(X, y / rms, vm, pm), h], dim=1))
+            own.append(h)
+            bow.append(model.structure_prior.tokens(h)[:, [i for i, t in enumerate(VOCAB.tokens) if t in UNARY]])
         else:
             feats.append(model.data_encoder(X, y, vm, pm))
         mu_p, logvar_p = model.encode_prior(X, y, vm, pm)
@@ -100,7 +104,13 @@ def probe(checkpoint: str, problems, batch_size: int = 100) -> dict[str, float]:
     explained = 1.0 - ((mu_q - mu_p) ** 2).sum() / ((mu_q - mu_q.mean(0)) ** 2).sum()
     small = np.array([p.n_vars <= 3 for p in problems])
     hits_arr = np.array(hits)
-    return {"unary_auc_encoder": auc(enc, unary), "unary_auc_mu_p": auc(mu_p, unary),
+    extra = {}
+    if own:  # the structure encoder alone, and its bag-of-tokens head's own reading (the largest unary logit)
+        from sklearn.metrics import roc_auc_score
+
+        extra = {"unary_auc_structure_encoder": auc(torch.cat(own).numpy(), unary),
+                 "unary_auc_token_head": float(roc_auc_score(unary, torch.cat(bow).amax(1).numpy()))}
+    return extra | {"unary_auc_encoder": auc(enc, unary), "unary_auc_mu_p": auc(mu_p, unary),
             "unary_auc_mu_q": auc(mu_q, unary), "truth_unary_share": float(unary.mean()),
             "function_auc_encoder": auc(enc, labels), "function_auc_mu_q": auc(mu_q, labels),
             "mu_q_var_explained": float(explained),
@@ -132,6 +142,10 @@ def main() -> None:
               f"{r['mu_q_var_explained']:.3f} | {r['ce_at_prior_mean']:.3f} | {r['kl_q_p']:.1f} | "
               f"{r['prior_decode_function_share']:.1%} "
               f"({r['truth_function_share']:.1%}) | {r['prior_recovery']:.1%} ({r['prior_recovery_1_3']:.1%}) |")
+    for c, r in results.items():
+        if "unary_auc_structure_encoder" in r:
+            print(f"{c}: unary AUC of the structure encoder alone {r['unary_auc_structure_encoder']:.3f}, "
+                  f"of its bag-of-tokens head {r['unary_auc_token_head']:.3f}")
     if args.out:
         Path(args.out).write_text(json.dumps({"n": args.n, "points": args.points, "results": results}, indent=2))
 

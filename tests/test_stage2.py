@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from gensr.checkpoint import load_model
@@ -41,13 +42,14 @@ def test_stage2_training_leaves_the_frozen_parts_bit_identical(tiny_checkpoint, 
     assert any(not torch.equal(after[k], start.state_dict()[k]) for k in new)  # the new branch did train
 
 
-def test_structure_features_ignore_the_scale_of_y():
+@pytest.mark.parametrize("slopes", [False, True])
+def test_structure_features_ignore_the_scale_of_y(slopes):
     """y × 1e6 (or × 1e-6) leaves the prior mean unchanged: y's scale is a free constant of every law."""
     from gensr.cvae_config import CVAE_PRESETS
 
     torch.manual_seed(0)
     model = CVAE(dataclasses.replace(CVAE_PRESETS["tiny"], vocab_size=40, prior_encoder_layers=2,
-                                     prior_encoder_width=32)).eval()
+                                     prior_encoder_width=32, prior_encoder_slopes=slopes)).eval()
     rng = np.random.default_rng(0)
     X = torch.tensor(rng.uniform(0.5, 3, size=(3, 200, 2)))
     y = torch.sin(X[..., 0]) * X[..., 1] ** 2

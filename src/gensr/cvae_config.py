@@ -48,6 +48,7 @@ class CVAEConfig:
     prior_encoder_layers: int = 0  # > 0: a stage-2 prior branch (layers.StructureEncoder) with this many set-
     #   attention blocks replaces prior_head on the shared data encoder; 0: the stage-1 prior (old models)
     prior_encoder_width: int = 128  # the stage-2 prior encoder's width (its own; d_model stays the decoder's)
+    prior_encoder_slopes: bool = False  # stage 2: add each input's finite-difference slope of y as a feature
     prior_token_weight: float = 0.0  # stage 2: weight of the auxiliary bag-of-tokens BCE on the structure encoder
 
     def __post_init__(self) -> None:

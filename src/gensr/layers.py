@@ -259,14 +259,18 @@ class DataEncoder(nn.Module):
         return self.pool(h, point_mask)  # (B, D)
 
 
-def structure_features(cols: Tensor, row_mask: Tensor, col_mask: Tensor) -> tuple[Tensor, Tensor]:
+def structure_features(cols: Tensor, row_mask: Tensor, col_mask: Tensor, slopes: bool = False
+                       ) -> tuple[Tensor, Tensor]:
     """Features of the stage-2 prior encoder: unchanged when y (the last column) is multiplied by a constant.
 
     Per value (4): the standardised value, ``sign(v)``, ``log10|v|`` centred on its column's mean over the real
     rows and clipped to [-10, 10] (at full weight: a power law or an exponential shows as a line in it), and
-    the value's rank within its column mapped to [-1, 1]. Per column (6): as :func:`scale_features`, except
-    that y's log-std and log-mean are taken relative to its largest magnitude and its log-max is 0, since y's
-    scale is a free constant of every law. Returns ``per_value`` (B, N, C, 4) and ``stats`` (B, C, 6).
+    the value's rank within its column mapped to [-1, 1]; with ``slopes`` a fifth, for each input column: the
+    finite difference of the standardised y over the standardised input between the point and its next
+    neighbour in that input's order, ``asinh``-squashed (0 for y's own column). Per column (6): as
+    :func:`scale_features`, except that y's log-std and log-mean are taken relative to its largest magnitude
+    and its log-max is 0, since y's scale is a free constant of every law. Returns ``per_value``
+    (B, N, C, 4 or 5) and ``stats`` (B, C, 6).
     """
     per_value, stats, standardised = scale_features(cols, row_mask, col_mask)
     w = (row_mask[:, :, None] & col_mask[:, None, :]).to(cols.dtype)  # (B, N, C)
@@ -276,7 +280,17 @@ def structure_features(cols: Tensor, row_mask: Tensor, col_mask: Tensor) -> tupl
     keyed = torch.where(w > 0, torch.nan_to_num(cols, nan=0.0), torch.full_like(cols, torch.inf))
     rank = keyed.argsort(1).argsort(1).to(cols.dtype)  # real rows first, in order of value
     quantile = (2.0 * rank / (n - 1.0).clamp_min(1.0) - 1.0) * w
-    values = torch.stack([standardised * w, per_value[..., 1], centred, quantile], dim=-1)
+    features = [standardised * w, per_value[..., 1], centred, quantile]
+    if slopes:
+        order = keyed.argsort(1)
+        xs = standardised.gather(1, order)
+        ys = standardised[:, :, -1:].expand_as(standardised).gather(1, order)
+        slope = torch.asinh((ys[:, 1:] - ys[:, :-1]) / (xs[:, 1:] - xs[:, :-1]).clamp_min(1e-3))
+        slope = torch.cat([slope, slope[:, -1:]], dim=1)  # the last point takes its left neighbour's
+        slope = torch.zeros_like(slope).scatter(1, order, slope) * w
+        slope[:, :, -1] = 0.0
+        features.append(slope.clamp(-10.0, 10.0))
+    values = torch.stack(features, dim=-1)
     y_stats = stats[:, -1]
     y_stats = torch.stack([y_stats[:, 0] - y_stats[:, 3], y_stats[:, 1] - y_stats[:, 3], y_stats[:, 2],
                            torch.zeros_like(y_stats[:, 3]), y_stats[:, 4], y_stats[:, 5]], dim=-1)
@@ -297,7 +311,8 @@ class StructureEncoder(nn.Module):
         super().__init__()
         sub = dataclasses.replace(cfg, d_model=cfg.prior_encoder_width, n_inducing=0)
         width = sub.d_model
-        self.embed = PointEmbed(cfg.max_vars + 1, width, width, n_value_features=4)
+        self.slopes = cfg.prior_encoder_slopes
+        self.embed = PointEmbed(cfg.max_vars + 1, width, width, n_value_features=5 if self.slopes else 4)
         self.blocks = nn.ModuleList([Block(sub) for _ in range(cfg.prior_encoder_layers)])
         self.pool = AttentionPool(sub)
         self.head = MLP(width, width, 2 * cfg.latent_dim)  # its output layer is zeroed by CVAE's init
@@ -311,7 +326,7 @@ class StructureEncoder(nn.Module):
         B = X.shape[0]
         cols = torch.cat([X, y[:, :, None]], dim=2)  # y is the last column
         col_mask = torch.cat([var_mask, var_mask.new_ones(B, 1)], dim=1)
-        h = self.embed(*structure_features(cols, point_mask, col_mask))  # (B, N, W)
+        h = self.embed(*structure_features(cols, point_mask, col_mask, self.slopes))  # (B, N, W)
         for block in self.blocks:
             h = block(h, point_mask)
         return self.pool(h, point_mask)  # (B, W)
