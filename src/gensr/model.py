@@ -50,8 +50,6 @@ MU_BN_EPS = 1e-12  # BatchNorm's default eps 1e-5 let the encoders shrink raw mu
 #   normalisation is exactly scale-invariant, so no gradient can shrink the spread
 
 
-
-
 # ----------------------------------------------------------------------------------------------------------
 # the model
 
@@ -560,8 +558,7 @@ class CVAE(nn.Module):
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=PAD_ID)
         kl = gauss_kl(mu_q, logvar_q, mu_p, logvar_p).sum(1).mean()
         zero = ce.new_zeros(())
-        present = torch.zeros(tokens.shape[0], self.cfg.vocab_size, device=tokens.device)
-        present.scatter_(1, tgt, 1.0)  # which tokens the equation holds: the structure the data must reveal
+        present = torch.zeros(tokens.shape[0], self.cfg.vocab_size, device=tokens.device).scatter_(1, tgt, 1.0)
         bow = F.binary_cross_entropy_with_logits(self.structure_prior.tokens(h)[:, EOS_ID + 1:],
                                                  present[:, EOS_ID + 1:])
         losses = {"recon_post": zero, "recon_prior": ce, "kl": kl.detach(), "kl_fb": zero, "kl_prior": kl,
@@ -571,16 +568,8 @@ class CVAE(nn.Module):
                   + self.cfg.prior_token_weight * bow}
         return {"mu_q": mu_q, "logvar_q": logvar_q, "mu_p": mu_p, "logvar_p": logvar_p}, losses
 
-    def loss(
-        self,
-        tokens: Tensor,
-        X: Tensor,
-        y: Tensor,
-        var_mask: Tensor,
-        point_mask: Tensor | None = None,
-        *,
-        beta: float,
-    ) -> dict[str, Tensor]:
+    def loss(self, tokens: Tensor, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor | None = None, *,
+             beta: float) -> dict[str, Tensor]:
         """Training loss terms for a batch.
 
         Parameters
