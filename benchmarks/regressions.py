@@ -240,7 +240,8 @@ def main() -> None:
         run_commit(args.base, problems_dir, out / "base.jsonl", args.time_limit, repo)
         base_rows, base_name = load(out / "base.jsonl"), args.base
     else:
-        base_rows, base_name = load(Path(args.base_results)), Path(args.base_results).parent.name
+        base = Path(args.base_results)
+        base_rows, base_name = load(base), f"{base.parent.name}/{base.name}"
     run_commit(args.head, problems_dir, out / "head.jsonl", args.time_limit, repo)
     head_name = args.head if args.head != "." else subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() + "+"
