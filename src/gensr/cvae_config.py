@@ -45,8 +45,8 @@ class CVAEConfig:
     word_dropout: float = 0.0  # share of decoder input tokens replaced by PAD in training: forces use of z
     bow_weight: float = 0.0  # weight of a bag-of-tokens loss predicted from z: makes z carry the content
     prior_fit_weight: float = 1.0  # weight of KL(sg(q) || p), which trains the prior branch to match q
-    prior_encoder_layers: int = 0  # > 0: a stage-2 prior branch (layers.StructureEncoder) with this many set-
-    #   attention blocks replaces prior_head on the shared data encoder; 0: the stage-1 prior (old models)
+    prior_encoder_layers: int = 0  # > 0: a stage-2 structure encoder (layers.StructureEncoder) with this many
+    #   set-attention blocks adds its correction to the stage-1 prior (docs/method.md §4.2); 0: stage 1 only
     prior_encoder_width: int = 128  # the stage-2 prior encoder's width (its own; d_model stays the decoder's)
     prior_encoder_slopes: bool = False  # stage 2: add each input's finite-difference slope of y as a feature
     prior_token_weight: float = 0.0  # stage 2: weight of the auxiliary bag-of-tokens BCE on the structure encoder

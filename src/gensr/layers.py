@@ -303,8 +303,8 @@ class StructureEncoder(nn.Module):
     :func:`structure_features` per point, ``prior_encoder_layers`` full set-attention blocks at width
     ``prior_encoder_width``, attention pooling and an MLP head whose output layer starts at zero (the
     model adds it to the frozen stage-1 prior, :meth:`gensr.model.CVAE.encode_prior`), and a linear
-    bag-of-tokens head used only in training. Trained against the
-    frozen decoder and posterior (``gensr train`` with ``train.stage=2``).
+    bag-of-tokens head used only in training. Trained against the frozen decoder and posterior (``gensr
+    train`` with ``train.stage=2``).
     """
 
     def __init__(self, cfg: CVAEConfig):
@@ -317,9 +317,6 @@ class StructureEncoder(nn.Module):
         self.pool = AttentionPool(sub)
         self.head = MLP(width, width, 2 * cfg.latent_dim)  # its output layer is zeroed by CVAE's init
         self.tokens = nn.Linear(width, cfg.vocab_size)  # auxiliary: which tokens the equation holds
-
-    def forward(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> Tensor:
-        return self.head(self.features(X, y, var_mask, point_mask))  # (B, 2 * latent_dim)
 
     def features(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> Tensor:
         """The pooled encoder output (B, width) that the head reads: what the probes test."""
