@@ -75,9 +75,8 @@ def probe(checkpoint: str, problems, batch_size: int = 100) -> dict[str, float]:
         b = collate(chunk, model.cfg.max_len)
         X, y, vm, pm = model._prepare(b["X"], b["y"], b["var_mask"], b["point_mask"])
         if model.structure_prior is not None:  # what stage 2's prior reads: the old encoder (y / RMS) and its own
-            rms = y.square().mean(1, keepdim=True).sqrt()
             h = model.structure_prior.features(X, y, vm, pm)
-            feats.append(torch.cat([model.data_encoder(X, y / rms, vm, pm), h], dim=1))
+            feats.append(torch.cat([model.data_encoder(X, model.y_over_rms(y, pm), vm, pm), h], dim=1))
             own.append(h)
             bow.append(model.structure_prior.tokens(h)[:, [i for i, t in enumerate(VOCAB.tokens) if t in UNARY]])
         else:

@@ -524,26 +524,28 @@ class CVAE(nn.Module):
         return outputs, losses
 
     def _structure_stats(self, X: Tensor, y: Tensor, var_mask: Tensor, point_mask: Tensor) -> tuple[Tensor, Tensor]:
-        """The stage-2 prior's (mu, logvar) before clamping, and the structure encoder's output: the stage-1
-        prior, read with y divided by its RMS (so that y's scale changes nothing), plus the structure
-        encoder's correction (zero at the start, so stage 2 starts from the shipped prior)."""
-        w = point_mask.to(y.dtype)
-        rms = ((y.square() * w).sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp_min(1.0)).sqrt()
-        base = self.prior_head(self.data_encoder(X, y / rms.clamp_min(1e-30), var_mask, point_mask))
+        """Stage 2's (mu, logvar) before clamping, and the structure encoder's output: the stage-1 prior read
+        on :meth:`y_over_rms` plus the structure encoder's correction (0 at the start)."""
+        base = self.prior_head(self.data_encoder(X, self.y_over_rms(y, point_mask), var_mask, point_mask))
         h = self.structure_prior.features(X, y, var_mask, point_mask)
         return base + self.structure_prior.head(h), h
+
+    @staticmethod
+    def y_over_rms(y: Tensor, point_mask: Tensor) -> Tensor:  # y's scale removed: what stage 2's base prior reads
+        w = point_mask.to(y.dtype)
+        rms = ((y.square() * w).sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp_min(1.0)).sqrt()
+        return y / rms.clamp_min(1e-30)
 
     def stage2_losses(self, tokens: Tensor, X: Tensor, y: Tensor, var_mask: Tensor,
                       point_mask: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """Stage 2 (docs/method.md §4.2): fit the structure prior to the frozen posterior and decoder.
 
-        The posterior (with its data encoder and the running statistics of its batch norm) runs without
-        gradient; the loss is the decoder's CE of the equation at the prior **mean** (the search starts
-        there), plus ``prior_fit_weight`` times KL(q || p) per target token, plus ``prior_token_weight`` times
-        an auxiliary bag-of-tokens BCE (``bow``): which operators and inputs the equation holds, predicted
-        from the structure encoder's output, which makes it learn structure directly. Only ``structure_prior`` gets
-        gradients (the trainer freezes the rest). Returns ``(outputs, losses)`` with the keys of
-        :meth:`loss` (``recon_prior`` and ``token_acc`` are at the prior mean; the posterior terms are 0).
+        The posterior (its data encoder and batch-norm statistics included) runs without gradient. The loss:
+        the decoder's CE of the equation at the prior **mean** (where the search starts), ``prior_fit_weight``
+        × KL(q || p) per target token, and ``prior_token_weight`` × a bag-of-tokens BCE (``bow``: which tokens
+        the equation holds, from the structure encoder's output). The trainer freezes all but
+        ``structure_prior``. Returns ``(outputs, losses)`` keyed as :meth:`loss` (``recon_prior`` and
+        ``token_acc`` at the prior mean; the posterior terms 0).
         """
         if self.structure_prior is None:
             raise RuntimeError("stage 2 needs a model with prior_encoder_layers > 0")

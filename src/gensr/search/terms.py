@@ -3,14 +3,15 @@
 A *library* holds candidate terms built from the user's columns alone (the same rules for every dataset, no
 formula of any benchmark): monomials of up to three inputs, unary functions of one input and of pairwise sums,
 differences, products and ratios, a unary function of one input times one or two other inputs (each to the
-power ±1), and subexpressions the search has already fitted (so what the map and the
-other moves found becomes a term). Targets are y and its transforms y², 1/y, 1/y², log|y|, √y and 1/√y (mapped
-back through √, 1/·, 1/√, exp, ² and 1/²), the same for y/M where a monomial M multiplies the whole law
-(:func:`common_factor`; each result times M), and the rational linearisation y = P/Q ⇔ y = P − y·(Q − 1) (for y
-and y/M). Forward selection by orthogonal least squares, with swaps that revisit earlier picks, adds terms one
-at a time; every size up to the second that the Bayesian information criterion rejects becomes an expression
-``C + C·t1 + … + C·tk`` (terms that do not contribute are dropped) whose constants the pool then fits in full (the
-linear ones by least squares, :func:`gensr.screen.screen_constants`).
+power ±1), and subexpressions the search has already fitted (so what the map and the other moves found
+becomes a term). Targets are y and its transforms y², 1/y, 1/y², log|y|, √y and 1/√y (mapped back through √,
+1/·, 1/√, exp, ² and 1/²), the same for y/M where a monomial M multiplies the whole law (:func:`common_factor`;
+each result times M), and the rational linearisation y = P/Q ⇔ y·q0 = P − y·(Q − q0), with Q's leading term
+q0 a constant 1 or one of the first one-input monomials (for y and y/M). Forward selection by orthogonal
+least squares, with swaps that revisit earlier picks, adds terms one at a time; every size up to the second
+that the Bayesian information criterion rejects becomes an expression ``C + C·t1 + … + C·tk`` (terms that do
+not contribute are dropped) whose constants the pool then fits in full (the linear ones by least squares,
+:func:`gensr.screen.screen_constants`).
 """
 
 from __future__ import annotations
@@ -105,12 +106,12 @@ def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], N
     with np.errstate(all="ignore"):
         powers = {(j, a): X[:, j] ** a for j in order for a in _EXPONENTS
                   if (a == int(a) or positive[j]) and (a > 0 or nonzero[j])}
+        unary = {(j, u): getattr(np, u)(X[:, j]) for j in order for u in _UNARY
+                 if u not in ("log", "sqrt") or positive[j]}
         for (j, a), v in powers.items():
             yield (lambda j=j, a=a: _monomial([(j, a)])), v, True
-        for j in order:  # unary functions of one input
-            for u in _UNARY:
-                if u not in ("log", "sqrt") or positive[j]:
-                    yield (lambda j=j, u=u: Node(u, (Node(f"x{j}"),))), getattr(np, u)(X[:, j]), False
+        for (j, u), v in unary.items():  # unary functions of one input
+            yield (lambda j=j, u=u: Node(u, (Node(f"x{j}"),))), v, False
         for i, j in _nested(order, 2):
             for a, b in itertools.product(_EXPONENTS, repeat=2):
                 if (i, a) in powers and (j, b) in powers:
@@ -123,8 +124,6 @@ def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], N
                 for u in _UNARY:
                     if u not in ("log", "sqrt") or np.all(v > 0):
                         yield (lambda inner=inner, u=u: Node(u, (inner,))), getattr(np, u)(v), False
-        unary = {(j, u): getattr(np, u)(X[:, j]) for j in order for u in _UNARY
-                 if u not in ("log", "sqrt") or positive[j]}
         for pair in _nested(order, 2):  # a unary function of one input times another input or its inverse
             yield from _scaled_unary(unary, powers, pair)
         for i, j, k in _nested(order, 3):
