@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -22,6 +21,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from gensr import _fit_inputs as given
 from gensr._utils import rank_features
 from gensr._validation import check_rows, check_weights, finite_rows
 from gensr.deadline import Deadline
@@ -32,38 +32,6 @@ from gensr.noise import NoiseFloor
 log = logging.getLogger(__name__)
 
 __all__ = ["GenSRRegressor"]
-
-_MODEL_CACHE: dict[tuple[str, float, str], Any] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def _load_cached(checkpoint: str | Path | None, device: str) -> Any:
-    """Load a checkpoint once per (path, mtime, device) and keep it for later fits."""
-    from gensr.checkpoint import WEIGHTS, load_model, read_checkpoint_config
-
-    directory, _ = read_checkpoint_config(checkpoint)
-    key = (str(directory.resolve()), (directory / WEIGHTS).stat().st_mtime, device)
-    with _CACHE_LOCK:
-        if key not in _MODEL_CACHE:
-            _MODEL_CACHE[key] = load_model(directory, device=device)
-        return _MODEL_CACHE[key]
-
-
-def _check_frame(X: Any) -> None:
-    """Name non-numeric DataFrame columns before numpy turns them into an opaque conversion error."""
-    columns = getattr(X, "columns", None)
-    if columns is not None:
-        names = [str(c) for c in columns]
-        twice = sorted({c for c in names if names.count(c) > 1})
-        if twice:
-            raise ValueError(f"duplicate column names {twice}; rename them (each column must print as itself)")
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is None or not hasattr(dtypes, "items"):
-        return
-    bad = [str(name) for name, dt in dtypes.items() if getattr(dt, "kind", "O") not in "fiub"]
-    if bad:
-        raise ValueError(f"non-numeric feature columns: {bad}; encode or drop them before fitting")
-
 
 class GenSRRegressor(RegressorMixin, BaseEstimator):
     """Symbolic regression by search in a generative equation space (GenSR + LEE refinement).
@@ -142,6 +110,16 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         front gets a ``consistent`` column, and the choice prefers a consistent equation among near-equal ones.
     y_units : str, default=None
         Physical unit of the target (see ``X_units``).
+    loss : {"mse", "mae", "huber", "relative"} or callable, default="mse"
+        What the constants minimise and the front, the selection and the ``loss`` column read (PySR's
+        ``elementwise_loss``): the squared error, the absolute error, Huber's loss (squared within
+        ``huber_delta``, linear beyond: robust to outliers), the squared error relative to |y| (for targets
+        spanning decades; y ≠ 0 on every row), or ``f(y, y_pred) -> per-row loss`` on numpy arrays.
+        Constants keep their least-squares core: "relative" is least squares with weights 1/y², the others
+        iteratively reweighted least squares (:mod:`gensr.loss`). R² stays the plain (weighted) R². Only
+        "mse" reads the noise floor: with another loss, ``model_selection="noise"`` is "mdl" on that loss.
+    huber_delta : float, default=1.0
+        Huber's threshold in y's units (``loss="huber"``).
 
     Attributes
     ----------
@@ -208,7 +186,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                  model_selection: str = "noise", r2_threshold: float = 0.99, snap_constants: bool = True,
                  nan_policy: str = "raise", device: str | None = None, random_state: Any = None, verbose: int = 1,
                  warm_start: bool = False, callback: Any = None, search_config: Any = None, seeds: Any = None,
-                 deterministic: bool | None = None, X_units: Any = None, y_units: str | None = None):
+                 deterministic: bool | None = None, X_units: Any = None, y_units: str | None = None,
+                 loss: Any = "mse", huber_delta: float = 1.0):
         self.checkpoint = checkpoint
         self.max_time = max_time
         self.max_generations = max_generations
@@ -229,6 +208,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.deterministic = deterministic
         self.X_units = X_units
         self.y_units = y_units
+        self.loss = loss
+        self.huber_delta = huber_delta
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -265,14 +246,14 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         """Checked float64 X and y, and the sample weights of their rows (None: unweighted), scaled to mean 1.
 
         NaN rows may be dropped (``nan_policy="drop"``); their weights go with them."""
-        _check_frame(X)
+        given.check_frame(X)
         if y is None:  # sklearn's own message: this estimator requires y
             validate_data(self, X, y, y_numeric=True)
-        y_arr = _target(y)
+        y_arr = given.target(y)
         flat = y_arr.ravel() if y_arr.ndim == 2 and y_arr.shape[1] == 1 else y_arr
         finite_y = np.isfinite(flat) if flat.ndim == 1 else np.ones(len(flat), dtype=bool)
         rows = np.arange(len(flat))
-        if self.nan_policy == "drop" and not finite_y.all() and _n_rows(X) == len(flat):
+        if self.nan_policy == "drop" and not finite_y.all() and given.n_rows(X) == len(flat):
             X = X.iloc[finite_y] if hasattr(X, "iloc") else np.asarray(X)[finite_y]  # y's NaN rows first
             y_arr, rows, finite_y = y_arr[finite_y], rows[finite_y], finite_y[finite_y]
             flat = y_arr.ravel() if y_arr.ndim == 2 and y_arr.shape[1] == 1 else y_arr
@@ -305,16 +286,22 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         is a ValueError before anything runs).
         """
         start = time.perf_counter()
+        from gensr.loss import make_loss
+
         config = self._resolve()
+        loss = make_loss(self.loss, huber_delta=self.huber_delta)
         deadline = Deadline(config.budget.max_time, t0=start, deterministic=config.budget.deterministic)
         previous = self._warm_seeds()
         X, y, weights = self._validated(X, y, sample_weight)
         names = [str(n) for n in getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])]
-        units = _units(self.X_units if X_units is None else X_units, self.y_units if y_units is None else y_units,
+        units = given.units(self.X_units if X_units is None else X_units, self.y_units if y_units is None else y_units,
                        names)
         from gensr.search import search
 
+        if loss.kind == "relative" and np.any(y == 0):
+            raise ValueError(f"loss='relative' divides by y, and y is 0 on {int(np.sum(y == 0))} rows")
         x_scale, y_scale = extreme_scales(X), float(extreme_scales(y[:, None])[0])
+        loss = loss.scaled(y_scale)
         X, y = X / x_scale, y / y_scale  # extreme scales are fitted near 1 and mapped back in the front
         rng = np.random.default_rng(check_random_state(self.random_state).randint(0, 2**31 - 1))
         selected = np.arange(X.shape[1])
@@ -325,26 +312,27 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(msg, UserWarning, stacklevel=2)
         if previous and not np.array_equal(previous[0], selected):
             previous = None  # another feature set: the old front does not apply
-        user_seeds = _user_seeds(self.seeds, names, selected)  # bad formulas fail before the model loads
-        model = _load_cached(self.checkpoint, config.device or "cpu")
+        user_seeds = given.user_seeds(self.seeds, names, selected)  # bad formulas fail before the model loads
+        model = given.load_cached(self.checkpoint, config.device or "cpu")
         sub_names = [names[i] for i in selected]
         # max_time covers the whole fit: the search's clock starts at this call (imports, validation and
         # loading count), and a small share is kept back for building the front (constant snapping)
         total = config.budget.max_time
         config = config.replace(**{"budget.max_time": max(total - max(0.04 * total, 0.5), 0.05)})
         search_deadline = deadline.reserve(total - config.budget.max_time)
-        seeds = _baselines(len(selected)) + user_seeds + (list(previous[1]) if previous else [])
+        seeds = given.baselines(len(selected)) + user_seeds + (list(previous[1]) if previous else [])
         self.units_ = None if units is None else units.subset(selected)
         self.pi_groups_ = self.y_reference_ = None
         stopped = False  # Ctrl-C during the search on the Π groups: its equations are scored, nothing more runs
         if self.units_ is not None and self.units_.complete:
-            found, stopped = self._reduced_search(model, X[:, selected], y, config, search_deadline, rng, weights)
+            found, stopped = self._reduced_search(model, X[:, selected], y, config, search_deadline, rng, weights,
+                                                  loss)
             seeds += found
         result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
                         progress=self.verbose > 0, extra_expressions=seeds,
                         deadline=search_deadline.reserve(math.inf) if stopped else search_deadline,
                         callback=self.callback,
-                        sample_weight=weights)
+                        sample_weight=weights, loss=loss)
         if stopped:
             result.stop["interrupted"] = 1.0
         self.selected_features_ = selected
@@ -354,12 +342,12 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         if nf is not None and len(result.front) and not deadline.expired():  # on the best formula's residuals
             from gensr.noise import residual_floor
 
-            best = min((result.candidates[i] for i in result.front), key=lambda c: c.mse)
+            best = min((result.candidates[i] for i in result.front), key=lambda c: c.fit_loss)
             with np.errstate(all="ignore"):
                 nf = residual_floor(X[:, selected], y - best.expression.evaluate(X[:, selected]), nf, weights=weights)
         self.equations_ = front_table(result, X[:, selected], y, sub_names, snap=self.snap_constants,
                                       deadline=deadline, scales=(x_scale[selected], y_scale), weights=weights,
-                                      noise=nf)
+                                      noise=nf, loss=loss)
         if self.units_ is not None:
             from gensr.units import dimension_check
 
@@ -372,6 +360,9 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.noise_floor_ = float(nf.mse * unit) if ok else float("nan")
         self.noise_floor_se_ = (math.inf if math.isinf(nf.se) else float(nf.se * unit)) if ok else float("nan")
         self._noise = (self.noise_floor_, self.noise_floor_se_, len(y))  # NaN (no floor): "noise" is "mdl"
+        if not loss.is_mse:
+            self._noise = (float("nan"), math.inf, len(y))  # the floor is an MSE: "noise" is "mdl" on the loss
+        self._power = loss.power
         self.best_index_ = self._select(self.equations_)
         row = self.equations_.iloc[self.best_index_]
         self.expression_ = row["expression"]
@@ -382,7 +373,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(f"max_time={total:g} s cut the deterministic search short, so the result is no longer "
                           "deterministic; raise max_time or lower max_generations", UserWarning, stacklevel=2)
         reported = NoiseFloor(self.noise_floor_, self.noise_floor_se_, len(y))  # in y's units
-        self.notes_ = notes(row, result, reported, len(y), total)
+        unresolved = NoiseFloor(math.nan, math.inf, len(y))  # another loss: the MSE floor says nothing of it
+        self.notes_ = notes(row, result, reported if loss.is_mse else unresolved, len(y), total)
         if self.verbose > 0:
             import sys
 
@@ -401,11 +393,15 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         return self.selected_features_, list(self.equations_["expression"])
 
     def _reduced_search(self, model: Any, X: np.ndarray, y: np.ndarray, config: Any, deadline: Deadline,
-                        rng: np.random.Generator, weights: Any) -> tuple[list[tuple[Expression, str]], bool]:
+                        rng: np.random.Generator, weights: Any,
+                        loss: Any) -> tuple[list[tuple[Expression, str]], bool]:
         """Search y/y_ref = F(π) over the Π groups of ``units_`` with a share of the budget; F's front,
-        mapped back to the columns, seeds the main search (stage ``"units"``). Also says whether Ctrl-C
+        mapped back to the columns, seeds the main search (stage ``"units"``). The loss is the fit's where it
+        means the same on y/y_ref (MSE, relative, absolute), else the absolute error (Huber's threshold and
+        a callable are in y's units). Also says whether Ctrl-C
         stopped it."""
         from gensr.grammar import CONST, Node
+        from gensr.loss import make_loss
         from gensr.search import search
         from gensr.units import pi_basis
 
@@ -430,8 +426,9 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         if config.budget.deterministic:
             changes["budget.max_generations"] = max(1, round(config.budget.generations * share))
         result = search(model, X_pi, y_pi, config.replace(**changes), rng=rng, feature_names=self.pi_groups_,
-                        extra_expressions=_baselines(basis.k), deadline=deadline.share(share),
-                        sample_weight=weights)
+                        extra_expressions=given.baselines(basis.k), deadline=deadline.share(share),
+                        sample_weight=weights,
+                        loss=loss if loss.kind in ("mse", "relative", "mae") else make_loss("mae"))
         log.info("units: %d groups %s, y_ref %s; %.1f s, stopped by %s", basis.k, self.pi_groups_,
                  self.y_reference_, result.timings.get("total", float("nan")), sorted(result.stop))
         return [(basis.lift(result.candidates[i].expression), "units") for i in result.front], \
@@ -465,7 +462,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                                          table["r2"].to_numpy()[rows], rule=self.model_selection,
                                          r2_floor=self.r2_threshold, noise=noise,
                                          n_constants=None if n_constants is None else n_constants[rows],
-                                         n_rows=n_rows)])
+                                         n_rows=n_rows, power=getattr(self, "_power", 2.0))])
 
         i = choose(np.arange(len(table)))
         safe = np.flatnonzero(table["extrapolates"].to_numpy(bool)) if "extrapolates" in table else np.zeros(0, int)
@@ -489,7 +486,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X: Any, index: int | None = None) -> np.ndarray:
         """Predictions of the chosen equation, or of row ``index`` of ``equations_``."""
         row = self._row(index)
-        _check_frame(X)
+        given.check_frame(X)
         X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=self.nan_policy == "raise")
         return row["expression"].evaluate(X[:, self.selected_features_])
 
@@ -521,62 +518,3 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         if hasattr(self, "equations_"):
             text += f"\n  chosen equation: {self._row(None)['equation']}"
         return text
-
-
-def _target(y: Any) -> np.ndarray:
-    """y as a float array, with a clear error for text targets."""
-    raw = np.asarray(y)
-    if np.iscomplexobj(raw):
-        raise ValueError("Complex data not supported: the target y is complex")
-    try:
-        out = raw.astype(np.float64)
-    except (TypeError, ValueError):
-        raise ValueError("the target y must be numeric; encode or drop non-numeric values") from None
-    return out
-
-
-def _n_rows(X: Any) -> int:
-    shape = getattr(X, "shape", None)
-    return int(shape[0]) if shape is not None and len(shape) else len(X)
-
-
-def _user_seeds(seeds: Any, names: list[str], selected: np.ndarray) -> list[Expression]:
-    """The ``seeds`` formulas over the feature names, as expressions over the selected features."""
-    if seeds is None:
-        return []
-    from gensr.formula import parse
-
-    if isinstance(seeds, str):
-        seeds = [seeds]
-    position = {int(j): i for i, j in enumerate(selected)}
-    out = []
-    for text in seeds:
-        expr = parse(text, names) if isinstance(text, str) else text
-        if not isinstance(expr, Expression):
-            raise TypeError(f"seeds must be formula strings, got {type(text).__name__}")
-        missing = [names[v] for v in expr.variables if v not in position]
-        if missing:
-            warnings.warn(f"seed {text!r} uses features that were not selected ({missing}); skipped", UserWarning,
-                          stacklevel=3)
-            continue
-        out.append(expr.renamed(position))
-    return out
-
-
-def _units(X_units: Any, y_units: Any, names: list[str]) -> Any:
-    """The parsed units (None when none are given); bad units fail here, before the model loads."""
-    if X_units is None and y_units is None:
-        return None
-    from gensr.units import parse_units
-
-    return parse_units(X_units, y_units, names)
-
-
-def _baselines(n_vars: int) -> list[Expression]:
-    """Always-scored seed equations: a constant and each single-feature affine law C*x_j + C."""
-    from gensr.grammar import CONST, Node
-
-    out = [Expression(Node(CONST))]
-    for j in range(n_vars):
-        out.append(Expression(Node("add", (Node("mul", (Node(CONST), Node(f"x{j}"))), Node(CONST)))))
-    return out

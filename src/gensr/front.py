@@ -1,6 +1,6 @@
 """The Pareto front as users read it: readable forms, the front table, and its plot.
 
-The search returns every fitted candidate and the indices of its complexity–MSE front
+The search returns every fitted candidate and the indices of its complexity–loss front
 (:class:`gensr.search.SearchResult`). :func:`front_table` turns that front into the estimator's
 ``equations_``: constants snapped to simple forms when that costs no accuracy, folded into the printed
 form (so the complexity is the text's), mapped back to the user's units, and only the rows materially more
@@ -25,7 +25,7 @@ __all__ = ["exact_floor", "extreme_scales", "front_table", "notes", "plot_front"
 
 def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, snap: bool = True,
                 deadline: Deadline | None = None, scales: tuple[np.ndarray, float] | None = None,
-                weights: np.ndarray | None = None, noise: Any = None) -> Any:
+                weights: np.ndarray | None = None, noise: Any = None, loss: Any = None) -> Any:
     """The front of a :class:`~gensr.search.SearchResult` as users read it (``equations_``).
 
     With ``snap``, constants are snapped to short forms the data cannot tell from their fits (within
@@ -36,10 +36,13 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     the search's units) is snapped within its errors; any other member (an approximation, or any member on
     noise-free data) only where the snap is exact to float precision. :func:`readable` then rewrites the
     text at no accuracy cost. ``equation`` has constants at 5 significant digits, ``sympy_format`` and
-    ``expression`` full precision.
+    ``expression`` full precision. With a ``loss`` other than MSE, snapping tests its least-squares
+    equivalent at the member's constants (the weights ψ(r)/r of :meth:`gensr.loss.Loss.irls_weights` times
+    ``weights``), and ``noise`` is not read.
 
-    Every number in a row is the printed formula's own (STYLE 31): ``loss`` (the weighted MSE, in y's units
-    squared), ``r2`` (weighted), ``complexity`` and ``extrapolates`` are computed from the final
+    Every number in a row is the printed formula's own (STYLE 31): ``loss`` (the weighted MSE in y's units
+    squared, or the weighted mean of ``loss``, a :class:`gensr.loss.Loss` built with y's scale), ``r2``
+    (weighted), ``complexity`` and ``extrapolates`` are computed from the final
     ``expression`` on the user's data, with the same ``weights``, after snapping and canonicalisation. A row
     is kept only if it is materially more accurate than every simpler one: beyond round-off of the weighted
     variance of y, and beyond what the noise explains (SNAP_Z²·σ²/n, a likelihood-ratio margin for one more
@@ -62,6 +65,9 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     scaled = bool(np.any(x_scale != 1) or y_scale != 1)
     X_user = X * x_scale if scaled else X
     members = [result.candidates[i] for i in result.front]
+    plain = loss is None or loss.is_mse
+    if not plain:
+        noise = None  # the floor is an MSE: it does not measure another loss
     at = subsample_rows(len(y), SNAP_ROWS, np.random.default_rng(0))  # the rows of the snaps' refits and tests
     # the members most likely to be chosen first (the balanced rule's score): if the deadline passes, the rest
     # are left unsnapped, not the answer
@@ -69,8 +75,9 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
         expr, snapped = cand.expression, None
         if snap and expr.n_constants and (deadline is None or not deadline.expired()):
             at_floor = noise is not None and noise.reached(cand.mse)
+            w_snap = weights if plain else _loss_weights(loss, expr, X, y, weights)
             values, snapped = snap_within_error(expr.torch_fn(), expr.constants, X[at], y[at],
-                                                weights=None if weights is None else weights[at],
+                                                weights=None if w_snap is None else w_snap[at],
                                                 exponents=exponent_mask(expr), reserved=names,
                                                 statistical=at_floor, deadline=deadline)
             expr = expr.with_constants(values)
@@ -86,8 +93,11 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
         # the printed formula's own numbers, on the scaled target (no overflow at extreme scales)
         with np.errstate(all="ignore"):
             pred = expr.evaluate(X_user) / y_scale
-        loss = weighted_mse(pred - y, weights) if np.all(np.isfinite(pred)) else math.inf
-        rows.append({"complexity": expr.complexity, "loss": loss, "r2": _clean(r2_score(y, pred, weights)),
+        if plain:
+            value = weighted_mse(pred - y, weights) if np.all(np.isfinite(pred)) else math.inf
+        else:  # in the user's units already
+            value = loss.value(y, pred, weights)
+        rows.append({"complexity": expr.complexity, "loss": value, "r2": _clean(r2_score(y, pred, weights)),
                      "score": cand.score, "equation": _short(sym), "sympy_format": sym, "expression": expr,
                      "stage": cand.stage, "found_at": cand.found_at})
     table = pd.DataFrame(rows, columns=["complexity", "loss", "r2", "score", "equation", "sympy_format",
@@ -100,7 +110,7 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     # a row must beat every simpler one by more than round-off of an exact fit and, on noisy data, by more than
     # the noise explains: the likelihood-ratio margin of one more constant, SNAP_Z²·σ²/n
-    margin = max(1e-12 * float(np.average((y - np.average(y, weights=w)) ** 2, weights=w)),
+    margin = max(1e-12 * float(np.average((y - np.average(y, weights=w)) ** 2, weights=w)) if plain else 0.0,
                  SNAP_Z**2 * noise.mse / len(y) if noise is not None and noise.resolved() else 0.0)
     rows_x = X_user[: min(len(X), 256)]
     for idx, r in table.iterrows():  # folding can reorder complexities and make rows print alike
@@ -114,9 +124,27 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
         seen.add(r["equation"])
     table = table.loc[keep].reset_index(drop=True)
     with np.errstate(over="ignore", under="ignore"):
-        table["loss"] = np.where(table["loss"] > 0, table["loss"] * factor, 0.0)
+        if plain:
+            table["loss"] = np.where(table["loss"] > 0, table["loss"] * factor, 0.0)
     table["extrapolates"] = [extrapolates(e, X_user) for e in table["expression"]]
     return table
+
+
+def _loss_weights(loss: Any, expr: Expression, X: np.ndarray, y: np.ndarray,
+                  weights: np.ndarray | None) -> np.ndarray | None:
+    """The least-squares weights equivalent to ``loss`` at ``expr``'s constants (its static weights times
+    the reweighting at its residuals, times ``weights``)."""
+    with np.errstate(all="ignore"):
+        pred = expr.evaluate(X)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    static = loss.static_weights(y)
+    if static is not None:
+        w = w * static
+    if np.all(np.isfinite(pred)):
+        irls = loss.irls_weights(y, pred)
+        if irls is not None:
+            w = w * irls
+    return w / w.mean() if w.mean() > 0 else None
 
 
 def notes(row: Any, result: Any, floor: Any, n_rows: int, budget: float) -> list[str]:

@@ -33,16 +33,18 @@ NODE_NATS = 3.0
 a few inputs (Bartlett et al. 2023's structure code, simplified)."""
 
 
-def description_length(complexity: np.ndarray, loss: np.ndarray, n_constants: np.ndarray, n_rows: int) -> np.ndarray:
-    """Two-part code length in nats (lower is better): n/2·log(MSE) for the residuals under Gaussian noise,
-    k/2·log(n) for k fitted constants (BIC's price), and :data:`NODE_NATS` per node for the structure.
+def description_length(complexity: np.ndarray, loss: np.ndarray, n_constants: np.ndarray, n_rows: int,
+                       power: float = 2.0) -> np.ndarray:
+    """Two-part code length in nats (lower is better): n/p·log(loss) for the residuals (p = 2: the MSE under
+    Gaussian noise; p = 1: the mean absolute error under Laplace noise), k/2·log(n) for k fitted constants
+    (BIC's price), and :data:`NODE_NATS` per node for the structure.
 
     >>> description_length(np.array([3, 8]), np.array([24.0, 1.0]), np.array([1, 1]), 500).round(1).tolist()
     [806.6, 27.1]
     """
     c, l, k = (np.asarray(a, dtype=np.float64) for a in (complexity, loss, n_constants))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 0.5 * n_rows * np.log(np.maximum(l, 1e-300)) + 0.5 * k * math.log(max(n_rows, 2)) + NODE_NATS * c
+        return n_rows / power * np.log(np.maximum(l, 1e-300)) + 0.5 * k * math.log(max(n_rows, 2)) + NODE_NATS * c
 
 
 def _as_1d(name: str, a: object) -> np.ndarray:
@@ -123,6 +125,7 @@ def select_model(
     z: float = 2.0,
     n_constants: np.ndarray | None = None,
     n_rows: int | None = None,
+    power: float = 2.0,
 ) -> int:
     """Index of the candidate chosen by ``rule``, PySR's ``model_selection`` on arrays.
 
@@ -166,6 +169,9 @@ def select_model(
         Non-finite losses mark invalid candidates, never selected.
     r2 : array-like of shape (n,), optional
         Only used (and then required) by ``"simplest"``.
+    power : float
+        The loss's degree in the residuals, for ``"mdl"``'s code length (2 for the MSE, 1 for the mean
+        absolute error).
 
     Returns
     -------
@@ -217,7 +223,7 @@ def select_model(
             exact = idx[r[idx] >= 1 - 1e-10]
         if exact.size:
             return int(exact[np.lexsort((exact, l[exact], c[exact]))[0]])
-        dl = description_length(c[idx], l[idx], k[idx], n_rows)
+        dl = description_length(c[idx], l[idx], k[idx], n_rows, power)
         return int(idx[np.lexsort((idx, c[idx], dl))[0]])
 
     if rule == "simplest":

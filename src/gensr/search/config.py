@@ -107,6 +107,8 @@ class FitConfig:
     adaptive_starts: bool = True  # False: ``starts`` for every skeleton with constants (the old behaviour)
     method: Literal["lm", "bfgs"] = "lm"  # fitter="torch": LM with exact Jacobians; "bfgs" as GenSR
     max_iter: int = 100  # per start: LM evaluations or BFGS iterations
+    irls_steps: int = 4  # robust losses (GenSRRegressor(loss="mae"/"huber"/callable)): reweighted least-squares
+    # steps after a full fit; each refits from the last constants, stopping when the loss no longer falls
     screen_rows: int = 64  # numpy fitter: fit on this many rows first, refit fully only candidates that could
     # join the front (measured: most decodes are far from it); 0, or fewer than 2x this many rows: fit fully
     screen_max_iter: int = 40  # LM evaluations per start on the screen: a start that has not converged by then
@@ -116,7 +118,7 @@ class FitConfig:
 
     def __post_init__(self) -> None:
         _integers(self, ("rows", "starts", "max_iter", "screen_max_iter"), 1, "fit")
-        _integers(self, ("screen_rows",), 0, "fit")
+        _integers(self, ("screen_rows", "irls_steps"), 0, "fit")
         _need(self.method in ("lm", "bfgs"), f"fit.method must be 'lm' or 'bfgs', got {self.method!r}")
         _need(self.fitter in ("numpy", "torch"), f"fit.fitter must be 'numpy' or 'torch', got {self.fitter!r}")
         _need(self.screen_slack >= 1, f"fit.screen_slack must be >= 1, got {self.screen_slack!r}")

@@ -30,6 +30,7 @@ from gensr._validation import check_weights
 from gensr.deadline import Deadline
 from gensr.formula import parse
 from gensr.grammar import MAX_FEATURES, Expression
+from gensr.loss import Loss
 from gensr.noise import NoiseFloor, checked_floor, noise_floor
 from gensr.pareto import pareto_front, select_model
 from gensr.search.config import SearchConfig
@@ -54,7 +55,8 @@ class SearchResult:
     best : int or None
         Index of the highest score (first among ties); None if nothing was fitted in time.
     front : np.ndarray of int
-        Indices on the complexity–MSE Pareto front (:func:`gensr.pareto.pareto_front`), simplest first.
+        Indices on the complexity–loss Pareto front (:func:`gensr.pareto.pareto_front`; the loss is the MSE
+        unless ``search(loss=...)`` chose another), simplest first.
     evaluations : int
         Latents decoded (each decoded greedily and at every temperature).
     n_fitted : int
@@ -116,26 +118,28 @@ class SearchResult:
     def table(self) -> Any:
         """Every fitted candidate as a pandas DataFrame, in the order found (``equations_`` is its Pareto front).
 
-        Columns: ``complexity``, ``mse``, ``r2``, ``score``, ``stage``, ``evaluation`` (latents decoded when it
-        was found), ``found_at`` (seconds from the start of the budget), ``screened`` (only the screening fit
-        ran), ``equation`` (text over ``feature_names``) and ``expression``. Values are on the data the search
-        saw (the estimator's selected features, rescaled only for extreme scales).
+        Columns: ``complexity``, ``mse``, ``loss`` (the search's loss), ``r2``, ``score``, ``stage``,
+        ``evaluation`` (latents decoded when it was found), ``found_at`` (seconds from the start of the budget),
+        ``screened`` (only the screening fit ran), ``equation`` (text over ``feature_names``) and
+        ``expression``. Values are on the data the search saw (the estimator's selected features, rescaled
+        only for extreme scales).
         """
         import pandas as pd
 
         names = list(self.feature_names) if self.feature_names is not None else None
-        return pd.DataFrame([{"complexity": c.complexity, "mse": c.mse, "r2": c.r2, "score": c.score,
-                              "stage": c.stage, "evaluation": c.evaluation, "found_at": c.found_at,
-                              "screened": c.screened,
+        return pd.DataFrame([{"complexity": c.complexity, "mse": c.mse, "loss": c.fit_loss, "r2": c.r2,
+                              "score": c.score, "stage": c.stage, "evaluation": c.evaluation,
+                              "found_at": c.found_at, "screened": c.screened,
                               "equation": c.expression.to_infix(names, precision=6), "expression": c.expression}
                              for c in self.candidates],
-                            columns=["complexity", "mse", "r2", "score", "stage", "evaluation", "found_at",
+                            columns=["complexity", "mse", "loss", "r2", "score", "stage", "evaluation", "found_at",
                                      "screened", "equation", "expression"])
 
     def select(self, rule: str = "best") -> int:
-        """Index chosen by :func:`gensr.pareto.select_model` (``"accuracy"``, ``"best"``, ``"simplest"``) on MSE."""
+        """Index chosen by :func:`gensr.pareto.select_model` (``"accuracy"``, ``"best"``, ``"simplest"``) on the
+        search's loss."""
         c = [x.complexity for x in self.candidates]
-        return select_model(c, [x.mse for x in self.candidates], [x.r2 for x in self.candidates], rule=rule)
+        return select_model(c, [x.fit_loss for x in self.candidates], [x.r2 for x in self.candidates], rule=rule)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -205,7 +209,7 @@ class _Driver:
             out["target_r2"] = bc.target_r2
         if bc.plateau and s.evaluations - s.pool.last_gain >= bc.plateau:
             out["plateau"] = float(bc.plateau)
-        if bc.noise_stop and best is not None and self.patience_spent(best):
+        if bc.noise_stop and s.pool.loss.is_mse and best is not None and self.patience_spent(best):
             out["noise_floor"] = s.noise.mse
         return out
 
@@ -306,8 +310,8 @@ class _Driver:
         pool = s.pool
         with s.deadline.section("bookkeeping"):
             comp = np.array([c.complexity for c in pool.candidates], dtype=float)
-            mse = np.array([c.mse for c in pool.candidates], dtype=float)
-            front = pareto_front(comp, mse) if pool.candidates else np.zeros(0, dtype=np.int64)
+            loss = np.array([c.fit_loss for c in pool.candidates], dtype=float)
+            front = pareto_front(comp, loss) if pool.candidates else np.zeros(0, dtype=np.int64)
         return SearchResult(
             candidates=tuple(pool.candidates), best=pool.best, front=front, evaluations=s.evaluations,
             n_fitted=len(pool), n_invalid=s.n_invalid, generations=s.generations, restarts=s.restarts,
@@ -330,6 +334,7 @@ def search(
     callback: Callable[[dict[str, Any]], bool | None] | None = None,
     deadline: Deadline | None = None,
     sample_weight: Any = None,
+    loss: Loss | None = None,
 ) -> SearchResult:
     """Search the latent space of ``model`` for equations y ≈ f(X) (docs/method.md §5, with LEE refinement).
 
@@ -369,6 +374,10 @@ def search(
     sample_weight : array-like of shape (n,), optional
         Non-negative row weights: constants are fitted by weighted least squares, and every candidate's MSE
         and R² (hence its score, the front and the selection) are weighted. Rows of weight 0 are not encoded.
+    loss : gensr.loss.Loss, optional
+        The loss the constants minimise and the front, the screen and the plateau read (default: MSE). A
+        robust loss is reached by reweighted least squares (``fit.irls_steps``), and the noise stop, which
+        compares MSEs with the noise floor, is off with any loss but MSE.
 
     Returns
     -------
@@ -398,7 +407,8 @@ def search(
     bar = tqdm(total=round(config.budget.max_time, 1), disable=not progress, desc="gensr", unit="s", leave=False,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s {postfix}")
     try:
-        state = SearchState(model, X, y, config, np.random.default_rng(rng), deadline, weights, seeds)
+        state = SearchState(model, X, y, config, np.random.default_rng(rng), deadline, weights, seeds,
+                            loss)
         driver = _Driver(state, build_moves(config), bar, callback, names)
         try:
             driver.run()

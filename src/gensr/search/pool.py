@@ -33,6 +33,7 @@ import numpy as np
 from gensr.constants import fit_constants
 from gensr.deadline import Deadline
 from gensr.grammar import CONST, Expression, Node
+from gensr.loss import Loss
 from gensr.pareto import score as gensr_score
 from gensr.screen import screen_constants
 from gensr.search.config import SearchConfig
@@ -54,8 +55,12 @@ class Candidate:
         Prefix-node complexity (:attr:`Expression.complexity`).
     mse, r2 : float
         On all rows given to the search; ``inf`` / ``-inf`` when the fit failed (non-finite predictions).
+    loss : float
+        The search's loss (:class:`gensr.loss.Loss`) on all rows: ``mse`` for the default loss. The front, the
+        screen and the plateau read it; ``nan`` marks a candidate built outside a pool (read as ``mse``).
     score : float
-        ``r2 - parsimony * complexity``; ``-inf`` for a failed fit.
+        ``r2 - parsimony * complexity``; ``-inf`` for a failed fit. With another loss than MSE, ``r2`` there
+        is the loss's own: 1 − loss / (the loss of y's mean).
     stage : str
         Where the skeleton was first found, one of :data:`gensr.search.moves.STAGES`.
     evaluation : int
@@ -75,6 +80,12 @@ class Candidate:
     evaluation: int
     screened: bool = False
     found_at: float = float("nan")
+    loss: float = float("nan")
+
+    @property
+    def fit_loss(self) -> float:
+        """:attr:`loss`, or :attr:`mse` where no loss was recorded."""
+        return self.mse if math.isnan(self.loss) else self.loss
 
 
 def linear_constants(root: Node) -> tuple[int, ...]:
@@ -120,13 +131,20 @@ class Pool:
     """Candidates in the order found, the cache by canonical key, the best score and the screen."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, cfg: SearchConfig, deadline: Deadline, fit_seed: int,
-                 weights: np.ndarray | None = None):
+                 weights: np.ndarray | None = None, loss: Loss | None = None):
         self.X, self.y, self.cfg, self.deadline, self.fit_seed = X, y, cfg, deadline, fit_seed
-        self.weights = weights  # sample weights: every fit, MSE and R² of the pool is weighted
+        self.weights = weights  # sample weights: every fit, MSE, R² and loss of the pool is weighted
+        self.loss = Loss() if loss is None else loss
+        static = self.loss.static_weights(y)  # "relative": least squares with 1/y² is the loss itself
+        self.fit_weights = weights if static is None else static * (1.0 if weights is None else weights)
+        # a robust loss scores 1 − loss / (the loss of y's weighted mean), its own R², so that the score, the
+        # CMA-ES and the best candidate follow the loss the user chose
+        self._loss0 = None if self.loss.is_mse else self.loss.value(y, np.full_like(y, np.average(y, weights=weights)),
+                                                                    weights)
         self.candidates: list[Candidate] = []
         self.cache: dict[tuple[str, ...], int] = {}
         self.best: int | None = None
-        self._best_mse_at: dict[int, float] = {}  # lowest MSE per complexity, for the front test
+        self._best_mse_at: dict[int, float] = {}  # lowest loss per complexity, for the front test
         self.n_full_fits = 0
         self.exact_complexity = math.inf  # the lowest complexity exact to float precision (R² >= 1 - 1e-10)
         self.last_gain = 0  # the evaluation count at the last real gain (the plateau stop): a new best score, or a
@@ -142,7 +160,7 @@ class Pool:
         return None if idx is None else self.candidates[idx]
 
     def could_join_front(self, complexity: int, mse: float, slack: float = 1.0) -> bool:
-        """Whether a candidate of this complexity and MSE (divided by ``slack``) beats every simpler one."""
+        """Whether a candidate of this complexity and loss (divided by ``slack``) beats every simpler one."""
         best = min((m for c, m in self._best_mse_at.items() if c <= complexity), default=math.inf)
         return mse / slack < best
 
@@ -170,17 +188,17 @@ class Pool:
             if fc.fitter == "numpy" and not self.screen:  # too few rows to screen: the full fit alone
                 fit = screen_constants(canon.numpy_fn(), k, self.X, self.y, init=init, n_starts=starts,
                                        max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12, deadline=limit,
-                                       rng=self.fit_seed, weights=self.weights, linear=linear)
+                                       rng=self.fit_seed, weights=self.fit_weights, linear=linear)
                 self.n_full_fits += bool(k)
             elif fc.fitter == "numpy":
                 fn = canon.numpy_fn()
                 fit = screen_constants(fn, k, self.X, self.y, init=init, n_starts=starts,
                                        max_rows=fc.screen_rows, max_iter=fc.screen_max_iter, deadline=limit,
-                                       rng=self.fit_seed, weights=self.weights, linear=linear)
-                if k and self.could_join_front(canon.complexity, fit.mse, fc.screen_slack):
+                                       rng=self.fit_seed, weights=self.fit_weights, linear=linear)
+                if k and self.could_join_front(canon.complexity, self._loss_of(fn, fit), fc.screen_slack):
                     full = screen_constants(fn, k, self.X, self.y, init=fit.constants, n_starts=1,
                                             max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12,
-                                            deadline=limit, rng=self.fit_seed, weights=self.weights,
+                                            deadline=limit, rng=self.fit_seed, weights=self.fit_weights,
                                             linear=linear)
                     self.n_full_fits += 1
                     if full.mse <= fit.mse:
@@ -190,26 +208,77 @@ class Pool:
             else:
                 fit = fit_constants(canon.torch_fn(), k, self.X, self.y, init=init, n_starts=starts,
                                     max_rows=fc.rows, method=fc.method, max_iter=fc.max_iter, deadline=limit,
-                                    rng=self.fit_seed, weights=self.weights)
+                                    rng=self.fit_seed, weights=self.fit_weights)
                 self.n_full_fits += bool(k)
+            if self.loss.robust and k and not screened:
+                fit = self._reweighted(canon, fit, starts=1, linear=linear, deadline=limit)
         fitted = canon.with_constants(fit.constants) if k else canon
-        s = float(gensr_score(fit.r2, canon.complexity, cfg.parsimony))
-        cand = Candidate(fitted, canon.complexity, float(fit.mse), float(fit.r2), s, stage, evaluation, screened,
-                         self.deadline.elapsed())
+        mse, r2, loss = float(fit.mse), float(fit.r2), float(fit.mse)
+        if not self.loss.is_mse:  # the fit's weights were the loss's: measure with the user's weights
+            mse, r2, loss = self._measure(fitted)
+        fit_r2 = r2 if self._loss0 is None else (1.0 - loss / self._loss0 if self._loss0 > 0 else -math.inf)
+        s = float(gensr_score(fit_r2, canon.complexity, cfg.parsimony))
+        cand = Candidate(fitted, canon.complexity, mse, r2, s, stage, evaluation, screened,
+                         self.deadline.elapsed(), loss)
         self.cache[expr.key] = len(self.candidates)
         self.candidates.append(cand)
         if cand.r2 >= 1 - 1e-10:  # not target_r2: smooth approximations with many terms reach 0.999999
             self.exact_complexity = min(self.exact_complexity, cand.complexity)
-        if math.isfinite(cand.mse):
+        if math.isfinite(cand.loss):
             c = cand.complexity
-            if self.could_join_front(c, cand.mse / 0.99):
+            if self.could_join_front(c, cand.loss / 0.99):
                 self.last_gain = evaluation
-            self._best_mse_at[c] = min(self._best_mse_at.get(c, math.inf), cand.mse)
+            self._best_mse_at[c] = min(self._best_mse_at.get(c, math.inf), cand.loss)
         if self.best is None or s > self.candidates[self.best].score:
             if self.best is None or s > self.candidates[self.best].score + 1e-9:
                 self.last_gain = evaluation
             self.best = len(self.candidates) - 1
         return s
+
+    def _measure(self, expr: Expression) -> tuple[float, float, float]:
+        """MSE and R² with the user's weights, and the loss, of a fitted expression on all rows."""
+        from gensr._utils import r2_score, weighted_mse
+
+        with np.errstate(all="ignore"):
+            pred = expr.evaluate(self.X)
+        if not np.all(np.isfinite(pred)):
+            return math.inf, -math.inf, math.inf
+        return (weighted_mse(pred - self.y, self.weights), r2_score(self.y, pred, self.weights),
+                self.loss.value(self.y, pred, self.weights))
+
+    def _loss_of(self, fn: object, fit: object) -> float:
+        """The screen's loss of a fit (its MSE for the default loss)."""
+        if self.loss.is_mse:
+            return float(fit.mse)  # type: ignore[attr-defined]
+        with np.errstate(all="ignore"):
+            pred = np.asarray(fn(self.X, np.asarray(fit.constants)), dtype=np.float64)  # type: ignore
+        return self.loss.value(self.y, np.broadcast_to(pred, self.y.shape), self.weights)
+
+    def _reweighted(self, canon: Expression, fit: object, *, starts: int, linear: tuple[int, ...],
+                    deadline: Deadline) -> object:
+        """Iteratively reweighted least squares from ``fit``: ``fit.irls_steps`` weighted fits, each from the
+        last constants with the weights ψ(r)/r of its residuals (:meth:`gensr.loss.Loss.irls_weights`); the
+        step with the lowest loss is kept."""
+        fc, fn = self.cfg.fit, canon.numpy_fn()
+        best, best_loss = fit, self._loss_of(fn, fit)
+        for _ in range(fc.irls_steps):
+            if deadline.expired() or not math.isfinite(best_loss):
+                break
+            with np.errstate(all="ignore"):
+                pred = np.broadcast_to(np.asarray(fn(self.X, np.asarray(best.constants)), dtype=np.float64),
+                                       self.y.shape)
+            w = self.loss.irls_weights(self.y, pred)
+            w = w if self.weights is None else w * self.weights
+            if np.count_nonzero(w) < 2:
+                break
+            step = screen_constants(fn, canon.n_constants, self.X, self.y, init=best.constants, n_starts=starts,
+                                    max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12, deadline=deadline,
+                                    rng=self.fit_seed, weights=w, linear=linear)
+            step_loss = self._loss_of(fn, step)
+            if not step_loss < best_loss:
+                break
+            best, best_loss = step, step_loss
+        return best
 
     def ranked(self) -> list[int]:
         """Indices by score, best first (ties: first found)."""

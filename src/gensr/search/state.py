@@ -23,6 +23,7 @@ from gensr._utils import model_device, rank_features
 from gensr.codec import arity_tensor, decoded_expression, token_mask_for
 from gensr.deadline import Deadline
 from gensr.grammar import Expression
+from gensr.loss import Loss
 from gensr.noise import checked_floor, noise_floor
 from gensr.search.config import SearchConfig
 from gensr.search.pool import Pool
@@ -37,13 +38,14 @@ class SearchState:
 
     def __init__(self, model: torch.nn.Module, X: np.ndarray, y: np.ndarray, cfg: SearchConfig,
                  rng: np.random.Generator, deadline: Deadline, weights: np.ndarray | None = None,
-                 seeds: list[tuple[Expression, str]] | None = None):
+                 seeds: list[tuple[Expression, str]] | None = None, loss: Loss | None = None):
         self.model, self.X, self.y, self.cfg, self.rng, self.deadline = model, X, y, cfg, rng, deadline
         self.weights = weights
         self.seeds = list(seeds or ())  # (equation, stage): the user's seeds, the baselines, units equations
         self.device = model_device(model)
         self.tgen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**62)))
-        self.pool = Pool(X, y, cfg, deadline, fit_seed=int(rng.integers(2**62)), weights=weights)
+        self.pool = Pool(X, y, cfg, deadline, fit_seed=int(rng.integers(2**62)), weights=weights,
+                         loss=loss)
         self.arity = arity_tensor(self.device)
         width = model.cfg.max_vars
         with deadline.section("bookkeeping"):
