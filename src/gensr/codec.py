@@ -8,13 +8,13 @@ back. :func:`token_mask_for` and :func:`arity_tensor` are the grammar constraint
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from gensr.grammar import MAX_VARS, Expression
+from gensr.grammar import MAX_VARS, OPERATORS, Expression
 from gensr.vocab import PAD_ID, VOCAB
 
 __all__ = ["arity_tensor", "collate", "decoded_expression", "encode_tokens", "is_valid_decode", "pack_data",
@@ -59,12 +59,18 @@ def is_valid_decode(expr: Expression | None, X: np.ndarray) -> bool:
     return bool(np.isfinite(filled.evaluate(X)).all())
 
 
-def token_mask_for(n_vars: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
-    """(B, V) allowed tokens: no variable beyond each problem's input dimension."""
+def token_mask_for(n_vars: Sequence[int], device: torch.device | str = "cpu",
+                   operators: Collection[str] | None = None) -> torch.Tensor:
+    """(B, V) allowed tokens: no variable beyond each problem's input dimension and, with ``operators``, no
+    operator token outside it (:mod:`gensr.language`)."""
     mask = torch.ones(len(n_vars), VOCAB.size, dtype=torch.bool, device=device)
     for b, d in enumerate(n_vars):
         for j in range(d, MAX_VARS):
             mask[b, VOCAB.variable_ids[j]] = False
+    if operators is not None:
+        for token in OPERATORS:
+            if token not in operators and token in VOCAB.index:
+                mask[:, VOCAB.index[token]] = False
     return mask
 
 

@@ -17,6 +17,8 @@ any decoded candidate, through the same skeleton cache, so a repeated edit costs
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from gensr.grammar import BINARY, CONST, MAX_DEPTH, MAX_NODES, UNARY, Expression, Node
@@ -42,7 +44,8 @@ def _replace(root: Node, target: int, new: Node) -> Node:
     return rec(root)
 
 
-def _edit(root: Node, n_vars: int, rng: np.random.Generator) -> Node:
+def _edit(root: Node, n_vars: int, rng: np.random.Generator, unary: Sequence[str] = UNARY,
+          binary: Sequence[str] = BINARY) -> Node:
     nodes = list(root.iter_nodes())
     i = int(rng.integers(len(nodes)))
     node = nodes[i]
@@ -51,16 +54,17 @@ def _edit(root: Node, n_vars: int, rng: np.random.Generator) -> Node:
     if kind == 0 and node.token.startswith("x"):
         return _replace(root, i, Node(str(rng.choice(variables))))
     if kind == 1 and node.children:
-        pool = UNARY if len(node.children) == 1 else BINARY
-        return _replace(root, i, Node(str(rng.choice(pool)), node.children))
+        pool = unary if len(node.children) == 1 else binary
+        return _replace(root, i, Node(str(rng.choice(pool)), node.children)) if len(pool) else root
     if kind == 2:
-        return _replace(root, i, Node(str(rng.choice(UNARY)), (node,)))
+        return _replace(root, i, Node(str(rng.choice(unary)), (node,))) if len(unary) else root
     if kind == 3 and node.children:
         return _replace(root, i, node.children[int(rng.integers(len(node.children)))])
-    if kind == 4:
+    combine = [op for op in _COMBINE if op in binary]
+    if kind == 4 and combine:
         other = Node(CONST) if rng.random() < 0.3 else Node(str(rng.choice(variables)))
         pair = (node, other) if rng.random() < 0.5 else (other, node)
-        return _replace(root, i, Node(str(rng.choice(_COMBINE)), pair))
+        return _replace(root, i, Node(str(rng.choice(combine)), pair))
     if node.token == CONST:
         return _replace(root, i, Node(str(rng.choice(variables))))
     if node.token.startswith("x"):
@@ -69,8 +73,10 @@ def _edit(root: Node, n_vars: int, rng: np.random.Generator) -> Node:
 
 
 def neighbours(expr: Expression, n_vars: int, rng: np.random.Generator, n: int,
-               max_attempts: int | None = None) -> list[Expression]:
-    """Up to ``n`` distinct single-edit neighbours of ``expr`` over variables ``x0 … x{n_vars-1}``.
+               max_attempts: int | None = None, unary: Sequence[str] = UNARY,
+               binary: Sequence[str] = BINARY) -> list[Expression]:
+    """Up to ``n`` distinct single-edit neighbours of ``expr`` over variables ``x0 … x{n_vars-1}``, with new
+    operators drawn from ``unary`` and ``binary`` (default: the whole table).
 
     Constants become unfitted placeholders. Neighbours that equal ``expr``'s skeleton, exceed the size or
     depth bounds, or repeat are skipped; at most ``max_attempts`` (default ``10 * n``) edits are drawn.
@@ -83,7 +89,7 @@ def neighbours(expr: Expression, n_vars: int, rng: np.random.Generator, n: int,
     for _ in range(max_attempts if max_attempts is not None else 10 * n):
         if len(out) >= n:
             break
-        new = _edit(root, n_vars, rng)
+        new = _edit(root, n_vars, rng, unary, binary)
         if new is root or new.depth() > MAX_DEPTH or len(new.prefix()) > MAX_NODES:
             continue
         cand = Expression(new)

@@ -27,6 +27,7 @@ from gensr._validation import check_rows, check_weights, finite_rows
 from gensr.deadline import Deadline
 from gensr.front import extreme_scales, front_table, notes, plot_front
 from gensr.grammar import MAX_FEATURES, Expression
+from gensr.language import Language
 from gensr.noise import NoiseFloor
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,15 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         "mse" reads the noise floor: with another loss, ``model_selection="noise"`` is "mdl" on that loss.
     huber_delta : float, default=1.0
         Huber's threshold in y's units (``loss="huber"``).
+    unary_operators, binary_operators : list of str, default=None
+        The operators a formula may hold (PySR's parameters; ``None``: all of gensr's table), by gensr's
+        names or PySR's spellings (``"+"``, ``"-"``, ``"*"``, ``"/"``, ``"^"``, ``"sin"``, ``"exp"``,
+        ``"square"`` …). The shorthands of an allowed binary operator come with it, as in PySR where x² is
+        x·x: negation with ``"-"``, 1/x with ``"/"``, squares and cubes with ``"*"`` (√ only when named). The
+        decoder masks the other tokens, the moves build from these, and no front member holds another
+        (:mod:`gensr.language`). An unknown name is a ValueError that lists the table.
+    maxsize : int, default=None
+        The largest complexity (prefix nodes) of a formula on the front (PySR's ``maxsize``); None: no limit.
 
     Attributes
     ----------
@@ -187,7 +197,8 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                  nan_policy: str = "raise", device: str | None = None, random_state: Any = None, verbose: int = 1,
                  warm_start: bool = False, callback: Any = None, search_config: Any = None, seeds: Any = None,
                  deterministic: bool | None = None, X_units: Any = None, y_units: str | None = None,
-                 loss: Any = "mse", huber_delta: float = 1.0):
+                 loss: Any = "mse", huber_delta: float = 1.0, unary_operators: Any = None,
+                 binary_operators: Any = None, maxsize: int | None = None):
         self.checkpoint = checkpoint
         self.max_time = max_time
         self.max_generations = max_generations
@@ -210,6 +221,9 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.y_units = y_units
         self.loss = loss
         self.huber_delta = huber_delta
+        self.unary_operators = unary_operators
+        self.binary_operators = binary_operators
+        self.maxsize = maxsize
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -237,9 +251,13 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                                 ("max_generations", "budget.max_generations", int),
                                 ("population_size", "cma.popsize", int), ("sigma0", "cma.sigma0", float),
                                 ("parsimony", "parsimony", float), ("device", "device", str),
-                                ("deterministic", "budget.deterministic", bool)):
+                                ("deterministic", "budget.deterministic", bool), ("maxsize", "maxsize", int)):
             if getattr(self, name) is not None:
                 changes[key] = cast(getattr(self, name))
+        if self.unary_operators is not None or self.binary_operators is not None:
+            from gensr.language import allowed_operators
+
+            changes["operators"] = tuple(sorted(allowed_operators(self.unary_operators, self.binary_operators)))
         return base.replace(**changes)
 
     def _validated(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -347,7 +365,7 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                 nf = residual_floor(X[:, selected], y - best.expression.evaluate(X[:, selected]), nf, weights=weights)
         self.equations_ = front_table(result, X[:, selected], y, sub_names, snap=self.snap_constants,
                                       deadline=deadline, scales=(x_scale[selected], y_scale), weights=weights,
-                                      noise=nf, loss=loss)
+                                      noise=nf, loss=loss, language=Language.of(config.operators, config.maxsize))
         if self.units_ is not None:
             from gensr.units import dimension_check
 

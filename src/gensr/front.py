@@ -25,7 +25,8 @@ __all__ = ["exact_floor", "extreme_scales", "front_table", "notes", "plot_front"
 
 def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, snap: bool = True,
                 deadline: Deadline | None = None, scales: tuple[np.ndarray, float] | None = None,
-                weights: np.ndarray | None = None, noise: Any = None, loss: Any = None) -> Any:
+                weights: np.ndarray | None = None, noise: Any = None, loss: Any = None,
+                language: Any = None) -> Any:
     """The front of a :class:`~gensr.search.SearchResult` as users read it (``equations_``).
 
     With ``snap``, constants are snapped to short forms the data cannot tell from their fits (within
@@ -82,14 +83,14 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
                                                 statistical=at_floor, deadline=deadline)
             expr = expr.with_constants(values)
         sym = expr.to_sympy(names, constant_forms=snapped)
-        expr = _folded(expr, sym, names, X)
+        expr = _folded(expr, sym, names, X, language=language)
         if scaled:
             expr = unscaled(expr, x_scale, y_scale)
             sym = expr.to_sympy(names)
-            expr = _folded(expr, sym, names, X_user)
+            expr = _folded(expr, sym, names, X_user, language=language)
         if deadline is None or not deadline.expired():  # without snap: exact rewrites only (|x| of x > 0 …)
             sym = readable(sym, X_user, y * y_scale, names, weights, snap=snap)
-            expr = _folded(expr, sym, names, X_user, slack=1)
+            expr = _folded(expr, sym, names, X_user, slack=1, language=language)
         # the printed formula's own numbers, on the scaled target (no overflow at extreme scales)
         with np.errstate(all="ignore"):
             pred = expr.evaluate(X_user) / y_scale
@@ -484,10 +485,12 @@ def _short(sym: Any, digits: int = 5) -> str:
     return str(sym.xreplace(floats)) if floats else str(sym)
 
 
-def _folded(expr: Expression, sym: Any, names: list[str], X: np.ndarray, slack: int = 0) -> Expression:
+def _folded(expr: Expression, sym: Any, names: list[str], X: np.ndarray, slack: int = 0,
+            language: Any = None) -> Expression:
     """``expr`` as its printed (sympy) form, when that parses back to the same function with at most ``slack``
-    more nodes: snapped unit constants disappear (``1.0*a*b/c`` is ``a*b/c``) and the complexity matches the
-    text (``exp(k*u)`` for ``c**u`` costs one node more)."""
+    more nodes, within ``language`` (:class:`gensr.language.Language`; sympy writes x⁻⁴ with ``pow``):
+    snapped unit constants disappear (``1.0*a*b/c`` is ``a*b/c``) and the complexity matches the text
+    (``exp(k*u)`` for ``c**u`` costs one node more)."""
     from gensr.formula import parse
 
     try:
@@ -495,6 +498,8 @@ def _folded(expr: Expression, sym: Any, names: list[str], X: np.ndarray, slack: 
     except (ValueError, RecursionError):
         return expr
     if folded.complexity > expr.complexity + slack or any(v >= X.shape[1] for v in folded.variables):
+        return expr
+    if language is not None and not language.allows(folded):
         return expr
     rows = X[: min(len(X), 256)]
     return folded if _same_values(expr.evaluate(rows), folded.evaluate(rows)) else expr

@@ -235,9 +235,19 @@ class SearchConfig:
     term_edits: TermEditConfig = field(default_factory=TermEditConfig)
     parsimony: float = 0.0025  # w in score = R² − w·complexity: GenSR's 1/400 per prefix node
     device: str | None = None  # None: the model's own device; else a copy of the model runs there
+    operators: tuple[str, ...] | None = None  # the operator tokens a formula may hold (gensr.language; the
+    # estimator's unary_operators / binary_operators); None: the whole table
+    maxsize: int | None = None  # the largest complexity a formula may have (PySR's maxsize); None: no limit
 
     def __post_init__(self) -> None:
+        from gensr.grammar import OPERATORS
+
         _need(self.parsimony >= 0, f"parsimony must be >= 0, got {self.parsimony!r}")
+        if self.operators is not None:
+            unknown = sorted(set(self.operators) - set(OPERATORS))
+            _need(not unknown, f"operators {unknown} are not in gensr's table {list(OPERATORS)}")
+        if self.maxsize is not None:
+            _integers(self, ("maxsize",), 1, "search")
 
     def replace(self, **changes: Any) -> SearchConfig:
         """A copy with ``"section.field"`` (or top-level ``"field"``) keys changed, coerced and checked

@@ -160,7 +160,8 @@ class Edits(Move):
                    if math.isfinite(pool.candidates[i].score)]
         for parent in parents:
             with state.deadline.section("bookkeeping"):
-                edits = neighbours(parent, state.X.shape[1], state.rng, ec.n_edits)
+                edits = neighbours(parent, state.X.shape[1], state.rng, ec.n_edits,
+                                   unary=state.pool.language.unary(), binary=state.pool.language.binary())
             if not state.score_all(edits, "edit"):
                 return
 
@@ -233,7 +234,8 @@ class Terms(Move):
         with state.deadline.section("bookkeeping"):
             rows = np.sort(state.rng.permutation(len(state.y))[: tc.rows])
             extra = [] if state.generations == 0 else _front_subexpressions(state)
-            terms = library(state.X[rows], extra, tc.library_size, state.column_order, cap)
+            terms = library(state.X[rows], extra, tc.library_size, state.column_order, cap,
+                            state.pool.language.allows)
             factor = common_factor(state.X, state.y)  # on every row: the exponents need the precision
             if factor is not None:
                 factor = Term(factor.node, factor.values[rows], True)
@@ -259,7 +261,7 @@ class TermEdits(Move):
             rows = np.sort(state.rng.permutation(len(state.y))[: tc.rows])
             X, y = state.X[rows], state.y[rows]
             terms = (library(X, _front_subexpressions(state), state.cfg.terms.library_size, state.column_order,
-                             state.deadline) if tc.n_grow else [])
+                             state.deadline, state.pool.language.allows) if tc.n_grow else [])
             A = np.column_stack([t.values for t in terms]) if terms else np.empty((len(y), 0))
             edits: list[Expression] = []
             for parent in parents:

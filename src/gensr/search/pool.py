@@ -33,6 +33,7 @@ import numpy as np
 from gensr.constants import fit_constants
 from gensr.deadline import Deadline
 from gensr.grammar import CONST, Expression, Node
+from gensr.language import Language
 from gensr.loss import Loss
 from gensr.pareto import score as gensr_score
 from gensr.screen import screen_constants
@@ -135,6 +136,7 @@ class Pool:
         self.X, self.y, self.cfg, self.deadline, self.fit_seed = X, y, cfg, deadline, fit_seed
         self.weights = weights  # sample weights: every fit, MSE, R² and loss of the pool is weighted
         self.loss = Loss() if loss is None else loss
+        self.language = Language.of(cfg.operators, cfg.maxsize)  # formulas outside it are refused unfitted
         static = self.loss.static_weights(y)  # "relative": least squares with 1/y² is the loss itself
         self.fit_weights = weights if static is None else static * (1.0 if weights is None else weights)
         # a robust loss scores 1 − loss / (the loss of y's weighted mean), its own R², so that the score, the
@@ -165,7 +167,8 @@ class Pool:
         return mse / slack < best
 
     def score(self, expr: Expression, stage: str, evaluation: int, force: bool = False) -> float | None:
-        """The score of ``expr``'s skeleton, fitting it if new; None if the deadline has passed.
+        """The score of ``expr``'s skeleton, fitting it if new; None if the deadline has passed, ``-inf`` for
+        a formula outside the language (an operator the user excluded, or larger than ``maxsize``).
 
         ``force`` fits even after the deadline (with half a second for the fit): the seed equations and
         baselines, so that a budget eaten by start-up still returns a front.
@@ -177,6 +180,8 @@ class Pool:
             return None
         limit = self.deadline.at_least(0.5) if force else self.deadline
         canon = expr.canonical()
+        if not self.language.allows(canon):
+            return -math.inf
         cfg, fc, k = self.cfg, self.cfg.fit, canon.n_constants
         starts = fc.starts if k and (not fc.adaptive_starts or nonlinear_constants(canon.root)) else 1
         init = canon.constants if k else None

@@ -54,7 +54,7 @@ class SearchState:
         self.map_columns = np.sort(self.column_order[:width])
         self._to_map = {int(j): i for i, j in enumerate(self.map_columns)}
         self.X_map = X if X.shape[1] <= width else X[:, self.map_columns]
-        self.token_mask = token_mask_for([len(self.map_columns)], self.device)  # (1, V)
+        self.token_mask = token_mask_for([len(self.map_columns)], self.device, cfg.operators)  # (1, V)
         enc_rows = self.rows(X.shape[0] <= cfg.localise.max_points)
         self.X_enc, self.y_enc = self.X_map[enc_rows], y[enc_rows]  # subset 0: also the data of the LEE steps
         self.best_z: np.ndarray | None = None  # the fittest latent decoded so far (the first one on ties)

@@ -67,9 +67,11 @@ def _nested(order: Sequence[int], k: int) -> Iterator[tuple[int, ...]]:
 
 
 def library(X: np.ndarray, extra: Iterable[Node] = (), max_terms: int = 4000,
-            order: Sequence[int] | None = None, deadline: Deadline | None = None) -> list[Term]:
+            order: Sequence[int] | None = None, deadline: Deadline | None = None,
+            allowed: Callable[[Node], bool] | None = None) -> list[Term]:
     """Candidate terms over the columns of ``X``, then the ``extra`` subexpressions; at most ``max_terms``,
-    with room kept for the extras.
+    with room kept for the extras, and only the terms ``allowed`` accepts (the user's operators,
+    :meth:`gensr.language.Language.allows`).
 
     Terms of one column come first, then pairs and triples of columns in ``order`` (most relevant first;
     default: the column order), the terms of the first m columns before any term of column m+1, so the cap
@@ -82,19 +84,22 @@ def library(X: np.ndarray, extra: Iterable[Node] = (), max_terms: int = 4000,
     for make, values, mono in _generated(X, list(range(X.shape[1])) if order is None else [int(j) for j in order]):
         if len(out) >= room or (deadline is not None and deadline.expired()):
             break
-        _add(out, seen, make, values, mono)
+        _add(out, seen, make, values, mono, allowed)
     for node in extra:  # fitted subexpressions of the search so far (constants kept)
-        _add(out, seen, lambda node=node: node, Expression(node).evaluate(X), False)
+        _add(out, seen, lambda node=node: node, Expression(node).evaluate(X), False, allowed)
     return out[:max_terms]
 
 
-def _add(out: list[Term], seen: set[bytes], make: Callable[[], Node], values: np.ndarray, mono: bool) -> None:
+def _add(out: list[Term], seen: set[bytes], make: Callable[[], Node], values: np.ndarray, mono: bool,
+         allowed: Callable[[Node], bool] | None = None) -> None:
     if not _usable(values):
         return
     key = np.round(values / (np.max(np.abs(values)) or 1.0), 12).tobytes()
     if key not in seen:
-        seen.add(key)
-        out.append(Term(make(), values, mono))
+        node = make()
+        if allowed is None or allowed(node):
+            seen.add(key)
+            out.append(Term(node, values, mono))
 
 
 def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, bool]]:
