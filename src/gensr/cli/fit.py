@@ -1,62 +1,20 @@
-"""The ``gensr`` command line: ``generate``, ``train``, ``fit``, ``interpolate``, ``probe`` and ``bench``.
-
-Each subcommand is a thin call into one library function. ``main(argv)`` returns the exit code: 0 on
-success, 2 on bad input (a clear one-line message, never a traceback), 130 on Ctrl-C.
-"""
+"""``gensr fit``: read a table, search for the target's equations (or fit ``--formula``), print and save the front."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas
 
-# What the interpreter had spent when this module was imported: the start-up that ``--max-time`` charges when
-# ``gensr`` runs as a program. CPU time (not the process's age in /proc) because a shell that execs
-# ``gensr`` as the last command of ``bash -c 'pip install … && gensr …'`` hands over its own start time,
-# while the CPU time of the commands it ran before (child processes) is not this process's.
-_IMPORTED_AT = time.monotonic()
-_STARTUP_CPU = time.process_time()
 
-
-def _add_generate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="write a sharded corpus of (equation, data) pairs",
-                       description="Generate random equations with sampled data points (E2E-style; see the "
-                                   "gensr.generator docstring) "
-                                   "and write them as .npz shards plus config.json.")
-    p.add_argument("--n", type=int, required=True, help="number of (equation, data) pairs")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--seed", type=int, default=0, help="corpus seed (same seed, same corpus, any --workers)")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes")
-    p.add_argument("--shard-size", type=int, default=10_000, help="pairs per shard file")
-    p.add_argument("--config", help="JSON file with GeneratorConfig keys")
-    p.add_argument("--show", type=int, default=0, help="print the first K equations of the corpus")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("overrides", nargs="*", help="GeneratorConfig overrides like max_vars=3")
-
-
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train the CVAE",
-                       description="Train the dual-branch CVAE on generated data. Settings: a preset, then "
-                                   "--config FILE, then overrides like train.lr=3e-4 or model.d_model=128.")
-    p.add_argument("--config", help="JSON file with model/generator/train sections (see configs/)")
-    p.add_argument("--preset", choices=["tiny", "default"], default=None,
-                   help="starting point before --config (default: the file's 'preset' key, else 'default')")
-    p.add_argument("--out", default="runs/train", help="run directory")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its state.pt")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.max_steps=100")
-
-
-def _add_fit(sub: argparse._SubParsersAction) -> None:
+def add_fit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="find equations for a column of a CSV/TSV/Parquet table",
                        description="Fit GenSRRegressor to a table and print the Pareto front of equations.")
     p.add_argument("data", nargs="?", help="CSV, TSV (.tsv, .tsv.gz, PMLB) or Parquet file")
@@ -96,143 +54,6 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--drop-nan", action="store_true", help="drop rows with NaN/inf instead of failing")
     p.add_argument("--output", help="write the whole front and the chosen equation as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _add_interpolate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("interpolate", help="decode the latent path between two equations",
-                       description="Encode formulas A and B with the posterior branch on shared points, decode "
-                                   "along the line (or slerp) between their latents, and report per step the "
-                                   "decoded equation, its validity and its normalised RMSE to A and B (every "
-                                   "constant of a decoded skeleton set to 1; nothing is fitted).")
-    p.add_argument("a", help='formula A, e.g. "x0*sin(x1)" (variables x0…x9; constants allowed)')
-    p.add_argument("b", help='formula B, e.g. "x0*exp(x1)"')
-    p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
-    p.add_argument("--steps", type=int, default=9, help="decoded points, endpoints included (default 9)")
-    p.add_argument("--spherical", action="store_true", help="spherical interpolation (slerp) instead of a line")
-    p.add_argument("--n-points", type=int, default=200, help="shared data points (default 200)")
-    p.add_argument("--range", nargs=2, type=float, default=(-2.0, 2.0), metavar=("LO", "HI"),
-                   help="uniform range of every variable (default -2 2; e.g. 0.1 4 for log or sqrt)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the shared points (default 0)")
-    p.add_argument("--plot", help="PNG of the decoded curves (one-variable formulas only; needs matplotlib)")
-    p.add_argument("--output", help="write the table and summary as JSON")
-
-
-def _add_probe(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("probe", help="function-family probe of the latent space (exp/trig/log × 2-D/5-D)",
-                       description="Embed generated problems of six classes (exp, trig, log families × 2 or 5 "
-                                   "inputs) with the prior branch (data only) and score logistic-regression and "
-                                   "k-NN probes on held-out splits, against an untrained model of the same "
-                                   "shape and summary statistics of the data.")
-    p.add_argument("--checkpoint", help="model checkpoint directory (default: the shipped model)")
-    p.add_argument("--n-per-class", type=int, default=100, help="problems per class (default 100)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="train/test split seeds (default 0 1 2)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the generated problems (default 0)")
-    p.add_argument("--plot", help="PNG of t-SNE maps coloured by class and by mean y (needs matplotlib)")
-    p.add_argument("--output", help="write the accuracies as JSON")
-
-
-def _add_bench(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmark sweeps (Feynman, Strogatz, PMLB) and their report",
-                       description="Run SRBench-style sweeps with gensr and peers side by side, or report them.")
-    actions = p.add_subparsers(dest="bench_command", required=True)
-    r = actions.add_parser("run", help="run (or resume) a sweep into a run directory",
-                           description="Fit every (suite, problem, noise, seed, method); each finished fit is "
-                                       "appended to OUT/results.csv and a rerun skips it. Settings: the defaults, "
-                                       "then --config FILE, then the options given here.")
-    r.add_argument("--data-dir", required=True, help="benchdata folder (feynman/, strogatz/, pmlb_blackbox/, "
-                                                      "lists/) or, with --suites pmlb, any folder of .tsv.gz")
-    r.add_argument("--out", required=True, help="run directory (results.csv, config.json, env.json)")
-    r.add_argument("--config", help="JSON file with BenchConfig keys (see benchmarks/configs/)")
-    r.add_argument("--suites", nargs="+", help="feynman strogatz blackbox pmlb (default feynman)")
-    r.add_argument("--methods", nargs="+", help="gensr pyoperon gplearn (default gensr)")
-    r.add_argument("--protocol", choices=["gensr", "srbench"], help="default gensr (one run, seed 14423)")
-    r.add_argument("--noise", type=float, nargs="+", help="noise levels γ (default 0)")
-    r.add_argument("--seeds", type=int, nargs="+", help="trial seeds (default: the protocol's)")
-    r.add_argument("--n-seeds", type=int, help="SRBench trials when --seeds is not given (default 10)")
-    r.add_argument("--time-limit", type=float, help="seconds per fit for every method (default 60)")
-    r.add_argument("--max-train", type=int, help="training-row cap (0: none; default: the protocol's)")
-    r.add_argument("--feynman-rows", type=int, help="rows sampled per Feynman equation (default 100000)")
-    r.add_argument("--problems", nargs="+", help="only these problem names")
-    r.add_argument("--subset", type=int, help="a random subset of this many problems per suite")
-    r.add_argument("--workers", type=int, help="parallel fits, one per core (default 1)")
-    r.add_argument("--threads", type=int, help="threads per fit (default 1)")
-    r.add_argument("--checkpoint", help="gensr model directory (default: the shipped model); the same as "
-                                        "the override 'options={\"gensr\": {\"checkpoint\": DIR}}'")
-    where = r.add_mutually_exclusive_group()
-    where.add_argument("--dask", choices=["local"], help="run on a dask LocalCluster of --workers processes")
-    where.add_argument("--scheduler", help="run on a dask cluster, e.g. tcp://host:8786")
-    r.add_argument("--retry-errors", action="store_true", help="rerun fits that failed instead of skipping them")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
-    r.add_argument("overrides", nargs="*", help="BenchConfig overrides after the options, e.g. hard_limit_s=200 "
-                                                "or 'options={\"gensr\": {\"max_generations\": 3}}'")
-    rep = actions.add_parser("report", help="markdown tables (with published numbers) and plots of results",
-                             description="Aggregate results CSVs per (protocol, suite, noise, method), print "
-                                         "markdown tables with the published reference numbers, and optionally "
-                                         "write them into a markdown file and draw PNG plots.")
-    rep.add_argument("results", nargs="+", help="results.csv files (or run directories)")
-    rep.add_argument("--write-into", help="markdown file whose <!-- bench:begin/end --> section is replaced")
-    rep.add_argument("--plots", help="folder for the PNG plots")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from gensr._version import __version__
-
-    parser = argparse.ArgumentParser(prog="gensr", description="Symbolic regression in a generative equation "
-                                     "space (GenSR).")
-    parser.add_argument("--version", action="version", version=f"gensr {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    _add_generate(sub)
-    _add_train(sub)
-    _add_fit(sub)
-    _add_interpolate(sub)
-    _add_probe(sub)
-    _add_bench(sub)
-    return parser
-
-
-def _cmd_generate(args: argparse.Namespace) -> int:
-    from gensr._config import apply_overrides, from_dict, load_json
-    from gensr.corpus import write_corpus
-    from gensr.generator import GeneratorConfig
-
-    if args.n <= 0:
-        raise ValueError("--n must be positive")
-    cfg = from_dict(GeneratorConfig, load_json(args.config)) if args.config else GeneratorConfig()
-    cfg = apply_overrides(cfg, args.overrides)
-    out = write_corpus(args.out, args.n, seed=args.seed, config=cfg, workers=args.workers,
-                       shard_size=args.shard_size, progress=not args.quiet)
-    print(f"wrote {args.n} pairs to {out}")
-    if args.show:
-        _show_corpus(out, args.show)
-    return 0
-
-
-def _show_corpus(path: Path, k: int) -> None:
-    from gensr.corpus import load_corpus
-    from gensr.grammar import Expression
-    from gensr.vocab import VOCAB
-
-    data = load_corpus(path)
-    for i in range(min(k, len(data["tokens"]))):
-        expr = Expression.from_prefix(VOCAB.decode(data["tokens"][i]))
-        d, n = int(data["n_vars"][i]), int(data["n_points"][i])
-        y = data["y"][i, :n]
-        print(f"[{i}] {d} vars, {n} points, y in [{y.min():.3g}, {y.max():.3g}]:  y = {expr}")
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    from gensr._config import load_json
-    from gensr.train import resolve_config, train
-
-    preset = args.preset
-    if preset is None:
-        preset = str(load_json(args.config).get("preset", "default")) if args.config else "default"
-    cfg = resolve_config(preset, args.config, args.overrides)
-    metrics = train(cfg, args.out, resume=args.resume, quiet=args.quiet, argv=["gensr", *sys.argv[1:]])
-    print(f"run written to {args.out}")
-    for key in sorted(metrics):
-        print(f"  {key}: {metrics[key]:.4f}")
-    return 0
 
 
 def read_table(path: str, sep: str | None = None) -> pandas.DataFrame:
@@ -300,15 +121,6 @@ def _check_row_lengths(path: Path, sep: str, n_columns: int) -> None:
                                  f"the header has {n_columns}")
 
 
-def _startup_seconds() -> float:
-    """What this process spent before ``main()``: the interpreter's start-up and imports.
-
-    The CPU time used before this module was imported (the interpreter's own start; the CPU of commands a
-    shell ran before exec-ing ``gensr`` belongs to other processes) plus the wall time since the import.
-    """
-    return _STARTUP_CPU + (time.monotonic() - _IMPORTED_AT)
-
-
 def _check_writable(path: str) -> None:
     """Fail before the fit, not after it, when an output file cannot be written."""
     p = Path(path)
@@ -368,7 +180,7 @@ def _units_arg(args: argparse.Namespace, features: list[str]) -> tuple[dict[str,
     return X_units, given.get(args.target)
 
 
-def _cmd_fit(args: argparse.Namespace) -> int:
+def cmd_fit(args: argparse.Namespace) -> int:
     import json
     import math
 
@@ -547,108 +359,3 @@ def _latex(expr: object) -> str:
     import sympy
 
     return sympy.latex(expr)
-
-
-def _cmd_interpolate(args: argparse.Namespace) -> int:
-    import json
-
-    from gensr.checkpoint import load_model
-    from gensr.formula import parse
-    from gensr.latent import interpolate, plot_interpolation
-
-    a, b = parse(args.a), parse(args.b)  # bad formulas fail before the model is loaded
-    used = sorted(set(a.variables) | set(b.variables))
-    if args.plot and len(used) > 1:
-        raise ValueError(f"--plot draws curves of one variable; A and B use {len(used)}")
-    model = load_model(args.checkpoint)
-    result = interpolate(model, a, b, steps=args.steps, spherical=args.spherical, n_points=args.n_points,
-                         rng=args.seed, x_range=tuple(args.range))
-    print(result.format())
-    if args.plot:
-        print(f"wrote {plot_interpolation(result, args.plot)}")
-    if args.output:
-        Path(args.output).write_text(json.dumps(result.to_dict(), indent=2))
-        print(f"wrote {args.output}")
-    return 0
-
-
-def _cmd_probe(args: argparse.Namespace) -> int:
-    import json
-
-    from gensr.checkpoint import load_model
-    from gensr.latent import generator_config_from_checkpoint, plot_tsne, probe
-
-    model = load_model(args.checkpoint)
-    result = probe(model, n_per_class=args.n_per_class, seeds=tuple(args.seeds), rng=args.seed,
-                   generator_config=generator_config_from_checkpoint(args.checkpoint))
-    print(result.format())
-    if args.plot:
-        print(f"wrote {plot_tsne(result, args.plot)}")
-    if args.output:
-        Path(args.output).write_text(json.dumps(result.to_dict(), indent=2))
-        print(f"wrote {args.output}")
-    return 0
-
-
-def _bench_config(args: argparse.Namespace) -> object:
-    import dataclasses
-
-    from gensr._config import apply_overrides, from_dict, load_json
-    from gensr.bench.runner import BenchConfig
-
-    config = from_dict(BenchConfig, load_json(args.config), where=args.config) if args.config else BenchConfig()
-    # every BenchConfig field that has a command-line option and was given overrides the file
-    given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(BenchConfig)}
-    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None}
-    if args.checkpoint is not None:  # gensr's model is one of its per-method options
-        options = dict(config.options or {})
-        options["gensr"] = {**options.get("gensr", {}), "checkpoint": args.checkpoint}
-        given["options"] = options
-    return apply_overrides(dataclasses.replace(config, **given), args.overrides)
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    if args.bench_command == "run":
-        from gensr.bench.runner import run
-
-        config = _bench_config(args)
-        path = run(config, args.data_dir, args.out, dask=args.dask or args.scheduler,
-                   retry_errors=args.retry_errors, progress=not args.quiet)
-        print(f"results in {path}")
-        return 0
-    from gensr.bench.report import report
-
-    paths = [Path(p) / "results.csv" if Path(p).is_dir() else Path(p) for p in args.results]
-    print(report(paths, benchmarks_md=args.write_into, plot_dir=args.plots))
-    return 0
-
-
-_COMMANDS = {"generate": _cmd_generate, "train": _cmd_train, "fit": _cmd_fit,
-             "interpolate": _cmd_interpolate, "probe": _cmd_probe,
-             "bench": _cmd_bench}
-
-
-def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                      file: object = None, line: str | None = None) -> None:
-    print(f"gensr: warning: {message}", file=sys.stderr)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``gensr`` console script; returns the process exit code."""
-    started = time.monotonic()
-    if argv is None:  # gensr runs as the program: its start-up counts against --max-time
-        started -= _startup_seconds()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.started = started
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _one_line_warning  # restored on exit: a CLI prints one line per warning
-            return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print("gensr: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, FileNotFoundError, FileExistsError, OSError) as exc:
-        print(f"gensr {args.command}: error: {exc}", file=sys.stderr)
-        return 2
