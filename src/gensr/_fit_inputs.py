@@ -101,3 +101,35 @@ def baselines(n_vars: int) -> list[Expression]:
     for j in range(n_vars):
         out.append(Expression(Node("add", (Node("mul", (Node(CONST), Node(f"x{j}"))), Node(CONST)))))
     return out
+
+
+def n_targets(y: Any) -> int:
+    """The number of target columns: 1 for a 1-D y or a single column."""
+    shape = getattr(y, "shape", None)
+    if shape is None:
+        shape = np.asarray(y).shape
+    return int(shape[1]) if len(shape) == 2 else 1
+
+
+PYSR_KEYWORDS = {
+    "niterations": "max_generations", "ncycles_per_iteration": "max_generations", "procs": "n_jobs",
+    "populations": "n_jobs", "multithreading": "n_jobs", "cluster_manager": "n_jobs with joblib.parallel_backend",
+    "elementwise_loss": "loss", "loss_function": "loss", "timeout_in_seconds": "max_time", "maxdepth": "maxsize",
+    "verbosity": "verbose", "progress": "verbose", "early_stop_condition": "search_config.budget.target_r2",
+    "weights": "fit(X, y, sample_weight=...)", "variable_names": "a pandas DataFrame's column names",
+    "select_k_features": "automatic (more than 100 features are ranked by mutual information)",
+}
+"""PySR's keywords gensr does not take, with gensr's equivalent (PySR's own names that gensr shares, such as
+``maxsize``, ``binary_operators`` or ``model_selection``, are parameters)."""
+
+
+def unknown_keywords(keywords: dict[str, Any], known: list[str]) -> str:
+    """The one-line message for keywords ``GenSRRegressor`` does not take: PySR's point to gensr's setting,
+    others to the closest parameter name."""
+    import difflib
+
+    name = sorted(keywords)[0]
+    if name in PYSR_KEYWORDS:
+        return f"GenSRRegressor has no {name!r} (PySR's name); gensr's equivalent is {PYSR_KEYWORDS[name]}"
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"GenSRRegressor got an unexpected keyword {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")

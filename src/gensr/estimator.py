@@ -9,6 +9,7 @@ network), runs :func:`gensr.search.search`, and exposes the accuracy–complexit
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
@@ -19,22 +20,23 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from gensr import _fit_inputs as given
 from gensr._utils import rank_features
 from gensr._validation import check_rows, check_weights, finite_rows
 from gensr.deadline import Deadline
-from gensr.front import extreme_scales, front_table, notes, plot_front
+from gensr.front import extreme_scales, front_table, notes
 from gensr.grammar import MAX_FEATURES, Expression
 from gensr.language import Language
 from gensr.noise import NoiseFloor
+from gensr.views import FrontReadout
 
 log = logging.getLogger(__name__)
 
 __all__ = ["GenSRRegressor"]
 
-class GenSRRegressor(RegressorMixin, BaseEstimator):
+class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
     """Symbolic regression by search in a generative equation space (GenSR + LEE refinement).
 
     Parameters
@@ -225,8 +227,17 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         self.binary_operators = binary_operators
         self.maxsize = maxsize
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> GenSRRegressor:
+        """Checks the keywords before ``__init__`` (which only stores them, as scikit-learn asks): PySR's
+        names get a one-line TypeError naming gensr's setting, other unknown names the closest parameter."""
+        unknown = {k: v for k, v in kwargs.items() if k not in cls._get_param_names()}
+        if unknown:
+            raise TypeError(given.unknown_keywords(unknown, cls._get_param_names()))
+        return super().__new__(cls)
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
         tags.input_tags.allow_nan = self.nan_policy == "drop"
         tags.regressor_tags.poor_score = True
         return tags
@@ -304,6 +315,10 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         is a ValueError before anything runs).
         """
         start = time.perf_counter()
+        if given.n_targets(y) > 1:
+            return self._fit_targets(X, y, sample_weight, X_units, y_units, start)
+        for name in ("estimators_", "target_names_"):  # a former fit's several targets
+            self.__dict__.pop(name, None)
         from gensr.loss import make_loss
 
         config = self._resolve()
@@ -404,9 +419,48 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                 sys.stderr.write(f"gensr: {note}\n")
         return self
 
+    def _fit_targets(self, X: Any, y: Any, sample_weight: Any, X_units: Any, y_units: Any,
+                     start: float) -> GenSRRegressor:
+        """A 2-D y: one fit per column (``estimators_``, clones of this estimator), in turn, each with an even
+        share of what is left of ``max_time``; ``equations_`` and the other results become lists."""
+        from sklearn.base import clone
+
+        total = self._resolve().budget.max_time
+        given.check_frame(X)
+        Y = given.target(y)
+        k = Y.shape[1]
+        if given.n_rows(X) != len(Y):
+            raise ValueError(f"X has {given.n_rows(X)} rows and y has {len(Y)}")
+        validate_data(self, X, dtype=np.float64, ensure_all_finite=False)  # n_features_in_, feature_names_in_
+        names = [str(c) for c in getattr(y, "columns", [f"y{j}" for j in range(k)])]
+        if isinstance(y_units, (list, tuple)) and len(y_units) != k:
+            raise ValueError(f"y_units has {len(y_units)} units for {k} targets")
+        units = self.y_units if y_units is None else y_units
+        previous = getattr(self, "estimators_", None)
+        warm = self.warm_start and previous is not None and len(previous) == k
+        each: list[GenSRRegressor] = []
+        for j in range(k):
+            left = max((total - (time.perf_counter() - start)) / (k - j), 0.05)
+            if each and "interrupted" in each[-1].search_result_.stop:
+                left = 0.05  # Ctrl-C: the other targets get their baselines, and the fit returns
+            sub = previous[j] if warm else clone(self)
+            sub.set_params(max_time=left)
+            if self.verbose > 0:
+                import sys
+
+                sys.stderr.write(f"gensr: target {names[j]} ({j + 1} of {k})\n")
+            unit = units[j] if isinstance(units, (list, tuple)) else units
+            each.append(sub.fit(X, Y[:, j], sample_weight=sample_weight, X_units=X_units, y_units=unit))
+        self.estimators_, self.target_names_ = each, names
+        for name in ("equations_", "best_index_", "expression_", "constants_", "selected_features_",
+                     "search_result_", "n_iter_", "units_", "pi_groups_", "y_reference_", "noise_floor_",
+                     "noise_floor_se_", "notes_"):
+            setattr(self, name, [getattr(e, name) for e in each])
+        return self
+
     def _warm_seeds(self) -> tuple[np.ndarray, list[Expression]] | None:
         """With ``warm_start``, the previous fit's features and front: they seed the next search."""
-        if not self.warm_start or not hasattr(self, "equations_"):
+        if not self.warm_start or not hasattr(self, "equations_") or isinstance(self.equations_, list):
             return None
         return self.selected_features_, list(self.equations_["expression"])
 
@@ -452,14 +506,6 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
         return [(basis.lift(result.candidates[i].expression), "units") for i in result.front], \
             "interrupted" in result.stop
 
-    def plot_front(self, ax: Any = None, *, path: str | Path | None = None) -> Any:
-        """Loss (MSE) against complexity along the front, with the chosen equation marked.
-
-        Needs matplotlib (``pip install gensr[plot]``). Returns the Axes; with ``path``, also saves a PNG.
-        """
-        check_is_fitted(self, "equations_")
-        return plot_front(self.equations_, self.best_index_, ax, path=path)
-
     def _select(self, table: Any) -> int:
         """The row chosen by ``model_selection``. A choice that is not exact (R² < 1 − 1e-9) and fails just
         beyond the data's range (``extrapolates`` False) gives way to the rule's choice among the rows that
@@ -493,46 +539,18 @@ class GenSRRegressor(RegressorMixin, BaseEstimator):
                 i = int(near[0])  # the front is ordered simplest first
         return i
 
-    # ---- use ------------------------------------------------------------------------------------
-    def _row(self, index: int | None) -> Any:
-        check_is_fitted(self, "equations_")
-        i = self.best_index_ if index is None else index
-        if not -len(self.equations_) <= i < len(self.equations_):
-            raise IndexError(f"index {i} out of range for {len(self.equations_)} equations")
-        return self.equations_.iloc[i]
-
+    # ---- use (the rest is FrontReadout's) ---------------------------------------------------------
     def predict(self, X: Any, index: int | None = None) -> np.ndarray:
-        """Predictions of the chosen equation, or of row ``index`` of ``equations_``."""
+        """Predictions of the chosen equation, or of row ``index`` of ``equations_``; with several targets,
+        one column per target."""
+        if (each := self._per_target()) is not None:
+            return np.column_stack([e.predict(X, index) for e in each])
         row = self._row(index)
         given.check_frame(X)
         X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=self.nan_policy == "raise")
         return row["expression"].evaluate(X[:, self.selected_features_])
 
-    def numpy(self, index: int | None = None) -> Any:
-        """The chosen equation (or row ``index``) as a numpy function ``f(X) -> y`` over X's columns."""
-        from gensr.export import numpy_function
 
-        return numpy_function(self._row(index)["expression"], self.selected_features_)
-
-    def pytorch(self, index: int | None = None) -> Any:
-        """The chosen equation (or row ``index``) as a ``torch.nn.Module``: ``module(X) -> y`` over X's
-        columns (float64), with the constants as trainable parameters."""
-        from gensr.export import ExpressionModule
-
-        return ExpressionModule(self._row(index)["expression"], self.selected_features_)
-
-    def sympy(self, index: int | None = None) -> Any:
-        """The chosen equation (or row ``index``) as a sympy expression over the feature names."""
-        return self._row(index)["sympy_format"]
-
-    def latex(self, index: int | None = None) -> str:
-        """The chosen equation (or row ``index``) as LaTeX."""
-        import sympy
-
-        return sympy.latex(self.sympy(index))
-
-    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
-        text = super().__repr__(N_CHAR_MAX)
-        if hasattr(self, "equations_"):
-            text += f"\n  chosen equation: {self._row(None)['equation']}"
-        return text
+# the class's signature is its parameters' (``__new__`` takes any keyword only to name the wrong ones)
+GenSRRegressor.__signature__ = inspect.signature(GenSRRegressor.__init__).replace(  # type: ignore[attr-defined]
+    parameters=list(inspect.signature(GenSRRegressor.__init__).parameters.values())[1:])

@@ -18,7 +18,9 @@ def add_fit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="find equations for a column of a CSV/TSV/Parquet table",
                        description="Fit GenSRRegressor to a table and print the Pareto front of equations.")
     p.add_argument("data", nargs="?", help="CSV, TSV (.tsv, .tsv.gz, PMLB) or Parquet file")
-    p.add_argument("--target", required=True, help="name of the column to explain")
+    p.add_argument("--target", required=True, nargs="+",
+                   help="name of the column to explain; several (--target a b) are fitted in turn, each with an "
+                        "even share of what is left of --max-time")
     p.add_argument("--sep", help="field separator of a text table (default: sniffed from the file, e.g. ',' ';' "
                                  "or a tab)")
     p.add_argument("--features", nargs="+", help="feature columns (default: every other column)")
@@ -139,7 +141,8 @@ def _fit_table(args: argparse.Namespace) -> tuple[pandas.DataFrame, list[str], p
         raise ValueError(f"{args.data} has a header but no data rows")
     if args.target not in table.columns:
         raise ValueError(f"target column {args.target!r} not in {args.data}; columns: {list(table.columns)}")
-    features = args.features or [c for c in table.columns if c != args.target]
+    targets = getattr(args, "targets", [args.target])  # with several targets, none is a feature of another
+    features = args.features or [c for c in table.columns if c not in targets]
     missing = [c for c in features if c not in table.columns]
     if missing:
         raise ValueError(f"feature columns {missing} not in {args.data}")
@@ -181,6 +184,35 @@ def _units_arg(args: argparse.Namespace, features: list[str]) -> tuple[dict[str,
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    """``gensr fit``: one target, or several in turn (``--target a b``), each with an even share of what is
+    left of ``--max-time``; ``--output`` then holds ``{"targets": [one front's JSON per target]}``."""
+    import json
+
+    targets = list(dict.fromkeys(args.target))
+    if len(targets) == 1:
+        args.target = targets[0]
+        return _fit_target(args)
+    if args.formula or args.plot:
+        raise ValueError(f"{'--formula' if args.formula else '--plot'} takes one --target, got {targets}")
+    if args.output:
+        _check_writable(args.output)
+    code, payloads = 0, []
+    for j, name in enumerate(targets):
+        print(f"== {name} ({j + 1} of {len(targets)}) ==")
+        sub = argparse.Namespace(**vars(args))
+        sub.target, sub.targets, sub.share, sub.output = name, targets, 1.0 / (len(targets) - j), None
+        sub.units = [u for u in args.units or [] if u.split("=")[0] not in targets or u.split("=")[0] == name]
+        code = max(code, _fit_target(sub))
+        payloads.append(sub.payload)
+        if code == 130:
+            break  # Ctrl-C: what was found is printed (and saved below)
+    if args.output:
+        Path(args.output).write_text(json.dumps({"targets": payloads}, indent=2))
+        print(f"wrote {args.output}")
+    return code
+
+
+def _fit_target(args: argparse.Namespace) -> int:
     import json
     import math
 
@@ -228,8 +260,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         X_all, y_all = X_all.iloc[fit_rows], y_all[fit_rows]
     # the budget is the whole command's: what start-up and reading the table took is taken off the fit
     spent = time.monotonic() - args.started
-    left = max(budget - spent, 0.05)
-    if left < budget / 2:
+    left = max((budget - spent) * getattr(args, "share", 1.0), 0.05)
+    if left < budget / 2 and getattr(args, "share", 1.0) == 1.0:
         warnings.warn(f"start-up and reading the data took {spent:.1f} s of --max-time {budget:g}; the search "
                       f"has {left:.1f} s", UserWarning, stacklevel=1)
     model = GenSRRegressor(checkpoint=args.checkpoint, max_time=left, search_config=search_config,
@@ -261,11 +293,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(f"held-out R² ({len(test[1])} rows, --test-size {args.test_size:g}): {r2:.6f}")
     if len(model.selected_features_) < len(features):
         print(f"note: only these features were used: {[features[i] for i in model.selected_features_]}")
+    payload = args.payload = _front_payload(args, model, features)
+    if test is not None:
+        payload["test_r2"] = r2
+        payload["test_rows"] = len(test[1])
     if args.output:  # the result first: a failing plot must not lose it
-        payload = _front_payload(args, model, features)
-        if test is not None:
-            payload["test_r2"] = r2
-            payload["test_rows"] = len(test[1])
         Path(args.output).write_text(json.dumps(payload, indent=2))
         print(f"wrote {args.output}")
     if args.plot:
