@@ -3,29 +3,12 @@ user's seed formulas, the units and the always-scored baselines."""
 
 from __future__ import annotations
 
-import threading
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gensr.grammar import Expression
-
-_MODEL_CACHE: dict[tuple[str, float, str], Any] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def load_cached(checkpoint: str | Path | None, device: str) -> Any:
-    """Load a checkpoint once per (path, mtime, device) and keep it for later fits."""
-    from gensr.checkpoint import WEIGHTS, load_model, read_checkpoint_config
-
-    directory, _ = read_checkpoint_config(checkpoint)
-    key = (str(directory.resolve()), (directory / WEIGHTS).stat().st_mtime, device)
-    with _CACHE_LOCK:
-        if key not in _MODEL_CACHE:
-            _MODEL_CACHE[key] = load_model(directory, device=device)
-        return _MODEL_CACHE[key]
 
 
 def check_frame(X: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import warnings
 from dataclasses import asdict
 from importlib import resources
@@ -142,3 +143,18 @@ def load_model(path: str | Path | None = None, device: str = "cpu", *, verify: b
         raise CheckpointError(f"{weights}: weights do not fit the model config ({str(exc).splitlines()[0]})") from None
     model.eval()
     return model.to(torch.device(device))
+
+
+_MODEL_CACHE: dict[tuple[str, float, str], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_cached(checkpoint: str | Path | None, device: str = "cpu") -> Any:
+    """:func:`load_model`, once per (path, mtime, device) and process: later fits (and a worker's later
+    islands) reuse the network. Never stored on an estimator, so pickling never pickles it."""
+    directory, _ = read_checkpoint_config(checkpoint)
+    key = (str(directory.resolve()), (directory / WEIGHTS).stat().st_mtime, device)
+    with _CACHE_LOCK:
+        if key not in _MODEL_CACHE:
+            _MODEL_CACHE[key] = load_model(directory, device=device)
+        return _MODEL_CACHE[key]

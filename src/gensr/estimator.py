@@ -132,6 +132,14 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         (:mod:`gensr.language`). An unknown name is a ValueError that lists the table.
     maxsize : int, default=None
         The largest complexity (prefix nodes) of a formula on the front (PySR's ``maxsize``); None: no limit.
+    n_jobs : int, default=None
+        Searches (islands) that run at once on one deadline and one front (PySR's ``procs``/populations;
+        :mod:`gensr.search.islands`): each is a whole search with its own seed; the first runs in this
+        process (with the progress bar and ``callback``), the others through joblib, on its process pool
+        or on a Dask cluster under ``with joblib.parallel_backend("dask"):``. None: 1 (or the active
+        joblib backend's count); -1: every core. ``max_time`` stays the whole wait (a worker process that
+        starts late has less of it), and with ``deterministic=True`` a seed and ``n_jobs`` give the same
+        front. Measured in BENCHMARKS.md §17.
 
     Attributes
     ----------
@@ -200,7 +208,7 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
                  warm_start: bool = False, callback: Any = None, search_config: Any = None, seeds: Any = None,
                  deterministic: bool | None = None, X_units: Any = None, y_units: str | None = None,
                  loss: Any = "mse", huber_delta: float = 1.0, unary_operators: Any = None,
-                 binary_operators: Any = None, maxsize: int | None = None):
+                 binary_operators: Any = None, maxsize: int | None = None, n_jobs: int | None = None):
         self.checkpoint = checkpoint
         self.max_time = max_time
         self.max_generations = max_generations
@@ -226,6 +234,7 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         self.unary_operators = unary_operators
         self.binary_operators = binary_operators
         self.maxsize = maxsize
+        self.n_jobs = n_jobs
 
     def __new__(cls, *args: Any, **kwargs: Any) -> GenSRRegressor:
         """Checks the keywords before ``__init__`` (which only stores them, as scikit-learn asks): PySR's
@@ -346,7 +355,9 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         if previous and not np.array_equal(previous[0], selected):
             previous = None  # another feature set: the old front does not apply
         user_seeds = given.user_seeds(self.seeds, names, selected)  # bad formulas fail before the model loads
-        model = given.load_cached(self.checkpoint, config.device or "cpu")
+        from gensr.checkpoint import load_cached
+
+        model = load_cached(self.checkpoint, config.device or "cpu")
         sub_names = [names[i] for i in selected]
         # max_time covers the whole fit: the search's clock starts at this call (imports, validation and
         # loading count), and a small share is kept back for building the front (constant snapping)
@@ -361,11 +372,17 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
             found, stopped = self._reduced_search(model, X[:, selected], y, config, search_deadline, rng, weights,
                                                   loss)
             seeds += found
-        result = search(model, X[:, selected], y, config, rng=rng, feature_names=sub_names,
-                        progress=self.verbose > 0, extra_expressions=seeds,
-                        deadline=search_deadline.reserve(math.inf) if stopped else search_deadline,
-                        callback=self.callback,
-                        sample_weight=weights, loss=loss)
+        kwargs = {"feature_names": sub_names, "extra_expressions": seeds, "sample_weight": weights, "loss": loss,
+                  "deadline": search_deadline.reserve(math.inf) if stopped else search_deadline,
+                  "progress": self.verbose > 0, "callback": self.callback}
+        n_islands = self._n_islands()
+        if n_islands > 1:  # islands on one deadline and one front (gensr.search.islands)
+            from gensr.search.islands import parallel_search
+
+            result = parallel_search(model, self.checkpoint, X[:, selected], y, config, n_islands=n_islands,
+                                     rng=rng, **kwargs)
+        else:
+            result = search(model, X[:, selected], y, config, rng=rng, **kwargs)
         if stopped:
             result.stop["interrupted"] = 1.0
         self.selected_features_ = selected
@@ -418,6 +435,15 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
             for note in self.notes_:
                 sys.stderr.write(f"gensr: {note}\n")
         return self
+
+    def _n_islands(self) -> int:
+        """How many searches ``n_jobs`` asks for (joblib's reading: None is 1, or the active backend's)."""
+        from joblib import effective_n_jobs
+
+        if self.n_jobs is not None and not (isinstance(self.n_jobs, int) and not isinstance(self.n_jobs, bool)
+                                            and self.n_jobs != 0):
+            raise ValueError(f"n_jobs must be a non-zero integer or None, got {self.n_jobs!r}")
+        return max(1, int(effective_n_jobs(self.n_jobs)))
 
     def _fit_targets(self, X: Any, y: Any, sample_weight: Any, X_units: Any, y_units: Any,
                      start: float) -> GenSRRegressor:
