@@ -18,6 +18,7 @@ what they found; if waiting for them is interrupted again, their results are giv
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import warnings
@@ -80,17 +81,23 @@ def parallel_search(model: Any, checkpoint: Any, X: np.ndarray, y: np.ndarray, c
 
 def merge(results: Sequence[SearchResult]) -> SearchResult:
     """One result from several islands' on the same data: each skeleton once (the fit with the lowest loss,
-    first on ties), their Pareto front and best score, summed counts, the union of the stop reasons, the
-    histories in time order (each row with its ``island``), and the slowest island's timings."""
+    first on ties, found when the first island found it), their Pareto front and best score, summed counts,
+    the union of the stop reasons, the histories in time order (each row with its ``island``), and the
+    slowest island's timings."""
     if len(results) == 1:
         return results[0]
+    import dataclasses
+
     chosen: dict[tuple[str, ...], Any] = {}
+    first: dict[tuple[str, ...], float] = {}
     for res in results:
         for cand in res.candidates:
             key = cand.expression.key
+            first[key] = min(first.get(key, math.inf), cand.found_at)
             if key not in chosen or cand.fit_loss < chosen[key].fit_loss:
                 chosen[key] = cand
-    candidates = tuple(chosen.values())
+    # the skeleton existed from the first island's fit of it (every island's clock starts at the user's call)
+    candidates = tuple(dataclasses.replace(c, found_at=first[k]) for k, c in chosen.items())
     scores = np.array([c.score for c in candidates], dtype=float)
     best = int(np.argmax(scores)) if len(candidates) and np.isfinite(scores).any() else None
     comp = np.array([c.complexity for c in candidates], dtype=float)
@@ -102,11 +109,11 @@ def merge(results: Sequence[SearchResult]) -> SearchResult:
     slowest = max(results, key=lambda r: r.timings.get("total", 0.0))
     history = sorted(({**row, "island": float(i)} for i, r in enumerate(results) for row in r.history),
                      key=lambda row: row.get("elapsed", 0.0))
-    first = results[0]
+    lead = results[0]
     return SearchResult(
         candidates=candidates, best=best, front=front, evaluations=sum(r.evaluations for r in results),
         n_fitted=len(candidates), n_invalid=sum(r.n_invalid for r in results),
         generations=sum(r.generations for r in results), restarts=sum(r.restarts for r in results), stop=stop,
-        timings=dict(slowest.timings), history=tuple(history), config=first.config,
-        feature_names=first.feature_names, n_full_fits=sum(r.n_full_fits for r in results),
-        noise_floor=first.noise_floor, map_columns=first.map_columns)
+        timings=dict(slowest.timings), history=tuple(history), config=lead.config,
+        feature_names=lead.feature_names, n_full_fits=sum(r.n_full_fits for r in results),
+        noise_floor=lead.noise_floor, map_columns=lead.map_columns)
