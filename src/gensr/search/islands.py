@@ -23,27 +23,38 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gensr.deadline import Deadline
 from gensr.pareto import pareto_front
-from gensr.search.driver import SearchResult, search
+
+if TYPE_CHECKING:
+    from gensr.search.driver import SearchResult
 
 __all__ = ["island_search", "merge", "parallel_search"]
 
+_ANSWERED = {"target_r2", "noise_floor", "interrupted", "callback"}
+"""Island 0's stop reasons that end the other islands: the law, the noise floor, the user."""
+
 
 def island_search(checkpoint: Any, device: str, X: np.ndarray, y: np.ndarray, config: Any, *, seed: int,
-                  t0_wall: float, end_wall: float, caller: int, **kwargs: Any) -> SearchResult:
+                  t0_wall: float, end_wall: float, caller: int, stop_file: str | None = None,
+                  **kwargs: Any) -> SearchResult | None:
     """One island in a worker: the model from the per-process cache, one torch thread in a process of its own
     (not in the ``caller``'s process, as with threads), and the caller's deadline rebuilt from wall-clock
-    times (``t0_wall``: the caller's start, ``end_wall``: its end)."""
-    import os
-
+    times (``t0_wall``: the caller's start, ``end_wall``: its end). Once ``stop_file`` exists (island 0 found
+    the law), the island stops after its generation, or returns None before it starts."""
+    if stop_file is not None and os.path.exists(stop_file):
+        return None  # before importing torch: island 0 is done
     import torch
 
     from gensr.checkpoint import load_cached
+    from gensr.search.driver import search
+
+    if stop_file is not None:
+        kwargs["callback"] = lambda info: os.path.exists(stop_file)
 
     if os.getpid() != caller:
         torch.set_num_threads(1)
@@ -58,8 +69,16 @@ def parallel_search(model: Any, checkpoint: Any, X: np.ndarray, y: np.ndarray, c
                     callback: Callable[[dict[str, Any]], Any] | None = None, **kwargs: Any) -> SearchResult:
     """``n_islands`` searches of (X, y) until ``deadline``, merged (:func:`merge`); ``kwargs`` go to every
     :func:`gensr.search.search` (feature names, seeds, sample weights, loss)."""
+    import tempfile
+
     from joblib import Parallel, delayed
 
+    from gensr.search.driver import search
+
+    # island 0's answer stops the others (a file: it reaches worker processes on this machine; remote Dask
+    # workers run to the deadline); never in deterministic mode, where every island runs its counts
+    folder = None if config.budget.deterministic else tempfile.mkdtemp(prefix="gensr-islands-")
+    stop_file = None if folder is None else os.path.join(folder, "stop")
     seeds = [int(s) for s in rng.integers(2**62, size=n_islands)]
     t0_wall = time.time() - deadline.elapsed()
     end_wall = time.time() + deadline.remaining()
@@ -67,15 +86,22 @@ def parallel_search(model: Any, checkpoint: Any, X: np.ndarray, y: np.ndarray, c
     # a pool of at least 2: joblib runs n_jobs=1 in this process, after island 0
     others = Parallel(n_jobs=max(2, n_islands - 1), return_as="generator")(
         delayed(island_search)(checkpoint, device, X, y, config, seed=s, t0_wall=t0_wall, end_wall=end_wall,
-                               caller=os.getpid(), **kwargs) for s in seeds[1:])
+                               caller=os.getpid(), stop_file=stop_file, **kwargs) for s in seeds[1:])
     results = [search(model, X, y, config, rng=seeds[0], deadline=deadline, progress=progress, callback=callback,
                       **kwargs)]
+    if stop_file is not None and set(results[0].stop) & _ANSWERED:
+        open(stop_file, "w").close()
     try:
-        results.extend(others)
+        results.extend(r for r in others if r is not None)
     except KeyboardInterrupt:
         warnings.warn("interrupted while waiting for the other islands: returning island 0's equations",
                       UserWarning, stacklevel=2)
         results[0].stop["interrupted"] = 1.0
+    finally:
+        if folder is not None:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
     return merge(results)
 
 
@@ -84,6 +110,8 @@ def merge(results: Sequence[SearchResult]) -> SearchResult:
     first on ties, found when the first island found it), their Pareto front and best score, summed counts,
     the union of the stop reasons, the histories in time order (each row with its ``island``), and the
     slowest island's timings."""
+    from gensr.search.driver import SearchResult
+
     if len(results) == 1:
         return results[0]
     import dataclasses
