@@ -84,3 +84,19 @@ def test_docstrings_name_only_files_in_the_repository():
         assert not outside.search(text), f"{path.relative_to(ROOT)} names a file outside the repository"
         for name in docs.findall(text):
             assert (ROOT / "docs" / name).is_file(), f"{path.relative_to(ROOT)} points to missing docs/{name}"
+
+
+def test_readme_pysr_example_runs():
+    """The PySR user's example with the shipped model, on a short budget."""
+    import numpy as np
+
+    (code,) = [b for b in _python_blocks() if "pysr_like" in b]
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 5, size=(200, 3))
+    namespace: dict = {"np": np, "X": X, "y": X[:, 0] * X[:, 1] / X[:, 2], "GenSRRegressor": None}
+    from gensr import GenSRRegressor
+
+    namespace["GenSRRegressor"] = GenSRRegressor
+    exec(compile(code.replace("max_time=20", "max_time=6"), "README.md", "exec"), namespace)
+    assert namespace["both"].predict(X).shape == (200, 2)
+    assert r"\toprule" in namespace["table"]

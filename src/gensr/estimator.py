@@ -188,6 +188,10 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         the time the search had).
     n_features_in_, feature_names_in_ :
         As in scikit-learn.
+    estimators_, target_names_ : list
+        Only after a fit with several targets (a 2-D y): one fitted clone per target column, and the columns'
+        names (a DataFrame's, else ``y0``, ``y1`` …). The attributes above are then lists, one entry per
+        target, and ``predict`` returns one column per target.
 
     Examples
     --------
@@ -316,6 +320,9 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         ``max_time`` counts from this call. Bad input fails here before torch is imported. Ctrl-C during
         the search keeps what was found: the fit returns with the front so far (and a warning).
 
+        A 2-D ``y`` of k > 1 columns fits each column in turn (``estimators_``), each with an even share of
+        what is left of ``max_time``; ``y_units`` may then be one unit per target.
+
         ``sample_weight`` (n,) non-negative row weights: constants are fitted by weighted least squares, and
         the losses, R² and the choice among the front are weighted (rows of weight 0 are ignored).
 
@@ -413,6 +420,9 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         if not loss.is_mse:
             self._noise = (float("nan"), math.inf, len(y))  # the floor is an MSE: "noise" is "mdl" on the loss
         self._power = loss.power
+        # with another loss, the rules that read R² ("balanced", "simplest", exactness) read the loss's own:
+        # 1 − loss / (the best constant's loss), in the user's units as the loss column
+        self._loss0 = None if loss.is_mse else loss.baseline(y, weights)
         self.best_index_ = self._select(self.equations_)
         row = self.equations_.iloc[self.best_index_]
         self.expression_ = row["expression"]
@@ -533,7 +543,8 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
             "interrupted" in result.stop
 
     def _select(self, table: Any) -> int:
-        """The row chosen by ``model_selection``. A choice that is not exact (R² < 1 − 1e-9) and fails just
+        """The row chosen by ``model_selection`` (with a ``loss`` other than MSE, its R² is the loss's own,
+        1 − loss / the best constant's loss). A choice that is not exact (R² < 1 − 1e-9) and fails just
         beyond the data's range (``extrapolates`` False) gives way to the rule's choice among the rows that
         extrapolate; then, with units, the simplest dimensionally consistent row within 1e-4 of its R²
         replaces an inconsistent choice."""
@@ -542,6 +553,9 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         loss, noise = table["loss"].to_numpy(float), getattr(self, "_noise", None)
         n_rows = noise[2] if noise is not None else None
         r2 = table["r2"].to_numpy(float)
+        loss0 = getattr(self, "_loss0", None)
+        if loss0 is not None and loss0 > 0:
+            r2 = 1.0 - loss / loss0
         if not np.all(np.isfinite(loss)) or np.any((loss == 0) & (r2 < 1 - 1e-10)):
             # y beyond 1e154 or below 1e-154: its MSE overflows or underflows float64; 1 − R² ranks the same
             loss, noise = 1.0 - r2, None
@@ -549,14 +563,14 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
 
         def choose(rows: np.ndarray) -> int:
             return int(rows[select_model(table["complexity"].to_numpy()[rows], loss[rows],
-                                         table["r2"].to_numpy()[rows], rule=self.model_selection,
+                                         r2[rows], rule=self.model_selection,
                                          r2_floor=self.r2_threshold, noise=noise,
                                          n_constants=None if n_constants is None else n_constants[rows],
                                          n_rows=n_rows, power=getattr(self, "_power", 2.0))])
 
         i = choose(np.arange(len(table)))
         safe = np.flatnonzero(table["extrapolates"].to_numpy(bool)) if "extrapolates" in table else np.zeros(0, int)
-        if len(safe) and i not in safe and table["r2"].iloc[i] < 1 - 1e-9:
+        if len(safe) and i not in safe and r2[i] < 1 - 1e-9:
             i = choose(safe)
         if "consistent" in table and not table["consistent"].iloc[i]:
             near = np.flatnonzero(table["consistent"].to_numpy(bool) & (table["r2"].to_numpy() >= table["r2"].iloc[i]

@@ -109,6 +109,24 @@ class Loss:
             return math.inf
         return float(np.average(per, weights=weights))
 
+    def baseline(self, y: np.ndarray, weights: np.ndarray | None = None) -> float:
+        """The loss of the best constant prediction: the scale of the loss's own R², 1 − loss / baseline
+        (the weighted mean for MSE, weighted by 1/y² for the relative error, the weighted median for the
+        absolute error, reweighted least squares from the median for Huber's loss and a callable)."""
+        y = np.asarray(y, dtype=np.float64)
+        w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64)
+        static = self.static_weights(y)
+        if self.robust:
+            order = np.argsort(y)
+            cum = np.cumsum(w[order])
+            c = float(y[order][np.searchsorted(cum, 0.5 * cum[-1])])  # the weighted median
+            for _ in range(0 if self.kind == "mae" else 20):
+                irls = self.irls_weights(y, np.full_like(y, c))
+                c = float(np.average(y, weights=w * irls)) if irls is not None and np.any(w * irls > 0) else c
+        else:
+            c = float(np.average(y, weights=w if static is None else w * static))
+        return self.value(y, np.full_like(y, c), weights)
+
     def static_weights(self, y: np.ndarray) -> np.ndarray | None:
         """Row weights that turn least squares into this loss whatever the fit (``"relative"``: 1/y²)."""
         if self.kind != "relative":

@@ -61,7 +61,7 @@ class Candidate:
         screen and the plateau read it; ``nan`` marks a candidate built outside a pool (read as ``mse``).
     score : float
         ``r2 - parsimony * complexity``; ``-inf`` for a failed fit. With another loss than MSE, ``r2`` there
-        is the loss's own: 1 − loss / (the loss of y's mean).
+        is the loss's own: 1 − loss / (the best constant's loss, :meth:`gensr.loss.Loss.baseline`).
     stage : str
         Where the skeleton was first found, one of :data:`gensr.search.moves.STAGES`.
     evaluation : int
@@ -139,10 +139,9 @@ class Pool:
         self.language = Language.of(cfg.operators, cfg.maxsize)  # formulas outside it are refused unfitted
         static = self.loss.static_weights(y)  # "relative": least squares with 1/y² is the loss itself
         self.fit_weights = weights if static is None else static * (1.0 if weights is None else weights)
-        # a robust loss scores 1 − loss / (the loss of y's weighted mean), its own R², so that the score, the
-        # CMA-ES and the best candidate follow the loss the user chose
-        self._loss0 = None if self.loss.is_mse else self.loss.value(y, np.full_like(y, np.average(y, weights=weights)),
-                                                                    weights)
+        # another loss scores 1 − loss / (the best constant's loss), its own R², so that the score, the CMA-ES
+        # and the best candidate follow the loss the user chose
+        self._loss0 = None if self.loss.is_mse else self.loss.baseline(y, weights)
         self.candidates: list[Candidate] = []
         self.cache: dict[tuple[str, ...], int] = {}
         self.best: int | None = None
