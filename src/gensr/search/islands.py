@@ -13,7 +13,8 @@ With ``deterministic=True`` every island is bounded by counts and seeded from th
 a seed and ``n_jobs`` give the same front.
 
 Ctrl-C stops island 0 at once. Islands in worker processes of the same terminal get the signal too and return
-what they found; if waiting for them is interrupted again, their results are given up and island 0's kept.
+what they found (a worker still starting dies); if waiting for them is interrupted again, or a worker dies,
+their results are given up with a warning and island 0's kept.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ def parallel_search(model: Any, checkpoint: Any, X: np.ndarray, y: np.ndarray, c
         warnings.warn("interrupted while waiting for the other islands: returning island 0's equations",
                       UserWarning, stacklevel=2)
         results[0].stop["interrupted"] = 1.0
+    except Exception as exc:  # a worker died (Ctrl-C while it started, memory): island 0's result stands
+        warnings.warn(f"the other islands failed ({type(exc).__name__}: {str(exc)[:120]}); returning the "
+                      f"equations of {len(results)} of {n_islands}", UserWarning, stacklevel=2)
     finally:
         if folder is not None:
             import shutil
