@@ -76,3 +76,15 @@ def test_notebook_and_latex_views_mark_the_chosen_row(tiny_checkpoint):
     assert [i for i, line in enumerate(body) if r"\dagger" in line] == [model.best_index_]
     assert table.startswith(r"\begin{table}") and r"\toprule" in table and r"\label{tab:dv}" in table
     assert sympy.latex(model.sympy()).replace(" ", "")[:3] in body[model.best_index_].replace(" ", "")
+
+
+def test_the_new_parameters_survive_get_params_clone_and_pickle():
+    import pickle
+
+    from sklearn.base import clone
+
+    params = {"loss": "huber", "huber_delta": 0.3, "unary_operators": ["sin"], "binary_operators": ["+", "*"],
+              "maxsize": 12, "n_jobs": 2}
+    est = GenSRRegressor(**params)
+    for copy in (clone(est), pickle.loads(pickle.dumps(est))):
+        assert {k: copy.get_params()[k] for k in params} == params
