@@ -1,6 +1,7 @@
 """Infix text of an expression tree (:meth:`gensr.grammar.Expression.to_infix`): Python syntax over the
 feature names, with the fewest parentheses the operators' precedences allow, and fitted constants at a
-given number of significant digits (a unit factor is then not printed).
+given number of significant digits (a unit factor is then not printed). A node is any tree of
+:class:`gensr.grammar.Node`'s shape (``token``, ``children``, ``value``): this module reads only the table.
 
 >>> from gensr.formula import parse
 >>> infix(parse("C*x0/(x1 + C) - x0**2").root, ["a", "b"], None)
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
-from gensr.grammar import CONST, OPERATORS, Node
+from gensr.operators import CONST, OPERATORS
 
 __all__ = ["infix"]
 
@@ -26,12 +28,12 @@ def _fmt_const(value: float | None, precision: int | None) -> str:
     return text if any(ch in text for ch in ".einn") else text + ".0"
 
 
-def _is_unit(node: Node, precision: int) -> bool:
+def _is_unit(node: Any, precision: int) -> bool:
     """A fitted constant that prints as 1 at ``precision`` significant digits."""
     return node.token == CONST and node.value is not None and f"{node.value:.{precision}g}" == "1"
 
 
-def _prec(node: Node) -> int:
+def _prec(node: Any) -> int:
     if node.token in OPERATORS:
         return OPERATORS[node.token].precedence
     if node.token == CONST and node.value is not None and (node.value < 0 or math.copysign(1, node.value) < 0):
@@ -39,7 +41,7 @@ def _prec(node: Node) -> int:
     return 6
 
 
-def infix(node: Node, names: Sequence[str], precision: int | None) -> str:
+def infix(node: Any, names: Sequence[str], precision: int | None) -> str:
     """``node`` as infix text over ``names`` (constants at ``precision`` significant digits; None: repr)."""
     tok = node.token
     if tok in OPERATORS:
