@@ -139,7 +139,8 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         or on a Dask cluster under ``with joblib.parallel_backend("dask"):``. None: 1 (or the active
         joblib backend's count); -1: every core. ``max_time`` stays the whole wait (a worker process that
         starts late has less of it), and with ``deterministic=True`` a seed and ``n_jobs`` give the same
-        front. Measured in BENCHMARKS.md §17.
+        front. With units, the first search over the Π groups runs as one island. Measured in BENCHMARKS.md
+        §17.
 
     Attributes
     ----------

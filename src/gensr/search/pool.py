@@ -145,7 +145,7 @@ class Pool:
         self.candidates: list[Candidate] = []
         self.cache: dict[tuple[str, ...], int] = {}
         self.best: int | None = None
-        self._best_mse_at: dict[int, float] = {}  # lowest loss per complexity, for the front test
+        self._best_loss_at: dict[int, float] = {}  # lowest loss per complexity, for the front test
         self.n_full_fits = 0
         self.exact_complexity = math.inf  # the lowest complexity exact to float precision (R² >= 1 - 1e-10)
         self.last_gain = 0  # the evaluation count at the last real gain (the plateau stop): a new best score, or a
@@ -160,10 +160,10 @@ class Pool:
         idx = self.cache.get(expr.key)
         return None if idx is None else self.candidates[idx]
 
-    def could_join_front(self, complexity: int, mse: float, slack: float = 1.0) -> bool:
+    def could_join_front(self, complexity: int, loss: float, slack: float = 1.0) -> bool:
         """Whether a candidate of this complexity and loss (divided by ``slack``) beats every simpler one."""
-        best = min((m for c, m in self._best_mse_at.items() if c <= complexity), default=math.inf)
-        return mse / slack < best
+        best = min((m for c, m in self._best_loss_at.items() if c <= complexity), default=math.inf)
+        return loss / slack < best
 
     def score(self, expr: Expression, stage: str, evaluation: int, force: bool = False) -> float | None:
         """The score of ``expr``'s skeleton, fitting it if new; None if the deadline has passed, ``-inf`` for
@@ -232,7 +232,7 @@ class Pool:
             c = cand.complexity
             if self.could_join_front(c, cand.loss / 0.99):
                 self.last_gain = evaluation
-            self._best_mse_at[c] = min(self._best_mse_at.get(c, math.inf), cand.loss)
+            self._best_loss_at[c] = min(self._best_loss_at.get(c, math.inf), cand.loss)
         if self.best is None or s > self.candidates[self.best].score:
             if self.best is None or s > self.candidates[self.best].score + 1e-9:
                 self.last_gain = evaluation
