@@ -56,6 +56,17 @@ def test_islands_run_on_a_dask_cluster(tiny_checkpoint):
     assert {row["island"] for row in model.search_result_.history} == {0.0, 1.0}
 
 
+def test_odd_islands_run_the_classical_schedule():
+    from gensr.search import SearchConfig
+    from gensr.search.islands import CLASSICAL, island_config
+
+    base = SearchConfig()
+    assert island_config(base, 0) == base == island_config(base, 2)
+    odd = island_config(base, 1)
+    assert (odd.terms.every, odd.edits.every) == (CLASSICAL["terms.every"], CLASSICAL["edits.every"])
+    assert odd.replace(**{"terms.every": base.terms.every, "edits.every": base.edits.every}) == base
+
+
 def test_bad_n_jobs_is_a_one_line_error():
     X, y = _data()
     with pytest.raises(ValueError, match="n_jobs must be a non-zero integer or None"):

@@ -134,7 +134,8 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         The largest complexity (prefix nodes) of a formula on the front (PySR's ``maxsize``); None: no limit.
     n_jobs : int, default=None
         Searches (islands) that run at once on one deadline and one front (PySR's ``procs``/populations;
-        :mod:`gensr.search.islands`): each is a whole search with its own seed; the first runs in this
+        :mod:`gensr.search.islands`): each is a whole search with its own seed, the odd ones with the classical
+        moves (terms, edits) run more often, so that the islands complement each other; the first runs in this
         process (with the progress bar and ``callback``), the others through joblib, on its process pool
         or on a Dask cluster under ``with joblib.parallel_backend("dask"):``. None: 1 (or the active
         joblib backend's count); -1: every core. ``max_time`` stays the whole wait (a worker process that

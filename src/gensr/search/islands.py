@@ -2,7 +2,10 @@
 
 Island 0 runs in the calling process, with the caller's model, progress bar and callback; islands 1 … k−1
 run through joblib at the same time, each a whole :func:`gensr.search.search` with its own seed (PySR's
-populations), its own model (:func:`gensr.checkpoint.load_cached`: loaded once per worker process) and one
+populations) and, on odd islands, the classical schedule :data:`CLASSICAL` (the terms move every 2
+generations, the edits every generation: in a pilot on 8 budget-bound Feynman problems it found 6 of the
+default schedule's answers 1.3–7× sooner, BENCHMARKS.md §17), so that the islands complement each other
+rather than repeat, its own model (:func:`gensr.checkpoint.load_cached`: loaded once per worker process) and one
 torch thread. Whatever joblib backend is active runs them: its process pool by default, a Dask cluster under
 ``with joblib.parallel_backend("dask"):`` (with at least two Dask workers: joblib runs a one-worker
 backend's tasks in this process, after island 0). Every island ends at the caller's deadline, passed as wall-clock
@@ -34,7 +37,17 @@ from gensr.pareto import pareto_front
 if TYPE_CHECKING:
     from gensr.search.driver import SearchResult
 
-__all__ = ["island_search", "merge", "parallel_search"]
+__all__ = ["CLASSICAL", "island_config", "island_search", "merge", "parallel_search"]
+
+CLASSICAL = {"terms.every": 2, "edits.every": 1}
+"""The odd islands' schedule: the classical moves that build on the front (sparse terms over its
+subexpressions, single edits) run five and two times as often as in the default schedule."""
+
+
+def island_config(config: Any, island: int) -> Any:
+    """Island ``island``'s settings: ``config`` for even islands, with :data:`CLASSICAL` for odd ones."""
+    return config.replace(**CLASSICAL) if island % 2 else config
+
 
 _ANSWERED = {"target_r2", "noise_floor", "interrupted", "callback"}
 """Island 0's stop reasons that end the other islands: the law, the noise floor, the user."""
@@ -86,8 +99,9 @@ def parallel_search(model: Any, checkpoint: Any, X: np.ndarray, y: np.ndarray, c
     device = str(config.device or "cpu")
     # a pool of at least 2: joblib runs n_jobs=1 in this process, after island 0
     others = Parallel(n_jobs=max(2, n_islands - 1), return_as="generator")(
-        delayed(island_search)(checkpoint, device, X, y, config, seed=s, t0_wall=t0_wall, end_wall=end_wall,
-                               caller=os.getpid(), stop_file=stop_file, **kwargs) for s in seeds[1:])
+        delayed(island_search)(checkpoint, device, X, y, island_config(config, i), seed=s, t0_wall=t0_wall,
+                               end_wall=end_wall, caller=os.getpid(), stop_file=stop_file, **kwargs)
+        for i, s in enumerate(seeds[1:], start=1))
     results = [search(model, X, y, config, rng=seeds[0], deadline=deadline, progress=progress, callback=callback,
                       **kwargs)]
     if stop_file is not None and set(results[0].stop) & _ANSWERED:
