@@ -72,7 +72,8 @@ class SearchResult:
     stop : dict of str to float
         The reasons that ended the search with their thresholds: ``max_time``, ``max_generations``,
         ``target_r2``, ``plateau`` (latents decoded without a front improvement), ``noise_floor`` (the best
-        formula is at the data's noise floor, its residuals look like noise), ``callback``, ``interrupted``
+        formula is at the data's noise floor, its residuals look like noise), ``callback``, ``interrupted``,
+        ``island`` (``n_jobs``: another island found the law, :mod:`gensr.search.islands`)
         or the CMA-ES reasons (``tolfun``, ``tolx``, ...).
     timings : dict of str to float
         Seconds in ``encode`` (prior branch), ``decode``, ``fit`` (constants), ``refine`` (LEE re-encoding

@@ -15,9 +15,11 @@ candidates: one per skeleton (the lowest loss), their Pareto front, and the unio
 With ``deterministic=True`` every island is bounded by counts and seeded from the caller's generator, so
 a seed and ``n_jobs`` give the same front.
 
-Ctrl-C stops island 0 at once. Islands in worker processes of the same terminal get the signal too and return
-what they found (a worker still starting dies); if waiting for them is interrupted again, or a worker dies,
-their results are given up with a warning and island 0's kept.
+The first island to find the law (or the noise floor) ends the others after their current generation,
+through a stop file on this machine (remote Dask workers run to the deadline); when that island is island 0,
+the others are cancelled at once, so an easy law costs no wait for a worker that is still starting. Ctrl-C
+(or the user's callback) stops island 0 and cancels the others: island 0's front is returned. A worker that
+dies leaves island 0's result, with a warning.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ def island_config(config: Any, island: int) -> Any:
     return config.replace(**CLASSICAL) if island % 2 else config
 
 
-_ANSWERED = {"target_r2", "noise_floor", "interrupted", "callback"}
-"""Island 0's stop reasons that end the other islands: the law, the noise floor, the user."""
+_ANSWERED = {"target_r2", "noise_floor"}
+"""The stop reasons with which an island ends the others: the law, the noise floor (and, on island 0, the
+user's callback or Ctrl-C)."""
 
 
 def island_search(checkpoint: Any, device: str, X: np.ndarray, y: np.ndarray, config: Any, *, seed: int,
@@ -58,39 +61,72 @@ def island_search(checkpoint: Any, device: str, X: np.ndarray, y: np.ndarray, co
                   **kwargs: Any) -> SearchResult | None:
     """One island in a worker: the model from the per-process cache, one torch thread in a process of its own
     (not in the ``caller``'s process, as with threads), and the caller's deadline rebuilt from wall-clock
-    times (``t0_wall``: the caller's start, ``end_wall``: its end). Once ``stop_file`` exists (island 0 found
-    the law), the island stops after its generation, or returns None before it starts."""
+    times (``t0_wall``: the caller's start, ``end_wall``: its end). Once ``stop_file`` exists (an island
+    found the law), the island stops after its generation, or returns None before it starts; when it finds
+    the law itself, it creates the file."""
     if stop_file is not None and os.path.exists(stop_file):
-        return None  # before importing torch: island 0 is done
+        return None  # before importing torch: another island is done
     import torch
 
     from gensr.checkpoint import load_cached
     from gensr.search.driver import search
-
-    if stop_file is not None:
-        kwargs["callback"] = lambda info: os.path.exists(stop_file)
 
     if os.getpid() != caller:
         torch.set_num_threads(1)
     model = load_cached(checkpoint, device)
     t0 = time.perf_counter() - (time.time() - t0_wall)
     deadline = Deadline(end_wall - t0_wall, t0=t0, deterministic=config.budget.deterministic)
-    return search(model, X, y, config, rng=seed, deadline=deadline, **kwargs)
+    stop = _Stop(stop_file, kwargs.pop("callback", None))
+    result = search(model, X, y, config, rng=seed, deadline=deadline, callback=stop, **kwargs)
+    stop.announce(result)
+    return result
+
+
+class _Stop:
+    """An island's callback: the user's (island 0 only), then whether another island found the law (the stop
+    file exists). :meth:`announce` creates the file when this island found it."""
+
+    def __init__(self, stop_file: str | None, user: Callable[[dict[str, Any]], Any] | None = None) -> None:
+        self.stop_file, self.user, self.by_user, self.by_file = stop_file, user, False, False
+
+    def __call__(self, info: dict[str, Any]) -> bool:
+        if self.user is not None and self.user(info):
+            self.by_user = True
+            return True
+        self.by_file = self.stop_file is not None and os.path.exists(self.stop_file)
+        return self.by_file
+
+    def answered(self, result: SearchResult) -> bool:
+        """Whether this island ended the fit: the law or the noise floor, the user's callback, Ctrl-C."""
+        return bool(set(result.stop) & _ANSWERED) or self.by_user or "interrupted" in result.stop
+
+    def announce(self, result: SearchResult) -> None:
+        """Create the stop file if this island ended the fit; name the stop ``island`` (not ``callback``)
+        if another island's file ended this one."""
+        if self.by_file and not self.by_user:
+            result.stop.pop("callback", None)
+            result.stop["island"] = 1.0
+        elif self.stop_file is not None and self.answered(result):
+            open(self.stop_file, "w").close()
 
 
 def parallel_search(model: Any, checkpoint: Any, X: np.ndarray, y: np.ndarray, config: Any, *, n_islands: int,
                     rng: np.random.Generator, deadline: Deadline, progress: bool = False,
                     callback: Callable[[dict[str, Any]], Any] | None = None, **kwargs: Any) -> SearchResult:
     """``n_islands`` searches of (X, y) until ``deadline``, merged (:func:`merge`); ``kwargs`` go to every
-    :func:`gensr.search.search` (feature names, seeds, sample weights, loss)."""
+    :func:`gensr.search.search` (feature names, seeds, sample weights, loss).
+
+    The first island to find the law (or the noise floor) stops the others after their generation. When
+    that is island 0, the others are cancelled at once and island 0's result is returned: the user does not
+    wait for a worker that is still starting. Otherwise every island's result is merged."""
     import tempfile
 
     from joblib import Parallel, delayed
 
     from gensr.search.driver import search
 
-    # island 0's answer stops the others (a file: it reaches worker processes on this machine; remote Dask
-    # workers run to the deadline); never in deterministic mode, where every island runs its counts
+    # a file reaches worker processes on this machine (remote Dask workers run to the deadline); never in
+    # deterministic mode, where every island runs its counts
     folder = None if config.budget.deterministic else tempfile.mkdtemp(prefix="gensr-islands-")
     stop_file = None if folder is None else os.path.join(folder, "stop")
     seeds = [int(s) for s in rng.integers(2**62, size=n_islands)]
@@ -102,12 +138,17 @@ def parallel_search(model: Any, checkpoint: Any, X: np.ndarray, y: np.ndarray, c
         delayed(island_search)(checkpoint, device, X, y, island_config(config, i), seed=s, t0_wall=t0_wall,
                                end_wall=end_wall, caller=os.getpid(), stop_file=stop_file, **kwargs)
         for i, s in enumerate(seeds[1:], start=1))
-    results = [search(model, X, y, config, rng=seeds[0], deadline=deadline, progress=progress, callback=callback,
+    stop = _Stop(stop_file, callback)
+    results = [search(model, X, y, config, rng=seeds[0], deadline=deadline, progress=progress, callback=stop,
                       **kwargs)]
-    if stop_file is not None and set(results[0].stop) & _ANSWERED:
-        open(stop_file, "w").close()
+    stop.announce(results[0])
     try:
-        results.extend(r for r in others if r is not None)
+        if stop_file is not None and stop.answered(results[0]):
+            with warnings.catch_warnings():  # joblib says that it cancelled the running islands
+                warnings.simplefilter("ignore")
+                others.close()
+        else:
+            results.extend(r for r in others if r is not None)
     except KeyboardInterrupt:
         warnings.warn("interrupted while waiting for the other islands: returning island 0's equations",
                       UserWarning, stacklevel=2)
