@@ -38,8 +38,7 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
     noise-free data) only where the snap is exact to float precision. :func:`readable` then rewrites the
     text at no accuracy cost. ``equation`` has constants at 5 significant digits, ``sympy_format`` and
     ``expression`` full precision. With a ``loss`` other than MSE, snapping tests its least-squares
-    equivalent at the member's constants (the weights ψ(r)/r of :meth:`gensr.loss.Loss.irls_weights` times
-    ``weights``), and ``noise`` is not read.
+    equivalent at the member's constants (:meth:`gensr.loss.Loss.least_squares_weights`), and ``noise`` is not read.
 
     Every number in a row is the printed formula's own (STYLE 31): ``loss`` (the weighted MSE in y's units
     squared, or the weighted mean of ``loss``, a :class:`gensr.loss.Loss` built with y's scale), ``r2``
@@ -76,7 +75,11 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
         expr, snapped = cand.expression, None
         if snap and expr.n_constants and (deadline is None or not deadline.expired()):
             at_floor = noise is not None and noise.reached(cand.mse)
-            w_snap = weights if plain else _loss_weights(loss, expr, X, y, weights)
+            if plain:
+                w_snap = weights
+            else:
+                with np.errstate(all="ignore"):
+                    w_snap = loss.least_squares_weights(y, expr.evaluate(X), weights)
             values, snapped = snap_within_error(expr.torch_fn(), expr.constants, X[at], y[at],
                                                 weights=None if w_snap is None else w_snap[at],
                                                 exponents=exponent_mask(expr), reserved=names,
@@ -129,23 +132,6 @@ def front_table(result: Any, X: np.ndarray, y: np.ndarray, names: list[str], *, 
             table["loss"] = np.where(table["loss"] > 0, table["loss"] * factor, 0.0)
     table["extrapolates"] = [extrapolates(e, X_user) for e in table["expression"]]
     return table
-
-
-def _loss_weights(loss: Any, expr: Expression, X: np.ndarray, y: np.ndarray,
-                  weights: np.ndarray | None) -> np.ndarray | None:
-    """The least-squares weights equivalent to ``loss`` at ``expr``'s constants (its static weights times
-    the reweighting at its residuals, times ``weights``)."""
-    with np.errstate(all="ignore"):
-        pred = expr.evaluate(X)
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
-    static = loss.static_weights(y)
-    if static is not None:
-        w = w * static
-    if np.all(np.isfinite(pred)):
-        irls = loss.irls_weights(y, pred)
-        if irls is not None:
-            w = w * irls
-    return w / w.mean() if w.mean() > 0 else None
 
 
 def notes(row: Any, result: Any, floor: Any, n_rows: int, budget: float) -> list[str]:

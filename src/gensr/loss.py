@@ -134,6 +134,17 @@ class Loss:
         y = np.asarray(y, dtype=np.float64)
         return 1.0 / (y * y)
 
+    def least_squares_weights(self, y: np.ndarray, pred: np.ndarray,
+                              weights: np.ndarray | None = None) -> np.ndarray | None:
+        """The row weights of the least-squares problem this loss is at ``pred``: ``weights`` times the static
+        weights times the reweighting of :meth:`irls_weights` (where ``pred`` is finite); None for MSE
+        without ``weights``."""
+        w = None if weights is None else np.asarray(weights, dtype=np.float64)
+        for extra in (self.static_weights(y), self.irls_weights(y, pred) if np.all(np.isfinite(pred)) else None):
+            if extra is not None:
+                w = extra if w is None else w * extra
+        return w
+
     def irls_weights(self, y: np.ndarray, pred: np.ndarray) -> np.ndarray | None:
         """ψ(r)/r at the residuals r = ŷ − y (None when the loss needs no reweighting): a weighted
         least-squares step with them has the loss's stationary points as its fixed points.

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
+from typing import Any
 
 
 def add_interpolate(sub: argparse._SubParsersAction) -> None:
@@ -43,9 +41,20 @@ def add_probe(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", help="write the accuracies as JSON")
 
 
-def cmd_interpolate(args: argparse.Namespace) -> int:
+def _report(result: Any, args: argparse.Namespace, plot: Callable[[Any, str], Any]) -> int:
+    """Print ``result``, then draw it (``--plot``) and write its JSON (``--output``) when asked."""
     import json
 
+    print(result.format())
+    if args.plot:
+        print(f"wrote {plot(result, args.plot)}")
+    if args.output:
+        Path(args.output).write_text(json.dumps(result.to_dict(), indent=2))
+        print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
     from gensr.checkpoint import load_model
     from gensr.formula import parse
     from gensr.latent import interpolate, plot_interpolation
@@ -57,28 +66,14 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint)
     result = interpolate(model, a, b, steps=args.steps, spherical=args.spherical, n_points=args.n_points,
                          rng=args.seed, x_range=tuple(args.range))
-    print(result.format())
-    if args.plot:
-        print(f"wrote {plot_interpolation(result, args.plot)}")
-    if args.output:
-        Path(args.output).write_text(json.dumps(result.to_dict(), indent=2))
-        print(f"wrote {args.output}")
-    return 0
+    return _report(result, args, plot_interpolation)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    import json
-
     from gensr.checkpoint import load_model
     from gensr.latent import generator_config_from_checkpoint, plot_tsne, probe
 
     model = load_model(args.checkpoint)
     result = probe(model, n_per_class=args.n_per_class, seeds=tuple(args.seeds), rng=args.seed,
                    generator_config=generator_config_from_checkpoint(args.checkpoint))
-    print(result.format())
-    if args.plot:
-        print(f"wrote {plot_tsne(result, args.plot)}")
-    if args.output:
-        Path(args.output).write_text(json.dumps(result.to_dict(), indent=2))
-        print(f"wrote {args.output}")
-    return 0
+    return _report(result, args, plot_tsne)

@@ -250,38 +250,40 @@ class Pool:
         return (weighted_mse(pred - self.y, self.weights), r2_score(self.y, pred, self.weights),
                 self.loss.value(self.y, pred, self.weights))
 
+    def _predict(self, fn: object, constants: object) -> np.ndarray:
+        """``fn`` on all rows at ``constants``."""
+        with np.errstate(all="ignore"):
+            pred = np.asarray(fn(self.X, np.asarray(constants)), dtype=np.float64)  # type: ignore[operator]
+        return np.broadcast_to(pred, self.y.shape)
+
     def _loss_of(self, fn: object, fit: object) -> float:
         """The screen's loss of a fit (its MSE for the default loss)."""
         if self.loss.is_mse:
             return float(fit.mse)  # type: ignore[attr-defined]
-        with np.errstate(all="ignore"):
-            pred = np.asarray(fn(self.X, np.asarray(fit.constants)), dtype=np.float64)  # type: ignore
-        return self.loss.value(self.y, np.broadcast_to(pred, self.y.shape), self.weights)
+        return self.loss.value(self.y, self._predict(fn, fit.constants), self.weights)  # type: ignore
 
     def _reweighted(self, canon: Expression, fit: object, *, starts: int, linear: tuple[int, ...],
                     deadline: Deadline) -> object:
         """Iteratively reweighted least squares from ``fit``: ``fit.irls_steps`` weighted fits, each from the
-        last constants with the weights ψ(r)/r of its residuals (:meth:`gensr.loss.Loss.irls_weights`); the
-        step with the lowest loss is kept."""
+        last constants with the weights ψ(r)/r of its residuals (:meth:`gensr.loss.Loss.least_squares_weights`);
+        the step with the lowest loss is kept."""
         fc, fn = self.cfg.fit, canon.numpy_fn()
-        best, best_loss = fit, self._loss_of(fn, fit)
+        best, pred = fit, self._predict(fn, fit.constants)  # type: ignore[attr-defined]
+        best_loss = self.loss.value(self.y, pred, self.weights)
         for _ in range(fc.irls_steps):
             if deadline.expired() or not math.isfinite(best_loss):
                 break
-            with np.errstate(all="ignore"):
-                pred = np.broadcast_to(np.asarray(fn(self.X, np.asarray(best.constants)), dtype=np.float64),
-                                       self.y.shape)
-            w = self.loss.irls_weights(self.y, pred)
-            w = w if self.weights is None else w * self.weights
-            if np.count_nonzero(w) < 2:
+            w = self.loss.least_squares_weights(self.y, pred, self.weights)
+            if w is None or np.count_nonzero(w) < 2:
                 break
             step = screen_constants(fn, canon.n_constants, self.X, self.y, init=best.constants, n_starts=starts,
                                     max_rows=fc.rows, max_iter=fc.max_iter, tol=1e-12, deadline=deadline,
                                     rng=self.fit_seed, weights=w, linear=linear)
-            step_loss = self._loss_of(fn, step)
+            step_pred = self._predict(fn, step.constants)
+            step_loss = self.loss.value(self.y, step_pred, self.weights)
             if not step_loss < best_loss:
                 break
-            best, best_loss = step, step_loss
+            best, best_loss, pred = step, step_loss, step_pred
         return best
 
     def ranked(self) -> list[int]:
