@@ -3,7 +3,7 @@
 import numpy as np
 
 from gensr import parse
-from gensr.edits import neighbours
+from gensr.edits import all_neighbours, neighbours
 
 
 def test_neighbours_valid_distinct_and_seeded():
@@ -22,6 +22,22 @@ def test_one_edit_reaches_the_answer():
     found = any(x.key == target for x in neighbours(parse("x0*x1/x1"), 3, np.random.default_rng(1), 300,
                                                     max_attempts=3000))
     assert found
+
+
+def test_all_neighbours_hold_every_random_edit_once():
+    e = parse("C*sin(x0) + x1")
+    every = all_neighbours(e, 3)
+    keys = [x.key for x in every]
+    assert len(keys) == len(set(keys)) and e.key not in keys
+    drawn = {x.key for x in neighbours(e, 3, np.random.default_rng(0), 500, max_attempts=20000)}
+    assert drawn <= set(keys)
+    assert [x.key for x in all_neighbours(e, 3)] == keys  # a fixed order
+    # only the allowed operators: no new function but sin, no new binary operator but + and ×
+    small = all_neighbours(parse("x0*x1"), 2, unary=("sin",), binary=("add", "mul"))
+    tokens = {t for x in small for t in x.prefix if not t.startswith("x") and t != "C"}
+    assert tokens == {"sin", "add", "mul"}
+    assert parse("x0 + x1").key in {x.key for x in small} and parse("sin(x0*x1)").key in {x.key for x in small}
+    assert all_neighbours(parse("x0**4 + C"), 1)  # integer leaves (the exponent 4) are neither swapped nor deleted
 
 
 def test_search_uses_edits(tiny_checkpoint):

@@ -370,3 +370,45 @@ def test_term_edits_grow_a_formula_by_the_term_its_residual_lacks(model):
     assert grown and min(c.complexity for c in grown) <= 11
     no_edits = search(model, X, y, cfg.replace(**{"term_edits.enabled": False}), rng=0, extra_expressions=["C*x0*x1"])
     assert max(c.r2 for c in no_edits.candidates) < 0.999
+
+
+def test_terms_recover_a_degree_5_polynomial_in_one_input():
+    from gensr.search.terms import library, sparse_candidates
+
+    X = np.random.default_rng(0).uniform(-2, 2, size=(300, 1))
+    y = 0.5 * X[:, 0] ** 5 - X[:, 0] ** 4 + 2 * X[:, 0] ** 2 - 1
+    exact = [e for e in sparse_candidates(y, library(X), 6) if np.allclose(e.evaluate(X), y, rtol=1e-9)]
+    assert exact and min(len(e.prefix) for e in exact) <= 20
+
+
+@pytest.mark.parametrize(("ranges", "law"), [
+    ([(-1.5, 1.5)], lambda X: np.sin(X[:, 0] ** 2 + X[:, 0])),
+    ([(1, 3), (1, 3), (0, 2), (0, 1)], lambda X: 2.0 * X[:, 0] * np.sin(X[:, 1] * X[:, 2] - X[:, 3])),
+    ([(0, 2), (0.5, 2)], lambda X: 3.0 - np.exp(X[:, 0] * X[:, 1] - X[:, 1] ** 2)),
+])
+def test_terms_recover_functions_of_non_monomial_arguments(ranges, law):
+    from gensr.search.terms import library, sparse_candidates
+
+    rng = np.random.default_rng(1)
+    X = np.column_stack([rng.uniform(lo, hi, 300) for lo, hi in ranges])
+    y = law(X)
+    exact = [e for e in sparse_candidates(y, library(X), 6) if np.allclose(e.evaluate(X), y, rtol=1e-9, atol=1e-12)]
+    assert exact
+
+
+def test_local_search_makes_a_near_miss_exact(model):
+    """Only the seeds and the local search run: the seed C·x0·sin(x1·x2) lacks the −x3 inside the sine, one
+    edit away, and the climb reaches the law; without the local search nothing does."""
+    from gensr.search import search
+
+    X = np.random.default_rng(2).uniform(0.5, 2.0, size=(300, 4))
+    y = 2.0 * X[:, 0] * np.sin(X[:, 1] * X[:, 2] - X[:, 3])
+    off = {f"{m}.enabled": False for m in ("power_law", "terms", "enumerate", "localise", "edits", "lee")}
+    cfg = SearchConfig().replace(**off, **{"budget.max_time": 600.0, "budget.max_generations": 1,
+                                           "budget.deterministic": True, "local.max_neighbours": 2000,
+                                           "local.steps": 2})
+    result = search(model, X, y, cfg, rng=0, extra_expressions=["C*x0*sin(x1*x2)"])
+    exact = [c for c in result.candidates if c.stage == "local" and c.r2 > 1 - 1e-12]
+    assert exact and min(c.complexity for c in exact) <= 10
+    without = search(model, X, y, cfg.replace(**{"local.enabled": False}), rng=0, extra_expressions=["C*x0*sin(x1*x2)"])
+    assert max(c.r2 for c in without.candidates) < 0.999

@@ -13,6 +13,7 @@ draws random single edits of an expression:
 
 Edits are skeleton-level (new constants are unfitted placeholders); the search fits and scores them like
 any decoded candidate, through the same skeleton cache, so a repeated edit costs nothing.
+:func:`all_neighbours` lists every single edit of these kinds instead (the local search's neighbourhood).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from gensr.grammar import BINARY, CONST, MAX_DEPTH, MAX_NODES, UNARY, Expression, Node
 
-__all__ = ["neighbours"]
+__all__ = ["all_neighbours", "neighbours"]
 
 _COMBINE = ("add", "sub", "mul", "div")
 
@@ -97,4 +98,46 @@ def neighbours(expr: Expression, n_vars: int, rng: np.random.Generator, n: int,
             continue
         seen.add(cand.key)
         out.append(cand)
+    return out
+
+
+def _all_edits(root: Node, n_vars: int, unary: Sequence[str], binary: Sequence[str]) -> list[Node]:
+    """Every single edit of :func:`_edit`'s kinds, node by node in prefix order."""
+    variables = [Node(f"x{j}") for j in range(n_vars)]
+    combine = [op for op in _COMBINE if op in binary]
+    out: list[Node] = []
+    for i, node in enumerate(root.iter_nodes()):
+        if node.token.startswith("x"):  # another variable, or a constant
+            out += [_replace(root, i, v) for v in variables if v.token != node.token]
+            out.append(_replace(root, i, Node(CONST)))
+        elif node.token == CONST:
+            out += [_replace(root, i, v) for v in variables]
+        elif node.children:  # another operator of the same arity, or one of its operands in its place
+            same = unary if len(node.children) == 1 else binary
+            out += [_replace(root, i, Node(op, node.children)) for op in same if op != node.token]
+            out += [_replace(root, i, child) for child in node.children]
+        out += [_replace(root, i, Node(u, (node,))) for u in unary]  # wrapped in a function
+        for op in combine:  # combined with a variable or a constant
+            for other in (*variables, Node(CONST)):
+                out.append(_replace(root, i, Node(op, (node, other))))
+                if op in ("sub", "div"):
+                    out.append(_replace(root, i, Node(op, (other, node))))
+    return out
+
+
+def all_neighbours(expr: Expression, n_vars: int, unary: Sequence[str] = UNARY,
+                   binary: Sequence[str] = BINARY) -> list[Expression]:
+    """Every distinct single-edit neighbour of ``expr``'s skeleton (the kinds of :func:`neighbours`), in a fixed
+    order, without ``expr`` itself and without trees past the size or depth bounds."""
+    if n_vars < 1:
+        raise ValueError("n_vars must be >= 1")
+    seen = {expr.key}
+    out: list[Expression] = []
+    for new in _all_edits(expr.skeleton.root, n_vars, unary, binary):
+        if new.depth() > MAX_DEPTH or len(new.prefix()) > MAX_NODES:
+            continue
+        cand = Expression(new)
+        if cand.key not in seen:
+            seen.add(cand.key)
+            out.append(cand)
     return out

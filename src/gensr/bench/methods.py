@@ -9,8 +9,8 @@ is not registered but contains ``":"`` is taken as such an import path.
 ``gensr`` is :class:`gensr.GenSRRegressor` with its defaults and ``max_time = time_limit`` (which covers
 everything, model loading included); ``gensr-units`` is the same, told the problem's physical units (the
 option ``units``: the runner passes ``X_units``/``y_units`` from the problem; the "Feynman with units"
-protocol, which SRBench does not have); ``pyoperon`` and ``gplearn`` are the adapters of
-:mod:`gensr.bench.peers` (the ``gensr[peers]`` extra).
+protocol, which SRBench does not have); ``pyoperon``, ``gplearn``, ``rils-rols``, ``hroch``, ``eggp`` and
+``qlattice`` are the adapters of :mod:`gensr.bench.peers` (which extra installs which: that package's docstring).
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ METHODS: dict[str, Method] = {
     "pyoperon": Method("gensr.bench.peers:fit_pyoperon"),
     "gplearn": Method("gensr.bench.peers:fit_gplearn"),
     "rils-rols": Method("gensr.bench.peers:fit_rils_rols"),
+    "hroch": Method("gensr.bench.peers:fit_hroch"),
+    "eggp": Method("gensr.bench.peers:fit_eggp"),
+    "qlattice": Method("gensr.bench.peers:fit_qlattice"),
 }
 
 

@@ -153,6 +153,22 @@ class EditConfig:
 
 
 @dataclass(frozen=True)
+class LocalSearchConfig:
+    """Hill climbing over whole expressions (HROCH's and RILS-ROLS's core, inside the pool and the deadline):
+    from the best candidate not yet climbed, score every single edit (:func:`gensr.edits.all_neighbours`, the
+    pool refitting every constant) and step to the best neighbour while it raises the score."""
+
+    enabled: bool = True  # makes near misses exact: one wrong operator, variable or missing term
+    every: int = 4  # a round every k generations (and once before CMA-ES); 0: only once
+    steps: int = 3  # improving steps per round at most
+    max_neighbours: int = 300  # neighbours scored per step: a random subset of a larger neighbourhood
+
+    def __post_init__(self) -> None:
+        _integers(self, ("every", "steps"), 0, "local")
+        _integers(self, ("max_neighbours",), 1, "local")
+
+
+@dataclass(frozen=True)
 class TermEditConfig:
     """Term edits of the best candidates: add the library term (or front subexpression) that best explains
     a formula's residual, or drop one of its additive terms, so sums grow and shrink term by term."""
@@ -233,6 +249,7 @@ class SearchConfig:
     enumerate: EnumerateConfig = field(default_factory=EnumerateConfig)
     terms: TermsConfig = field(default_factory=TermsConfig)
     term_edits: TermEditConfig = field(default_factory=TermEditConfig)
+    local: LocalSearchConfig = field(default_factory=LocalSearchConfig)
     parsimony: float = 0.0025  # w in score = R² − w·complexity: GenSR's 1/400 per prefix node
     device: str | None = None  # None: the model's own device; else a copy of the model runs there
     operators: tuple[str, ...] | None = None  # the operator tokens a formula may hold (gensr.language; the

@@ -24,14 +24,14 @@ import torch
 
 from gensr.cmaes import IPOP
 from gensr.codec import decoded_expression, pack_data
-from gensr.edits import neighbours
+from gensr.edits import all_neighbours, neighbours
 from gensr.grammar import CONST, Expression, Node, monomial
 from gensr.refine import geval_path, reencode
 from gensr.search.config import SearchConfig
 from gensr.search.state import SearchState
 
-__all__ = ["MOVES", "STAGES", "Edits", "Enumerate", "LatentCMA", "Localise", "Move", "Offer", "PowerLaw", "Refine",
-           "Seeds", "Terms", "build_moves", "power_law_candidates"]
+__all__ = ["MOVES", "STAGES", "Edits", "Enumerate", "LatentCMA", "LocalSearch", "Localise", "Move", "Offer",
+           "PowerLaw", "Refine", "Seeds", "Terms", "build_moves", "power_law_candidates"]
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,38 @@ class Edits(Move):
                                    unary=state.pool.language.unary(), binary=state.pool.language.binary())
             if not state.score_all(edits, "edit"):
                 return
+
+
+class LocalSearch(Move):
+    """Hill climbing from the best candidate not yet climbed: score its whole single-edit neighbourhood
+    (:func:`gensr.edits.all_neighbours`; a random subset past ``max_neighbours``) and step to the best
+    neighbour while it raises the score, at most ``steps`` times a round."""
+
+    name, stages = "local", ("local",)
+
+    def __init__(self, cfg: SearchConfig):
+        super().__init__(cfg)
+        self._climbed: set[tuple[str, ...]] = set()  # skeletons already climbed from, this search
+
+    def run(self, state: SearchState) -> None:
+        pool, lc = state.pool, self.section
+        current = next((pool.candidates[i] for i in pool.ranked() if math.isfinite(pool.candidates[i].score)
+                        and pool.candidates[i].expression.key not in self._climbed), None)
+        for _ in range(lc.steps if current is not None else 0):
+            self._climbed.add(current.expression.key)
+            with state.deadline.section("bookkeeping"):
+                around = all_neighbours(current.expression, state.X.shape[1], unary=pool.language.unary(),
+                                        binary=pool.language.binary())
+                if len(around) > lc.max_neighbours:
+                    keep = np.sort(state.rng.choice(len(around), lc.max_neighbours, replace=False))
+                    around = [around[i] for i in keep]
+            if not state.score_all(around, "local"):
+                return
+            fitted = [c for c in map(pool.lookup, around) if c is not None and math.isfinite(c.score)]
+            best = max(fitted, key=lambda c: c.score, default=None)
+            if best is None or best.score <= current.score:
+                return
+            current = best
 
 
 # --------------------------------------------------------------------------------------------------
@@ -426,7 +458,7 @@ class LatentCMA:
         return reasons
 
 
-MOVES: tuple[type[Move], ...] = (Seeds, PowerLaw, Terms, Enumerate, Localise, Edits, TermEdits, Refine)
+MOVES: tuple[type[Move], ...] = (Seeds, PowerLaw, Terms, Enumerate, Localise, Edits, TermEdits, LocalSearch, Refine)
 """The registry: every move, in the order they first run."""
 
 STAGES: tuple[str, ...] = tuple(dict.fromkeys([*(st for m in MOVES for st in m.stages), LatentCMA.stage]))

@@ -30,8 +30,11 @@ from gensr.grammar import CONST, Expression, Node, monomial
 __all__ = ["Term", "common_factor", "library", "sparse_candidates"]
 
 _EXPONENTS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0)  # single inputs and pairs
+_HIGH_POWERS = (4.0, 5.0)  # single inputs only: polynomials of degree up to 5 in one input
 _TRIPLE_EXPONENTS = (-2.0, -1.0, 1.0, 2.0)  # three-input monomials: fewer exponents keep the library small
 _UNARY = ("sin", "cos", "exp", "log", "sqrt")
+_WRAPPED = ("sin", "cos", "exp")  # functions of two-monomial sums
+N_WRAPPED_COLUMNS = 4  # those sums use the most relevant four columns
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,8 @@ def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], N
                  if u not in ("log", "sqrt") or positive[j]}
         for (j, a), v in powers.items():
             yield (lambda j=j, a=a: _monomial([(j, a)])), v, True
+        for j, a in itertools.product(order, _HIGH_POWERS):
+            yield (lambda j=j, a=a: _monomial([(j, a)])), X[:, j] ** a, True
         for (j, u), v in unary.items():  # unary functions of one input
             yield (lambda j=j, u=u: Node(u, (Node(f"x{j}"),))), v, False
         for i, j in _nested(order, 2):
@@ -137,6 +142,7 @@ def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], N
                     yield ((lambda i=i, j=j, k=k, a=a, b=b, c=c: _monomial([(i, a), (j, b), (k, c)])),
                            powers[i, a] * powers[j, b] * powers[k, c], True)
             yield from _scaled_unary(unary, powers, (i, j, k))  # ... times two others (b·log(c)/d)
+        yield from _wrapped_sums(X, order[:N_WRAPPED_COLUMNS])
 
 
 def _scaled_unary(unary: dict[tuple[int, str], np.ndarray], powers: dict[tuple[int, float], np.ndarray],
@@ -154,6 +160,35 @@ def _scaled_unary(unary: dict[tuple[int, str], np.ndarray], powers: dict[tuple[i
                 if (j, u) in unary:
                     yield ((lambda j=j, u=u, parts=parts: Node("mul", (Node(u, (Node(f"x{j}"),)), _monomial(parts)))),
                            unary[j, u] * scale, False)
+
+
+def _wrapped_sums(X: np.ndarray, cols: Sequence[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, bool]]:
+    """Functions of non-monomial arguments: u(±m1 ± C·m2) for u in sin, cos, exp and two different monomials
+    of degree ≤ 2 over ``cols`` (x, x², x·x'; not two single inputs, whose sums the pairwise terms have), then
+    x_k·u(m1 ± C·m2) for sin and cos and each column k of ``cols`` that the argument does not use. The sign of
+    m1 varies for exp only (sin and cos of −a are ±sin and cos of a). The term's values are those at C = ±1;
+    the pool refits C with the formula's other constants."""
+    monos: list[tuple[tuple[tuple[int, float], ...], np.ndarray]] = [(((j, 1.0),), X[:, j]) for j in cols]
+    monos += [(((j, 2.0),), X[:, j] ** 2) for j in cols]
+    monos += [(((i, 1.0), (j, 1.0)), X[:, i] * X[:, j]) for i, j in itertools.combinations(cols, 2)]
+    with np.errstate(all="ignore"):
+        for (p1, v1), (p2, v2) in itertools.combinations(monos, 2):
+            if len(p1) == len(p2) == 1 and p1[0][1] == p2[0][1] == 1.0:
+                continue
+            for s1, s2 in ((1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)):
+
+                def inner(p1=p1, p2=p2, s1=s1, s2=s2) -> Node:
+                    first = _monomial(p1) if s1 > 0 else Node("mul", (Node(CONST, value=-1.0), _monomial(p1)))
+                    return Node("add", (first, Node("mul", (Node(CONST, value=s2), _monomial(p2)))))
+
+                values = {u: getattr(np, u)(s1 * v1 + s2 * v2) for u in (_WRAPPED if s1 > 0 else ("exp",))}
+                for u, v in values.items():
+                    yield (lambda inner=inner, u=u: Node(u, (inner(),))), v, False
+                    if u == "exp":
+                        continue
+                    for k in (k for k in cols if k not in {j for j, _ in p1 + p2}):
+                        yield ((lambda inner=inner, u=u, k=k: Node("mul", (Node(f"x{k}"), Node(u, (inner(),))))),
+                               X[:, k] * v, False)
 
 
 def _positive_integer_powers(node: Node) -> bool:

@@ -1,4 +1,4 @@
-"""Peer methods for the benchmark: Operon (``pyoperon``) and gplearn behind the :class:`FitOutcome` contract.
+"""Operon (``pyoperon``) and gplearn behind the :class:`FitOutcome` contract.
 
 Both adapters use SRBench v2.0's settings for the ground-truth ("sym data") runs, scaled to a wall-clock
 limit: the evaluation/generation budgets stay as SRBench set them, and the time limit stops the search unless
@@ -62,18 +62,15 @@ visible.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import math
 import time
 import warnings
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from gensr.bench.outcome import FitOutcome
 from gensr.bench.parsing import gplearn_to_sympy, operon_to_sympy
+from gensr.bench.peers._common import Predictor, convert, jsonable, whole_seconds_left
 
 # SRBench v2.0 tuned Operon settings (tuned/params/_operonregressor.py) with the ground-truth symbol set
 # (tuned/OperonRegressor.py); n_threads, max_time and random_state are set per call.
@@ -130,18 +127,6 @@ GPLEARN_MAX_GENERATIONS = 500
 _EXTRA = "install the benchmark peers with `pip install 'gensr[peers]'`"
 
 
-class _Predictor:
-    """``X -> float64 predictions`` of a fitted estimator (a class rather than a closure, so it pickles)."""
-
-    def __init__(self, estimator: Any) -> None:
-        self.estimator = estimator
-
-    def __call__(self, X: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            y_hat = self.estimator.predict(np.asarray(X, dtype=np.float64))
-        return np.asarray(y_hat, dtype=np.float64).reshape(-1)
-
-
 def gplearn_program_string(program: Any) -> str:
     """A gplearn ``_Program`` as its usual prefix string, but with constants at full precision (``repr``).
 
@@ -165,38 +150,6 @@ def gplearn_program_string(program: Any) -> str:
         if i != len(nodes) - 1:
             parts.append(", ")
     return "".join(parts)
-
-
-def _agreement(model: Any, y_hat: np.ndarray, X: np.ndarray) -> float:
-    """Fraction of rows where the formula gives the method's own prediction (rtol 1e-4, atol 1e-8)."""
-    import sympy
-
-    symbols = [sympy.Symbol(f"x{i}") for i in range(X.shape[1])]
-    f = sympy.lambdify(symbols, model, modules="numpy")
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        values = np.broadcast_to(np.asarray(f(*X.T)), y_hat.shape)
-        if np.iscomplexobj(values):
-            values = np.where(np.abs(values.imag) <= 1e-12, values.real, np.nan)
-        return float(np.mean(np.isclose(values.astype(np.float64), y_hat, rtol=1e-4, atol=1e-8)))
-
-
-def _convert(convert: Callable[[], Any], y_hat: np.ndarray, X: np.ndarray, info: dict[str, Any]) -> Any:
-    """Run a model conversion; on failure return None and say why in ``info["model_error"]``."""
-    try:
-        model = convert()
-    except Exception as exc:  # any failure is reported, never swallowed
-        info["model_error"] = f"{type(exc).__name__}: {exc}"[:500]
-        return None
-    try:
-        info["model_agreement"] = round(_agreement(model, y_hat, X), 4)
-    except Exception as exc:
-        info["model_agreement_error"] = f"{type(exc).__name__}: {exc}"[:500]
-    return model
-
-
-def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
 
 
 # --------------------------------------------------------------------------- adapters
@@ -239,7 +192,7 @@ def fit_pyoperon(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     # Operon's clock starts in fit; the time already spent here (importing scikit-learn on a first call) counts
-    max_time = max(1, math.floor(time_limit - (time.perf_counter() - start)))
+    max_time = whole_seconds_left(time_limit, start)
     params = {**OPERON_SETTINGS, "max_time": max_time, "n_threads": int(threads), "random_state": int(seed)}
     est = SymbolicRegressor(**params)
     est.fit(X, y)
@@ -252,18 +205,18 @@ def fit_pyoperon(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, 
         "jacobian_evaluations": int(stats.get("jacobian_evaluations", -1)),
         "model_length": int(stats.get("model_length", est.model_.Length)),
         "fit_s": round(fit_s, 3),
-        "settings": _jsonable(params),
+        "settings": jsonable(params),
     }
-    predict = _Predictor(est)
+    predict = Predictor(est)
     names = [f"x{i}" for i in range(X.shape[1])]
 
-    def convert() -> Any:
+    def to_sympy() -> Any:
         with warnings.catch_warnings():  # "Model contains no variables" for constant models
             warnings.simplefilter("ignore", UserWarning)
             text = est.get_model_string(est.model_, OPERON_PRECISION, names)
         return operon_to_sympy(text, X.shape[1])
 
-    model = _convert(convert, predict(X), X, info)
+    model = convert(to_sympy, predict(X), X, info)
     evaluations = stats.get("evaluation_count")
     return FitOutcome(predict=predict, model=model, complexity=int(est.model_.AdjustedLength),
                       evaluations=int(evaluations) if evaluations is not None else None, info=info)
@@ -337,72 +290,10 @@ def fit_gplearn(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, t
         "last_generation_s": round(last_s, 4),
         "best_fitness": float(est.run_details_["best_fitness"][-1]),
         "fit_s": round(time.perf_counter() - start, 3),
-        "settings": _jsonable({**settings, "max_generations": int(max_generations), "n_jobs": int(threads),
+        "settings": jsonable({**settings, "max_generations": int(max_generations), "n_jobs": int(threads),
                                "random_state": int(seed)}),
     }
-    predict = _Predictor(est)
-    model = _convert(lambda: gplearn_to_sympy(gplearn_program_string(program), X.shape[1]), predict(X), X, info)
+    predict = Predictor(est)
+    model = convert(lambda: gplearn_to_sympy(gplearn_program_string(program), X.shape[1]), predict(X), X, info)
     return FitOutcome(predict=predict, model=model, complexity=int(program.length_),
                       evaluations=int(settings["population_size"]) * int(generations), info=info)
-
-
-# RILS-ROLS (Kartelj & Djukanović, J. Big Data 2023), the settings of its authors' SRBench entry for
-# ground-truth problems (janoPig/srbench ``experiment/methods/RILS-ROLS_1m.py`` and the ``RILSROLSRegressor``
-# defaults of 1.6.7): up to 1,000,000 fitness calls, ``max_complexity`` 50, ``complexity_penalty`` 0.001,
-# the whole training sample (``sample_size`` 1; its automatic choice, 0, also takes all rows up to 10,000).
-RILS_ROLS_SETTINGS: dict[str, Any] = {"max_fit_calls": 1_000_000, "max_complexity": 50, "complexity_penalty": 0.001,
-                                      "sample_size": 1}
-_RILS_INSTALL = ("RILS-ROLS builds from source and imports pybind11 without declaring it: `pip install pybind11` "
-                 "then `pip install --no-build-isolation rils-rols`")
-
-
-def _rils_functions() -> dict[str, Any]:
-    """The functions RILS-ROLS's C++ printer writes (``ln``, ``pow``, ``sqrt`` …), in sympy."""
-    import sympy
-
-    return {"sin": sympy.sin, "cos": sympy.cos, "ln": sympy.log, "exp": sympy.exp, "sqrt": sympy.sqrt,
-            "pow": sympy.Pow}
-
-
-def rils_rols_to_sympy(model: str, n_features: int | None = None) -> Any:
-    """RILS-ROLS's raw model string (``get_model_string``: fully parenthesised infix over ``x0 …``, ``ln``,
-    ``pow(a,b)``, ``((a)**2)``) as sympy. The raw string is used rather than the package's ``model_string()``,
-    which is the output of ``sympy.simplify`` run in a thread with a 2 s timeout (a timed-out simplification
-    keeps running in the background)."""
-    from gensr.bench.parsing import _indexed_symbols, parse
-
-    return parse(model, {**_rils_functions(), **_indexed_symbols(model, "x", n_features)})
-
-
-def fit_rils_rols(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, threads: int = 1) -> FitOutcome:
-    """Fit RILS-ROLS (:data:`RILS_ROLS_SETTINGS`) within ``time_limit`` seconds of its own clock.
-
-    RILS-ROLS is single-threaded (``threads`` is recorded, not used). Its clock takes whole seconds:
-    ``max_time = floor(time_limit - time spent so far)``, at least 1. ``random_state`` is ``seed + 1``, since
-    0 means "unseeded" to RILS-ROLS. Complexity is the node count of the parsed raw model (0 when it does not
-    parse; the reason is in ``info["model_error"]``); evaluations are its fitness calls.
-    """
-    start = time.perf_counter()
-    try:
-        from rils_rols.rils_rols import RILSROLSRegressor
-    except ImportError as exc:
-        raise ImportError(f"fit_rils_rols needs rils-rols; {_RILS_INSTALL}") from exc
-    from gensr.bench.metrics import node_count
-
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
-    max_time = max(1, math.floor(time_limit - (time.perf_counter() - start)))
-    params = {**RILS_ROLS_SETTINGS, "max_time": max_time, "random_state": int(seed) + 1}
-    est = RILSROLSRegressor(**params)
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # its progress prints
-        warnings.simplefilter("ignore")
-        est.fit(X, y)
-    info: dict[str, Any] = {"fit_s": round(time.perf_counter() - start, 3), "threads_used": 1,
-                            "best_time": getattr(est, "best_time", None), "settings": _jsonable(params),
-                            "raw_model": str(est.model)[:2000]}
-    predict = _Predictor(est)
-    model = _convert(lambda: rils_rols_to_sympy(str(est.model), X.shape[1]), predict(X), X, info)
-    fit_calls = getattr(est, "fit_calls", None)
-    return FitOutcome(predict=predict, model=model, complexity=node_count(model) if model is not None else 0,
-                      evaluations=int(fit_calls) if fit_calls is not None else None, info=info)
-
