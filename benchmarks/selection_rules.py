@@ -5,6 +5,11 @@ scored on held-out rows. Rules: PySR's ``best``, ``balanced`` (largest R² − 0
 shortest description: residuals, constants, nodes), ``accuracy``, ``simplest`` (simplest with R² ≥ 0.99),
 ``noise`` (the default: the simplest within the noise floor, refined on the best formula's residuals, else
 ``mdl``) and ``noise_before`` (the rule before issue 30: the floor estimated on y only, else ``balanced``).
+Two rules by internal validation (issue 32), on the training rows only: ``validation`` refits every front
+member's constants on 4 of 5 folds (from its fitted values, the search's own least squares) and picks the
+simplest whose mean held-out MSE is within one standard error of the lowest (the one-standard-error rule);
+``noise_validation`` is ``noise`` where the floor is resolved (more than 3 standard errors above 0), else
+``validation``.
 
 Suites (``--suite``):
 
@@ -62,6 +67,39 @@ def _problems(args: argparse.Namespace) -> Iterator[tuple[str, np.ndarray, np.nd
         yield p.name, p.X[tr], y, p.X[te], p.y[te]
 
 
+def cross_validated(expressions: list, X: np.ndarray, y: np.ndarray, folds: int = 5,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Each expression's mean held-out MSE over ``folds`` folds of the rows (constants refitted on the others,
+    from their fitted values) and its standard error; ``inf`` where a refit fails."""
+    from gensr.screen import screen_constants
+    from gensr.search.pool import linear_constants
+
+    part = np.random.default_rng(seed).permutation(len(y)) % folds
+    mean, se = np.full(len(expressions), np.inf), np.full(len(expressions), np.inf)
+    for i, e in enumerate(expressions):
+        losses = []
+        for f in range(folds):
+            tr, te = part != f, part == f
+            c = np.asarray(e.constants, dtype=float)
+            if e.n_constants:
+                fit = screen_constants(e.numpy_fn(), e.n_constants, X[tr], y[tr], init=c, n_starts=1,
+                                       max_rows=int(tr.sum()), max_iter=100, linear=linear_constants(e.root))
+                c = np.asarray(fit.constants, dtype=float)
+            with np.errstate(all="ignore"):
+                pred = np.broadcast_to(np.asarray(e.numpy_fn()(X[te], c), dtype=float), (int(te.sum()),))
+            losses.append(float(np.mean((y[te] - pred) ** 2)))
+        if np.all(np.isfinite(losses)):
+            mean[i], se[i] = np.mean(losses), np.std(losses, ddof=1) / np.sqrt(folds)
+    return mean, se
+
+
+def one_standard_error(complexity: np.ndarray, mean: np.ndarray, se: np.ndarray) -> int:
+    """The simplest row whose mean held-out loss is within one standard error of the lowest."""
+    best = int(np.argmin(mean))
+    ok = np.flatnonzero(mean <= mean[best] + se[best])
+    return int(ok[np.argmin(complexity[ok])])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", choices=["blackbox", "strogatz", "term"], default="blackbox")
@@ -98,6 +136,10 @@ def main() -> None:
                                     noise=(est.noise_floor_, est.noise_floor_se_, len(y_tr))) for rule in RULES}
         picks["noise_before"] = select_model(c, loss, r2_train, rule="noise",
                                              noise=(before.mse, before.se, len(y_tr)) if before else None)
+        cv_mean, cv_se = cross_validated(list(t["expression"]), X_tr[:, est.selected_features_], y_tr)
+        picks["validation"] = one_standard_error(c, cv_mean, cv_se)
+        resolved = est.noise_floor_ > 3 * est.noise_floor_se_
+        picks["noise_validation"] = picks["noise"] if resolved else picks["validation"]
         for rule, i in picks.items():
             rows.append({"dataset": name, "rule": rule, "complexity": int(c[i]), "r2_train": float(r2_train[i]),
                          "r2_test": r2(y_te, est.predict(X_te, index=i)),

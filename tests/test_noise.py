@@ -23,7 +23,8 @@ def test_floor_recovers_known_noise(d, n, gamma):
     est = noise_floor(X, f + rng.normal(0, np.sqrt(sigma2), n))
     tol = 0.25 if gamma == 0.1 or d <= 2 else 1.5  # γ = 0.01 with 3+ inputs: the law's curvature dominates
     assert abs(est.mse - sigma2) <= tol * sigma2 + 3 * est.se, (est, sigma2)
-    assert est.reached(sigma2) or d > 2
+    if d <= 2:  # with 3+ inputs only the tolerance above holds (the law's curvature)
+        assert est.reached(sigma2)
 
 
 @pytest.mark.parametrize(("d", "n"), [(1, 300), (2, 1000)])
