@@ -7,6 +7,8 @@ from pathlib import Path
 
 
 def add_bench(sub: argparse._SubParsersAction) -> None:
+    from gensr.bench.methods import METHODS
+
     p = sub.add_parser("bench", help="benchmark sweeps (Feynman, Strogatz, PMLB) and their report",
                        description="Run SRBench-style sweeps with gensr and peers side by side, or report them.")
     actions = p.add_subparsers(dest="bench_command", required=True)
@@ -19,7 +21,8 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--out", required=True, help="run directory (results.csv, config.json, env.json)")
     r.add_argument("--config", help="JSON file with BenchConfig keys (see benchmarks/configs/)")
     r.add_argument("--suites", nargs="+", help="feynman strogatz blackbox pmlb (default feynman)")
-    r.add_argument("--methods", nargs="+", help="gensr pyoperon gplearn (default gensr)")
+    r.add_argument("--methods", nargs="+",
+                   help=f"default gensr; registered: {' '.join(METHODS)} (gensr.bench.methods)")
     r.add_argument("--protocol", choices=["gensr", "srbench"], help="default gensr (one run, seed 14423)")
     r.add_argument("--noise", type=float, nargs="+", help="noise levels γ (default 0)")
     r.add_argument("--seeds", type=int, nargs="+", help="trial seeds (default: the protocol's)")
