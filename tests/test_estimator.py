@@ -9,8 +9,11 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gensr import GenSRRegressor
+from gensr.search import SearchConfig
 
-FAST = {"max_time": 20.0, "max_generations": 2, "population_size": 8, "verbose": 0, "random_state": 0}
+FAST = {"max_time": 20.0, "max_generations": 2, "population_size": 8, "verbose": 0, "random_state": 0,
+        # the local search (hundreds of refits a round) is off here; its own tests run it
+        "search_config": SearchConfig().replace(**{"local.enabled": False})}
 
 # Checks the tiny test model cannot pass, with the reason. None at the moment: the estimator always scores
 # affine single-feature baselines, so even an untrained network yields a usable fit.

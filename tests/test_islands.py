@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 
 from gensr import GenSRRegressor
+from gensr.search import SearchConfig
 from gensr.search.islands import merge
 
 FAST = {"max_generations": 3, "deterministic": True, "random_state": 0, "verbose": 0, "max_time": 120,
-        "population_size": 8}
+        "population_size": 8,
+        # the local search (hundreds of refits a round) is off here; its own tests run it
+        "search_config": SearchConfig().replace(**{"local.enabled": False})}
 
 
 def _data():

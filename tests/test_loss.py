@@ -6,8 +6,11 @@ import sympy
 
 from gensr import GenSRRegressor
 from gensr.loss import make_loss
+from gensr.search import SearchConfig
 
-FAST = {"max_generations": 6, "deterministic": True, "random_state": 0, "verbose": 0, "max_time": 120}
+FAST = {"max_generations": 6, "deterministic": True, "random_state": 0, "verbose": 0, "max_time": 120,
+        # the local search (hundreds of refits a round) is off here; its own tests run it
+        "search_config": SearchConfig().replace(**{"local.enabled": False})}
 
 
 def _outliers(n=400, seed=0):

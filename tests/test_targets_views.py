@@ -10,8 +10,11 @@ import sympy
 
 from gensr import GenSRRegressor
 from gensr.cli import main
+from gensr.search import SearchConfig
 
-FAST = {"max_generations": 3, "deterministic": True, "random_state": 0, "verbose": 0, "max_time": 120}
+FAST = {"max_generations": 3, "deterministic": True, "random_state": 0, "verbose": 0, "max_time": 120,
+        # the local search (hundreds of refits a round) is off here; its own tests run it
+        "search_config": SearchConfig().replace(**{"local.enabled": False})}
 
 
 def _oscillator(n=300, seed=0):

@@ -12,8 +12,11 @@ import pytest
 
 from gensr import GenSRRegressor, parse
 from gensr._utils import r2_score
+from gensr.search import SearchConfig
 
-FAST = {"max_time": 60.0, "max_generations": 1, "population_size": 6, "verbose": 0, "random_state": 0}
+FAST = {"max_time": 60.0, "max_generations": 1, "population_size": 6, "verbose": 0, "random_state": 0,
+        # the local search (hundreds of refits a round) is off here; its own tests run it
+        "search_config": SearchConfig().replace(**{"local.enabled": False})}
 
 
 def _gravity(n=300):
