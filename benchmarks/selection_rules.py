@@ -77,16 +77,16 @@ def cross_validated(expressions: list, X: np.ndarray, y: np.ndarray, folds: int 
     part = np.random.default_rng(seed).permutation(len(y)) % folds
     mean, se = np.full(len(expressions), np.inf), np.full(len(expressions), np.inf)
     for i, e in enumerate(expressions):
-        losses = []
+        fn, linear, losses = e.numpy_fn(), linear_constants(e.root), []
         for f in range(folds):
             tr, te = part != f, part == f
             c = np.asarray(e.constants, dtype=float)
             if e.n_constants:
-                fit = screen_constants(e.numpy_fn(), e.n_constants, X[tr], y[tr], init=c, n_starts=1,
-                                       max_rows=int(tr.sum()), max_iter=100, linear=linear_constants(e.root))
+                fit = screen_constants(fn, e.n_constants, X[tr], y[tr], init=c, n_starts=1,
+                                       max_rows=int(tr.sum()), max_iter=100, linear=linear)
                 c = np.asarray(fit.constants, dtype=float)
             with np.errstate(all="ignore"):
-                pred = np.broadcast_to(np.asarray(e.numpy_fn()(X[te], c), dtype=float), (int(te.sum()),))
+                pred = np.broadcast_to(np.asarray(fn(X[te], c), dtype=float), (int(te.sum()),))
             losses.append(float(np.mean((y[te] - pred) ** 2)))
         if np.all(np.isfinite(losses)):
             mean[i], se[i] = np.mean(losses), np.std(losses, ddof=1) / np.sqrt(folds)

@@ -62,3 +62,32 @@ def whole_seconds_left(time_limit: float, start: float) -> int:
     import time
 
     return max(1, math.floor(time_limit - (time.perf_counter() - start)))
+
+
+def training_arrays(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """X as a float64 matrix and y as a float64 vector, as every adapter hands them to its peer."""
+    return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64).reshape(-1)
+
+
+def steps_within(step: Callable[[int], bool], *, max_steps: int, time_limit: float, start: float,
+                 cap: str) -> tuple[int, float, str]:
+    """Run ``step(i)`` for i = 0, 1, … (it returns True when the peer's own criterion says stop) until
+    ``max_steps``, that criterion, or until the next step, estimated to last as long as the last one, would
+    end past ``time_limit`` seconds from ``start`` (the first step always runs), for peers without a clock.
+
+    Returns the steps run, the last step's seconds and the stop reason: ``cap`` (the step cap),
+    ``"stopping_criteria"`` or ``"time_limit"``.
+    """
+    import time
+
+    steps, last_s = 0, 0.0
+    while steps < max_steps:
+        t0 = time.perf_counter()
+        own_stop = step(steps)
+        last_s = time.perf_counter() - t0
+        steps += 1
+        if own_stop:
+            return steps, last_s, "stopping_criteria"
+        if time.perf_counter() - start + last_s > time_limit:
+            return steps, last_s, "time_limit"
+    return steps, last_s, cap

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from gensr.bench.outcome import FitOutcome
-from gensr.bench.peers._common import Predictor, convert, jsonable, whole_seconds_left
+from gensr.bench.peers._common import Predictor, convert, jsonable, training_arrays, whole_seconds_left
 
 EGGP_SETTINGS: dict[str, Any] = {
     "gen": 1_000_000, "nPop": 100, "maxSize": 15, "nTournament": 5, "pc": 0.8, "pm": 0.2,
@@ -59,8 +59,7 @@ def fit_eggp(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, thre
     except ImportError as exc:
         raise ImportError(f"fit_eggp needs eggp; {_INSTALL}") from exc
 
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    X, y = training_arrays(X, y)
     params = {**EGGP_SETTINGS, "max_time": whole_seconds_left(time_limit, start) + EGGP_CLOCK_EARLY}
     if max_generations is not None:
         params["gen"] = int(max_generations)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from gensr.bench.outcome import FitOutcome
-from gensr.bench.peers._common import Predictor, convert, jsonable
+from gensr.bench.peers._common import Predictor, convert, jsonable, training_arrays
 
 HROCH_SETTINGS: dict[str, Any] = {"num_threads": 1, "iter_limit": 0}  # the rest: HROCH's defaults
 _INSTALL = "install it with `pip install HROCH` (or `pip install 'gensr[peers]'`)"
@@ -75,8 +75,7 @@ def fit_hroch(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, thr
         raise ImportError(f"fit_hroch needs HROCH; {_INSTALL}") from exc
     from gensr.bench.metrics import node_count
 
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    X, y = training_arrays(X, y)
     left = max(time_limit - (time.perf_counter() - start), 0.1)
     params = {**HROCH_SETTINGS, "time_limit": left, "random_state": int(seed)}
     if max_iterations is not None:

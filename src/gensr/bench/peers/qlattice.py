@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from gensr.bench.outcome import FitOutcome
-from gensr.bench.peers._common import convert, jsonable
+from gensr.bench.peers._common import convert, jsonable, steps_within, training_arrays
 
 QLATTICE_SETTINGS: dict[str, Any] = {"kind": "regression", "n_epochs": 200, "max_complexity": 10,
                                      "criterion": "wide_parsimony", "threads": 1}
@@ -56,8 +56,7 @@ def fit_qlattice(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, 
         raise ImportError(f"fit_qlattice needs feyn; {_INSTALL}") from exc
     import pandas as pd
 
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    X, y = training_arrays(X, y)
     settings = dict(QLATTICE_SETTINGS)
     epochs_max = settings["n_epochs"] if max_epochs is None else int(max_epochs)
     names = [f"x{i}" for i in range(X.shape[1])]
@@ -65,20 +64,19 @@ def fit_qlattice(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, 
     ql = feyn.QLattice(random_seed=int(seed))
     ql.update_priors(feyn.tools.estimate_priors(data, "y"))
     models: list[Any] = []
-    sampled, epochs, last_s, stop = 0, 0, 0.0, "n_epochs"
-    while epochs < epochs_max:
-        t0 = time.perf_counter()
+    sampled = 0
+
+    def epoch(_: int) -> bool:
+        nonlocal models, sampled
         new = ql.sample_models(names, "y", settings["kind"], max_complexity=settings["max_complexity"])
         sampled += len(new)
-        models = feyn.fit_models(models + new, data=data, criterion=settings["criterion"],
-                                 threads=settings["threads"])
-        models = feyn.prune_models(models)
+        models = feyn.prune_models(feyn.fit_models(models + new, data=data, criterion=settings["criterion"],
+                                                   threads=settings["threads"]))
         ql.update(models)
-        epochs += 1
-        last_s = time.perf_counter() - t0
-        if time.perf_counter() - start + last_s > time_limit:
-            stop = "time_limit"
-            break
+        return False  # the QLattice has no stopping criterion of its own
+
+    epochs, last_s, stop = steps_within(epoch, max_steps=epochs_max, time_limit=time_limit, start=start,
+                                        cap="n_epochs")
     best = feyn.get_diverse_models(models)[0]
     info: dict[str, Any] = {"generations": epochs, "stop": stop, "last_epoch_s": round(last_s, 4),
                             "fit_s": round(time.perf_counter() - start, 3), "threads_requested": int(threads),

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from gensr.bench.outcome import FitOutcome
-from gensr.bench.peers._common import Predictor, convert, jsonable, whole_seconds_left
+from gensr.bench.peers._common import Predictor, convert, jsonable, training_arrays, whole_seconds_left
 
 # RILS-ROLS (Kartelj & Djukanović, J. Big Data 2023), the settings of its authors' SRBench entry for
 # ground-truth problems (janoPig/srbench ``experiment/methods/RILS-ROLS_1m.py`` and the ``RILSROLSRegressor``
@@ -56,8 +56,7 @@ def fit_rils_rols(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int,
         raise ImportError(f"fit_rils_rols needs rils-rols; {_RILS_INSTALL}") from exc
     from gensr.bench.metrics import node_count
 
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    X, y = training_arrays(X, y)
     max_time = whole_seconds_left(time_limit, start)
     params = {**RILS_ROLS_SETTINGS, "max_time": max_time, "random_state": int(seed) + 1}
     est = RILSROLSRegressor(**params)

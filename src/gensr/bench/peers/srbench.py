@@ -70,7 +70,7 @@ import numpy as np
 
 from gensr.bench.outcome import FitOutcome
 from gensr.bench.parsing import gplearn_to_sympy, operon_to_sympy
-from gensr.bench.peers._common import Predictor, convert, jsonable, whole_seconds_left
+from gensr.bench.peers._common import Predictor, convert, jsonable, steps_within, training_arrays, whole_seconds_left
 
 # SRBench v2.0 tuned Operon settings (tuned/params/_operonregressor.py) with the ground-truth symbol set
 # (tuned/OperonRegressor.py); n_threads, max_time and random_state are set per call.
@@ -189,8 +189,7 @@ def fit_pyoperon(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, 
     except ImportError as exc:
         raise ImportError(f"fit_pyoperon needs pyoperon; {_EXTRA}") from exc
 
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    X, y = training_arrays(X, y)
     # Operon's clock starts in fit; the time already spent here (importing scikit-learn on a first call) counts
     max_time = whole_seconds_left(time_limit, start)
     params = {**OPERON_SETTINGS, "max_time": max_time, "n_threads": int(threads), "random_state": int(seed)}
@@ -264,25 +263,20 @@ def fit_gplearn(X: np.ndarray, y: np.ndarray, *, time_limit: float, seed: int, t
     except ImportError as exc:
         raise ImportError(f"fit_gplearn needs gplearn; {_EXTRA}") from exc
 
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    X, y = training_arrays(X, y)
     settings = dict(GPLEARN_SETTINGS)
     est = SymbolicRegressor(**settings, generations=1, warm_start=True, n_jobs=int(threads),
                             random_state=int(seed))
-    generations, last_s, stop = 0, 0.0, "max_generations"
-    while generations < max_generations:
-        est.set_params(generations=generations + 1)
-        t0 = time.perf_counter()
+
+    def generation(i: int) -> bool:
+        est.set_params(generations=i + 1)
         est.fit(X, y)
-        last_s = time.perf_counter() - t0
-        generations = len(est._programs)
         # mean absolute error: lower is better, and gplearn stops at or below the criterion
-        if est.run_details_["best_fitness"][-1] <= settings["stopping_criteria"]:
-            stop = "stopping_criteria"
-            break
-        if time.perf_counter() - start + last_s > time_limit:
-            stop = "time_limit"
-            break
+        return bool(est.run_details_["best_fitness"][-1] <= settings["stopping_criteria"])
+
+    _, last_s, stop = steps_within(generation, max_steps=max_generations, time_limit=time_limit, start=start,
+                                   cap="max_generations")
+    generations = len(est._programs)
     program = est._program
     info: dict[str, Any] = {
         "generations": int(generations),
