@@ -4,12 +4,10 @@ One fit per problem, then every rule of :data:`gensr.pareto.RULES` picks from th
 scored on held-out rows. Rules: PySR's ``best``, ``balanced`` (largest R² − 0.001·complexity), ``mdl`` (the
 shortest description: residuals, constants, nodes), ``accuracy``, ``simplest`` (simplest with R² ≥ 0.99),
 ``noise`` (the default: the simplest within the noise floor, refined on the best formula's residuals, else
-``mdl``) and ``noise_before`` (the rule before issue 30: the floor estimated on y only, else ``balanced``).
-Two rules by internal validation (issue 32), on the training rows only: ``validation`` refits every front
-member's constants on 4 of 5 folds (from its fitted values, the search's own least squares) and picks the
-simplest whose mean held-out MSE is within one standard error of the lowest (the one-standard-error rule);
-``noise_validation`` is ``noise`` where the floor is resolved (more than 3 standard errors above 0), else
-``validation``.
+``validation``) and ``noise_before`` (the rule before issue 30: the floor estimated on y only, else ``balanced``).
+``validation`` (issue 32, :mod:`gensr.validation`) refits every front member's constants on 4 of 5 folds of
+the training rows and picks the simplest whose mean held-out MSE is within one standard error of the lowest;
+``noise`` uses it where the floor is unresolved, and ``noise_mdl`` is ``noise`` as before that (``mdl`` there).
 
 Suites (``--suite``):
 
@@ -67,39 +65,6 @@ def _problems(args: argparse.Namespace) -> Iterator[tuple[str, np.ndarray, np.nd
         yield p.name, p.X[tr], y, p.X[te], p.y[te]
 
 
-def cross_validated(expressions: list, X: np.ndarray, y: np.ndarray, folds: int = 5,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Each expression's mean held-out MSE over ``folds`` folds of the rows (constants refitted on the others,
-    from their fitted values) and its standard error; ``inf`` where a refit fails."""
-    from gensr.screen import screen_constants
-    from gensr.search.pool import linear_constants
-
-    part = np.random.default_rng(seed).permutation(len(y)) % folds
-    mean, se = np.full(len(expressions), np.inf), np.full(len(expressions), np.inf)
-    for i, e in enumerate(expressions):
-        fn, linear, losses = e.numpy_fn(), linear_constants(e.root), []
-        for f in range(folds):
-            tr, te = part != f, part == f
-            c = np.asarray(e.constants, dtype=float)
-            if e.n_constants:
-                fit = screen_constants(fn, e.n_constants, X[tr], y[tr], init=c, n_starts=1,
-                                       max_rows=int(tr.sum()), max_iter=100, linear=linear)
-                c = np.asarray(fit.constants, dtype=float)
-            with np.errstate(all="ignore"):
-                pred = np.broadcast_to(np.asarray(fn(X[te], c), dtype=float), (int(te.sum()),))
-            losses.append(float(np.mean((y[te] - pred) ** 2)))
-        if np.all(np.isfinite(losses)):
-            mean[i], se[i] = np.mean(losses), np.std(losses, ddof=1) / np.sqrt(folds)
-    return mean, se
-
-
-def one_standard_error(complexity: np.ndarray, mean: np.ndarray, se: np.ndarray) -> int:
-    """The simplest row whose mean held-out loss is within one standard error of the lowest."""
-    best = int(np.argmin(mean))
-    ok = np.flatnonzero(mean <= mean[best] + se[best])
-    return int(ok[np.argmin(complexity[ok])])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", choices=["blackbox", "strogatz", "term"], default="blackbox")
@@ -117,6 +82,7 @@ def main() -> None:
     from gensr import GenSRRegressor
     from gensr._utils import r2_score as r2
     from gensr.pareto import RULES, select_model
+    from gensr.validation import validator
 
     torch.set_num_threads(1)
     rows = []
@@ -132,14 +98,14 @@ def main() -> None:
         c, loss, r2_train = t["complexity"].to_numpy(), t["loss"].to_numpy(), t["r2"].to_numpy()
         k = np.array([e.n_constants for e in t["expression"]])
         before = est.search_result_.noise_floor  # the floor on y alone, as the rule read it before issue 30
-        picks = {rule: select_model(c, loss, r2_train, rule=rule, n_constants=k, n_rows=len(y_tr),
-                                    noise=(est.noise_floor_, est.noise_floor_se_, len(y_tr))) for rule in RULES}
+        validate = validator(list(t["expression"]), X_tr[:, est.selected_features_], y_tr)
+        floor = (est.noise_floor_, est.noise_floor_se_, len(y_tr))
+        picks = {rule: select_model(c, loss, r2_train, rule=rule, n_constants=k, n_rows=len(y_tr), noise=floor,
+                                    validation=validate) for rule in RULES}
+        picks["noise_mdl"] = select_model(c, loss, r2_train, rule="noise", n_constants=k, n_rows=len(y_tr),
+                                          noise=floor)
         picks["noise_before"] = select_model(c, loss, r2_train, rule="noise",
                                              noise=(before.mse, before.se, len(y_tr)) if before else None)
-        cv_mean, cv_se = cross_validated(list(t["expression"]), X_tr[:, est.selected_features_], y_tr)
-        picks["validation"] = one_standard_error(c, cv_mean, cv_se)
-        resolved = est.noise_floor_ > 3 * est.noise_floor_se_
-        picks["noise_validation"] = picks["noise"] if resolved else picks["validation"]
         for rule, i in picks.items():
             rows.append({"dataset": name, "rule": rule, "complexity": int(c[i]), "r2_train": float(r2_train[i]),
                          "r2_test": r2(y_te, est.predict(X_te, index=i)),

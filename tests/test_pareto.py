@@ -84,7 +84,7 @@ def test_selection_ignores_invalid_candidates():
 
 
 def test_unknown_rule_lists_the_options():
-    with pytest.raises(ValueError, match="'accuracy', 'balanced', 'best', 'mdl', 'noise', 'simplest'"):
+    with pytest.raises(ValueError, match="'accuracy', 'balanced', 'best', 'mdl', 'noise', 'simplest', 'validation'"):
         select_model(C, L, R2, rule="pareto")
 
 

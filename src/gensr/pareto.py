@@ -2,7 +2,8 @@
 
 - :func:`pareto_front`: the non-dominated candidates in (complexity, loss), both minimised.
 - :func:`front_scores` and :func:`select_model`: PySR-style ``model_selection`` ("accuracy", "best",
-  "simplest") over arrays of complexities, losses and R².
+  "simplest", and gensr's own) over arrays of complexities, losses and R² (``"validation"`` also calls back
+  for held-out losses, :mod:`gensr.validation`).
 - :func:`score`: GenSR's fitness R² − parsimony·complexity (``docs/method.md`` §5.3), with the
   released code's R² < 0.5 switch as an option.
 
@@ -14,19 +15,24 @@ grammar and of the search.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from gensr.noise import RESOLVED_Z
 
-__all__ = ["BALANCE", "NODE_NATS", "RULES", "description_length", "front_scores", "pareto_front", "score",
-           "select_model"]
+__all__ = ["BALANCE", "HELD_OUT_SE", "NODE_NATS", "RULES", "description_length", "front_scores", "pareto_front",
+           "score", "select_model"]
 
-RULES = ("accuracy", "balanced", "best", "mdl", "noise", "simplest")
+RULES = ("accuracy", "balanced", "best", "mdl", "noise", "simplest", "validation")
 """Names accepted by :func:`select_model`."""
 
 BALANCE = 0.001
 """The ``balanced`` rule's price of a node in R² (:func:`select_model`'s ``balance``)."""
+
+HELD_OUT_SE = 1.0
+"""The ``validation`` rule's tolerance in standard errors of the best held-out loss (the one-standard-error
+rule of Hastie, Tibshirani and Friedman, §7.10: a simpler formula within it is as good on unseen rows)."""
 
 NODE_NATS = 3.0
 """The ``mdl`` rule's price of a node in nats: about log(20), the choices a node has among the operators and
@@ -126,6 +132,7 @@ def select_model(
     n_constants: np.ndarray | None = None,
     n_rows: int | None = None,
     power: float = 2.0,
+    validation: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> int:
     """Index of the candidate chosen by ``rule``, PySR's ``model_selection`` on arrays.
 
@@ -161,17 +168,27 @@ def select_model(
         an MSE over n rows). ``"mdl"`` instead (``"balanced"`` without ``n_constants``) when the floor is not
         resolved (σ² ≤ 3·se, :data:`gensr.noise.RESOLVED_Z`: the data look noise-free, or the floor is too
         uncertain to trust), when some candidate is exact to float precision, or when a candidate beats the
-        floor by more than z·se (the floor is then overestimated, as with many inputs and few rows).
+        floor by more than z·se (the floor is then overestimated, as with many inputs and few rows); where the
+        floor is not resolved and nothing is exact, ``"validation"`` when ``validation`` is given.
+    ``"validation"``
+        The one-standard-error rule on held-out losses: the simplest candidate whose mean held-out loss is
+        within one standard error of the lowest, ``validation(indices) -> (means, standard errors)``
+        (:func:`gensr.validation.validator`: k-fold refits on the training rows). The simplest exact candidate
+        when there is one; ``"mdl"`` (as for ``"noise"``) when no candidate has a finite held-out loss or
+        there is no ``validation``.
 
     Parameters
     ----------
     complexity, loss : array-like of shape (n,)
         Non-finite losses mark invalid candidates, never selected.
     r2 : array-like of shape (n,), optional
-        Only used (and then required) by ``"simplest"``.
+        Read by ``"simplest"`` (which requires it), ``"balanced"``, ``"mdl"`` and the exactness tests.
     power : float
         The loss's degree in the residuals, for ``"mdl"``'s code length (2 for the MSE, 1 for the mean
         absolute error).
+    validation : callable, optional
+        ``validation(indices) -> (mean held-out losses, their standard errors)`` of those candidates, called
+        at most once, with the candidates most accurate first (``inf`` marks one left out or failed).
 
     Returns
     -------
@@ -197,9 +214,10 @@ def select_model(
         raise ValueError("no candidate has a finite loss and complexity")
     idx = np.flatnonzero(valid)
     r = None
-    if rule in ("simplest", "balanced", "noise", "mdl") and r2 is not None:  # the rules that read R²
+    if rule in ("simplest", "balanced", "noise", "mdl", "validation") and r2 is not None:  # the rules reading R²
         r = _as_1d("r2", r2)
         _check_lengths(complexity=c, r2=r)
+    fallback = "mdl" if n_constants is not None and n_rows is not None else "balanced"  # noise, validation
     if rule == "noise":
         floor, floor_se, n_rows = noise if noise is not None else (0.0, math.inf, 1)
         lowest = float(l[idx].min())
@@ -207,11 +225,24 @@ def select_model(
         # trusted only when resolved (as everywhere: RESOLVED_Z standard errors; with 2, a floor of ±40 % that
         # the forest never checked picked 19-node underfits on 10-input Friedman sets), when nothing is exact,
         # and when no formula beats it by more than its error
-        if floor > RESOLVED_Z * floor_se and not exact and lowest >= floor - z * floor_se:
+        resolved = floor > RESOLVED_Z * floor_se
+        if resolved and not exact and lowest >= floor - z * floor_se:
             m = max(lowest, floor)
             ok = idx[l[idx] <= m + z * math.sqrt(floor_se**2 + 2.0 * m * m / max(n_rows, 1))]
             return int(ok[np.lexsort((ok, l[ok], c[ok]))[0]])
-        rule = "mdl" if n_constants is not None and n_rows is not None else "balanced"
+        rule = "validation" if not resolved and validation is not None else fallback
+    if rule == "validation":
+        with np.errstate(invalid="ignore"):
+            exact = r is not None and bool(np.any(r[idx] >= 1 - 1e-10))
+        if validation is not None and not exact:
+            order = idx[np.lexsort((idx, l[idx]))]  # the most accurate first: a deadline leaves out the rest
+            mean, se = (np.asarray(a, dtype=np.float64) for a in validation(order))
+            ok = np.isfinite(mean)
+            if ok.any():
+                best = int(np.flatnonzero(ok)[np.argmin(mean[ok])])
+                near = order[ok & (mean <= mean[best] + HELD_OUT_SE * se[best])]
+                return int(near[np.lexsort((near, l[near], c[near]))[0]])
+        rule = fallback
     if rule in ("simplest", "balanced", "mdl") and r is None:
         raise ValueError(f"rule={rule!r} needs r2")
     if rule == "mdl":
