@@ -381,6 +381,26 @@ def test_terms_recover_a_degree_5_polynomial_in_one_input():
     assert exact and min(len(e.prefix) for e in exact) <= 20
 
 
+def test_rational_terms_recover_a_numerator_of_degree_three_over_a_leading_monomial():
+    """(u + v)/(1 + uv/c²) = c²(u + v)/(c² + uv): P's terms u·c², v·c² have degree 3 and hold q0 = c²'s input."""
+    from gensr.search.terms import library, sparse_candidates
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(1, 5, 300), rng.uniform(1, 2, 300), rng.uniform(1, 2, 300)])
+    y = (X[:, 2] + X[:, 1]) / (1 + X[:, 2] * X[:, 1] / X[:, 0] ** 2)
+    assert any(np.allclose(e.evaluate(X), y, rtol=1e-9) for e in sparse_candidates(y, library(X), 6, rational=True))
+
+
+def test_terms_recover_a_distance_through_squared_differences():
+    """y² = (x1 − x0)² + (x3 − x2)²: two library terms on the y² transform, where monomials need six."""
+    from gensr.search.terms import library, sparse_candidates
+
+    X = np.random.default_rng(3).uniform(1, 5, size=(300, 4))
+    y = np.sqrt((X[:, 1] - X[:, 0]) ** 2 + (X[:, 3] - X[:, 2]) ** 2)
+    exact = [e for e in sparse_candidates(y, library(X), 3) if np.allclose(e.evaluate(X), y, rtol=1e-9)]
+    assert exact and min(len(e.prefix) for e in exact) <= 16  # with the intercept the pool then drops
+
+
 @pytest.mark.parametrize(("ranges", "law"), [
     ([(-1.5, 1.5)], lambda X: np.sin(X[:, 0] ** 2 + X[:, 0])),
     ([(1, 3), (1, 3), (0, 2), (0, 1)], lambda X: 2.0 * X[:, 0] * np.sin(X[:, 1] * X[:, 2] - X[:, 3])),

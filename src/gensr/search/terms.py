@@ -1,15 +1,15 @@
 """The sparse-terms move's library and regression: laws with several terms, by sparse linear regression.
 
-A *library* holds candidate terms built from the user's columns alone (the same rules for every dataset, no
-formula of any benchmark): monomials of up to three inputs, unary functions of one input and of pairwise sums,
-differences, products and ratios, a unary function of one input times one or two other inputs (each to the
-power ±1), and subexpressions the search has already fitted (so what the map and the other moves found
-becomes a term). Targets are y and its transforms y², 1/y, 1/y², log|y|, √y and 1/√y (mapped back through √,
-1/·, 1/√, exp, ² and 1/²), the same for y/M where a monomial M multiplies the whole law (:func:`common_factor`;
-each result times M), and the rational linearisation y = P/Q ⇔ y·q0 = P − y·(Q − q0), with Q's leading term
-q0 a constant 1 or one of the first one-input monomials (for y and y/M). Forward selection by orthogonal
-least squares, with swaps that revisit earlier picks, adds terms one at a time; every size up to the second
-that the Bayesian information criterion rejects becomes an expression ``C + C·t1 + … + C·tk`` (terms that do
+A *library* holds candidate terms built from the user's columns alone (the same rules for every dataset, no formula
+of any benchmark): monomials of up to three inputs, unary functions of one input and of pairwise sums, differences,
+products and ratios, squares of pairwise sums and differences, a unary function of one input times one or two other
+inputs (each to the power ±1), and subexpressions the search has already fitted (so what the map and the other
+moves found becomes a term). Targets are y and its transforms y², 1/y, 1/y², log|y|, √y and 1/√y (mapped back
+through √, 1/·, 1/√, exp, ² and 1/²), the same for y/M where a monomial M multiplies the whole law
+(:func:`common_factor`; each result times M), and the rational linearisation y = P/Q ⇔ y·q0 = P − y·(Q − q0), with
+Q's leading term q0 a constant 1 or one of the first one-input monomials (for y and y/M). Forward selection by
+orthogonal least squares, with swaps that revisit earlier picks, adds terms one at a time; every size up to the
+second that the Bayesian information criterion rejects becomes an expression ``C + C·t1 + … + C·tk`` (terms that do
 not contribute are dropped) whose constants the pool then fits in full (the linear ones by least squares,
 :func:`gensr.screen.screen_constants`).
 """
@@ -44,6 +44,7 @@ class Term:
     node: Node
     values: np.ndarray
     monomial: bool = False  # a product of powers of inputs (the first, smaller dictionary)
+    leg: bool = False  # a squared pairwise sum or difference (with the monomials of degree <= 2, the third)
 
 
 def _monomial(parts: Sequence[tuple[int, float]]) -> Node:
@@ -84,16 +85,16 @@ def library(X: np.ndarray, extra: Iterable[Node] = (), max_terms: int = 4000,
     room = max(max_terms - len(extra), 0)
     out: list[Term] = []
     seen: set[bytes] = set()
-    for make, values, mono in _generated(X, list(range(X.shape[1])) if order is None else [int(j) for j in order]):
+    for make, values, kind in _generated(X, list(range(X.shape[1])) if order is None else [int(j) for j in order]):
         if len(out) >= room or (deadline is not None and deadline.expired()):
             break
-        _add(out, seen, make, values, mono, allowed)
+        _add(out, seen, make, values, kind, allowed)
     for node in extra:  # fitted subexpressions of the search so far (constants kept)
-        _add(out, seen, lambda node=node: node, Expression(node).evaluate(X), False, allowed)
+        _add(out, seen, lambda node=node: node, Expression(node).evaluate(X), "", allowed)
     return out[:max_terms]
 
 
-def _add(out: list[Term], seen: set[bytes], make: Callable[[], Node], values: np.ndarray, mono: bool,
+def _add(out: list[Term], seen: set[bytes], make: Callable[[], Node], values: np.ndarray, kind: str,
          allowed: Callable[[Node], bool] | None = None) -> None:
     if not _usable(values):
         return
@@ -102,11 +103,12 @@ def _add(out: list[Term], seen: set[bytes], make: Callable[[], Node], values: np
         node = make()
         if allowed is None or allowed(node):
             seen.add(key)
-            out.append(Term(node, values, mono))
+            out.append(Term(node, values, kind == "monomial", kind == "leg"))
 
 
-def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, bool]]:
-    """The library's candidate terms in order, lazily: (a maker of the tree, its values, whether a monomial)."""
+def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, str]]:
+    """The library's candidate terms in order, lazily: (a maker of the tree, its values, its kind:
+    "monomial", "leg" or "")."""
     positive = {j: bool(np.all(X[:, j] > 0)) for j in order}
     # negative powers only of columns that stay away from zero: near a pole a fitted 1/x² term matches the
     # training rows and explodes between them
@@ -117,36 +119,40 @@ def _generated(X: np.ndarray, order: list[int]) -> Iterator[tuple[Callable[[], N
         unary = {(j, u): getattr(np, u)(X[:, j]) for j in order for u in _UNARY
                  if u not in ("log", "sqrt") or positive[j]}
         for (j, a), v in powers.items():
-            yield (lambda j=j, a=a: _monomial([(j, a)])), v, True
+            yield (lambda j=j, a=a: _monomial([(j, a)])), v, "monomial"
         for j, a in itertools.product(order, _HIGH_POWERS):
-            yield (lambda j=j, a=a: _monomial([(j, a)])), X[:, j] ** a, True
+            yield (lambda j=j, a=a: _monomial([(j, a)])), X[:, j] ** a, "monomial"
         for (j, u), v in unary.items():  # unary functions of one input
-            yield (lambda j=j, u=u: Node(u, (Node(f"x{j}"),))), v, False
+            yield (lambda j=j, u=u: Node(u, (Node(f"x{j}"),))), v, ""
         for i, j in _nested(order, 2):
             for a, b in itertools.product(_EXPONENTS, repeat=2):
                 if (i, a) in powers and (j, b) in powers:
-                    yield (lambda i=i, j=j, a=a, b=b: _monomial([(i, a), (j, b)])), powers[i, a] * powers[j, b], True
+                    yield ((lambda i=i, j=j, a=a, b=b: _monomial([(i, a), (j, b)])), powers[i, a] * powers[j, b],
+                           "monomial")
             pairs = {"add": X[:, i] + X[:, j], "sub": X[:, i] - X[:, j], "mul": X[:, i] * X[:, j],
                      "div": X[:, i] / X[:, j]}
             for op, v in pairs.items():  # unary functions of pairwise combinations
                 inner = Node(op, (Node(f"x{i}"), Node(f"x{j}")))
-                yield (lambda inner=inner: inner), v, False
+                yield (lambda inner=inner: inner), v, ""
+                if op in ("add", "sub"):  # a distance's squared leg, one term where monomials need three; in
+                    # the small dictionary, so the transforms (y² for a distance) see it
+                    yield (lambda inner=inner: Node("pow2", (inner,))), v * v, "leg"
                 for u in _UNARY:
                     if u not in ("log", "sqrt") or np.all(v > 0):
-                        yield (lambda inner=inner, u=u: Node(u, (inner,))), getattr(np, u)(v), False
+                        yield (lambda inner=inner, u=u: Node(u, (inner,))), getattr(np, u)(v), ""
         for pair in _nested(order, 2):  # a unary function of one input times another input or its inverse
             yield from _scaled_unary(unary, powers, pair)
         for i, j, k in _nested(order, 3):
             for a, b, c in itertools.product(_TRIPLE_EXPONENTS, repeat=3):
                 if (i, a) in powers and (j, b) in powers and (k, c) in powers:
                     yield ((lambda i=i, j=j, k=k, a=a, b=b, c=c: _monomial([(i, a), (j, b), (k, c)])),
-                           powers[i, a] * powers[j, b] * powers[k, c], True)
+                           powers[i, a] * powers[j, b] * powers[k, c], "monomial")
             yield from _scaled_unary(unary, powers, (i, j, k))  # ... times two others (b·log(c)/d)
         yield from _wrapped_sums(X, order[:N_WRAPPED_COLUMNS])
 
 
 def _scaled_unary(unary: dict[tuple[int, str], np.ndarray], powers: dict[tuple[int, float], np.ndarray],
-                  cols: Sequence[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, bool]]:
+                  cols: Sequence[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, str]]:
     """u(x_j) · ∏ x_i^±1 over the other columns of ``cols``, for each j in ``cols``: a law's term whose
     function's argument is one input and whose coefficient is a ratio or product of the others."""
     for j in cols:
@@ -159,10 +165,10 @@ def _scaled_unary(unary: dict[tuple[int, str], np.ndarray], powers: dict[tuple[i
             for u in _UNARY:
                 if (j, u) in unary:
                     yield ((lambda j=j, u=u, parts=parts: Node("mul", (Node(u, (Node(f"x{j}"),)), _monomial(parts)))),
-                           unary[j, u] * scale, False)
+                           unary[j, u] * scale, "")
 
 
-def _wrapped_sums(X: np.ndarray, cols: Sequence[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, bool]]:
+def _wrapped_sums(X: np.ndarray, cols: Sequence[int]) -> Iterator[tuple[Callable[[], Node], np.ndarray, str]]:
     """Functions of non-monomial arguments: u(±m1 ± C·m2) for u in sin, cos, exp and two different monomials
     of degree ≤ 2 over ``cols`` (x, x², x·x'; not two single inputs, whose sums the pairwise terms have), then
     x_k·u(m1 ± C·m2) for sin and cos and each column k of ``cols`` that the argument does not use. The sign of
@@ -183,12 +189,12 @@ def _wrapped_sums(X: np.ndarray, cols: Sequence[int]) -> Iterator[tuple[Callable
 
                 values = {u: getattr(np, u)(s1 * v1 + s2 * v2) for u in (_WRAPPED if s1 > 0 else ("exp",))}
                 for u, v in values.items():
-                    yield (lambda inner=inner, u=u: Node(u, (inner(),))), v, False
+                    yield (lambda inner=inner, u=u: Node(u, (inner(),))), v, ""
                     if u == "exp":
                         continue
                     for k in (k for k in cols if k not in {j for j, _ in p1 + p2}):
                         yield ((lambda inner=inner, u=u, k=k: Node("mul", (Node(f"x{k}"), Node(u, (inner(),))))),
-                               X[:, k] * v, False)
+                               X[:, k] * v, "")
 
 
 def _positive_integer_powers(node: Node) -> bool:
@@ -196,12 +202,20 @@ def _positive_integer_powers(node: Node) -> bool:
     return all(n.token in ("mul", "pow2", "pow3") or n.token.startswith("x") for n in node.iter_nodes())
 
 
+def _exponents(node: Node) -> dict[str, int]:
+    """Each input's exponent in a product of positive integer powers of inputs."""
+    if node.token.startswith("x"):
+        return {node.token: 1}
+    power, out = {"pow2": 2, "pow3": 3}.get(node.token, 1), {}
+    for child in node.children:
+        for x, a in _exponents(child).items():
+            out[x] = out.get(x, 0) + power * a
+    return out
+
+
 def _degree(node: Node) -> int:
     """Total degree of a product of positive integer powers of inputs."""
-    if node.token.startswith("x"):
-        return 1
-    inner = sum(_degree(c) for c in node.children)
-    return {"pow2": 2, "pow3": 3}.get(node.token, 1) * inner
+    return sum(_exponents(node).values())
 
 
 def _bic(rss: float, n: int, k: int) -> float:
@@ -338,14 +352,17 @@ def common_factor(X: np.ndarray, y: np.ndarray, tol: float = 0.1, max_abs_expone
 def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, rational: bool = False,
                       deadline: Deadline | None = None, factor: Term | None = None) -> list[Expression]:
     """Expressions from sparse regressions of y (and its transforms) on the library ``terms`` (their values
-    on the rows of ``y``): first on the terms of one input, then on the monomials, for y and every transform
-    (small dictionaries, where greedy selection goes wrong less often: on all of them a product that
+    on the rows of ``y``): first on the terms of one input, then on the monomials, then on the squared pairwise
+    sums and differences with the monomials of degree ≤ 2 (a distance's y² is a sum of them), for y and every
+    transform (small dictionaries, where greedy selection goes wrong less often: on all of them a product that
     correlates with a sum of one-input terms is picked first), then the same for y/M with a ``factor`` M
     (:func:`common_factor`; each result times M), then on all of it for y. Stops between regressions once
     ``deadline`` has passed."""
     targets = ("y", "y2", "inv", "inv2", "log", "sqrt", "isqrt")
     single = [t for t in terms if len(Expression(t.node).variables) == 1]
     monomials = [t for t in terms if t.monomial]
+    legs = [t for t in terms if t.leg]  # squared legs with the polynomial monomials of degree <= 2: distances
+    legs += [t for t in monomials if legs and _positive_integer_powers(t.node) and _degree(t.node) <= 2]
     out: list[Expression] = []
     for scale in (None, factor):
         z = y if scale is None else y / scale.values
@@ -356,6 +373,8 @@ def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, 
             found += _regressions(z, single, max_terms, False, targets, deadline)
         if monomials:
             found += _regressions(z, monomials, max_terms, rational, targets, deadline)
+        if legs:
+            found += _regressions(z, legs, max_terms, False, targets, deadline)
         out += found if scale is None else [Expression(Node("mul", (scale.node, e.root))) for e in found]
     if len(monomials) < len(terms):
         out += _regressions(y, terms, max_terms, False, ("y",), deadline)
@@ -403,23 +422,29 @@ def _rationals(y: np.ndarray, A: np.ndarray, terms: Sequence[Term], max_terms: i
                late: Callable[[], bool]) -> list[Expression]:
     """Rational laws y = (b + Σ a·p) / (q0 + Σ c·q), linear as y·q0 = b + Σ a·p − y·Σ c·q.
 
-    q0 = 1 first (the denominator has a constant term), then each of the first ``N_LEADING`` one-input
-    monomials of degree 1 or 2 among the terms (most relevant first), for denominators with no constant term
-    such as x²/(K² + x²) or (x0·x2 + x1·x3)/(x0 + x1); these regressions use the monomials of total degree ≤ 2
-    only, which keeps their cost near the q0 = 1 one's. Numerators and denominators are products of positive
-    integer powers only: terms that can sum to about −q0 give the trivial solution Q ≈ 0, P ≈ 0, and greedy selection
-    would otherwise chase P/Q with numerator terms that are themselves ratios.
+    q0 = 1 first (the denominator has a constant term), then each of the first ``N_LEADING`` one-input monomials of
+    degree 1 or 2 among the terms (most relevant first), for denominators with no constant term such as x²/(K² + x²)
+    or (x0·x2 + x1·x3)/(x0 + x1); these regressions use the monomials of total degree ≤ 2 and q0 times each input (a
+    numerator q0·(u + v)), which keeps their cost near the q0 = 1 one's. Numerators and denominators are products of
+    positive integer powers only: terms that can sum to about −q0 give the trivial solution Q ≈ 0, P ≈ 0, and greedy
+    selection would otherwise chase P/Q with numerator terms that are themselves ratios.
     """
     poly = [i for i, t in enumerate(terms) if t.monomial and _positive_integer_powers(t.node)]
     if not poly:
         return []
     low = [i for i in poly if _degree(terms[i].node) <= 2]
     leading = [i for i in low if len(Expression(terms[i].node).variables) == 1][:N_LEADING]
+
+    def times_an_input(i: int, q0: int) -> bool:  # term i = q0·x for an input x
+        a, b = _exponents(terms[i].node), _exponents(terms[q0].node)
+        return sum(a.values()) == sum(b.values()) + 1 and all(a.get(x, 0) >= e for x, e in b.items())
+
     out: list[Expression] = []
     for q0 in [None, *leading]:
         if late():
             break
-        rest = poly if q0 is None else [i for i in low if i != q0]
+        # with a leading monomial, also q0 times each input: P = q0·(u + v) for y = (u + v)/(1 + uv/q0)
+        rest = poly if q0 is None else [i for i in poly if i != q0 and (i in low or times_an_input(i, q0))]
         target = y if q0 is None else y * A[:, q0]
         B = np.column_stack([A[:, rest], -y[:, None] * A[:, rest]])
         if not (np.all(np.isfinite(B)) and np.all(np.isfinite(target)) and _usable(target)):
