@@ -46,6 +46,11 @@ def parse(text: str, feature_names: Sequence[str] | None = None) -> Expression:
 
     Normalisations: ``a**2`` → ``pow2(a)``, ``a**3`` → ``pow3(a)``, ``1/a`` → ``inv(a)``, ``-number`` →
     a negative constant; integer literals 1…5 become integer leaves, other numbers constants.
+
+    >>> parse("I*E/lambda", feature_names=["I", "E", "lambda"]).prefix
+    ('div', 'mul', 'x0', 'x1', 'x2')
+    >>> parse("x0^2 + ln(x1)").prefix
+    ('add', 'pow2', 'x0', 'log', 'x1')
     """
     if not isinstance(text, str):
         raise TypeError(f"formula must be a string, got {type(text).__name__}")

@@ -26,13 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RESOLVED_Z", "NoiseFloor", "checked_floor", "noise_floor", "residual_floor"]
+__all__ = ["AT_FLOOR_Z", "RESOLVED_Z", "NoiseFloor", "checked_floor", "noise_floor", "residual_floor"]
 
 MAX_WORK = 2e7  # rows × neighbours × (inputs + 1)²: the local fits' cost; 1,000 rows up to 20 inputs, fewer
 # beyond (at 50 inputs neighbourhoods are not local anyway, and the forest check decides)
 
 RESOLVED_Z = 3.0  # a floor counts (the noise stop, its check, the "noise" selection rule) when it is more than
 # this many standard errors above 0
+
+AT_FLOOR_Z = 2.0  # a formula's residuals are at their own floor when their mean square is within this many of its
+# standard errors (the noise stop)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,21 @@ class NoiseFloor:
             return f"noise floor (MSE) {self.mse:.3g} ± {self.se:.2g}"
         return f"noise floor unresolved (MSE ≤ {self.mse:.3g})" if math.isinf(self.se) else \
             f"noise floor unresolved (MSE {self.mse:.3g} ± {self.se:.2g})"
+
+    def ceiling(self, z: float = AT_FLOOR_Z) -> float:
+        """The largest MSE at this floor: σ² + z standard errors."""
+        return self.mse + z * self.se
+
+    def beaten(self, mse: float, z: float) -> bool:
+        """Whether a formula's training ``mse`` is below the floor by more than ``z`` standard errors."""
+        return mse < self.mse - z * self.se
+
+    def tolerance(self, lowest: float, z: float) -> float:
+        """The largest training MSE statistically indistinguishable from the best formula's ``lowest``:
+        m + z·√(se² + 2m²/n) with m = max(lowest, σ²) (the floor's error and an MSE's sampling error over n
+        rows, :meth:`spread`)."""
+        m = max(lowest, self.mse)
+        return m + z * NoiseFloor(m, self.se, self.n_rows).spread(max(self.n_rows, 1))
 
     def reached(self, mse: float, z: float = RESOLVED_Z) -> bool:
         """Whether a formula with training ``mse`` is at the floor: within ``z`` standard errors above it, and

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gensr.noise import RESOLVED_Z
+from gensr.noise import NoiseFloor
 
 __all__ = ["BALANCE", "HELD_OUT_SE", "NODE_NATS", "RULES", "description_length", "front_scores", "pareto_front",
            "score", "select_model"]
@@ -127,7 +127,7 @@ def select_model(
     r2_floor: float = 0.99,
     loss_factor: float = 1.5,
     balance: float = BALANCE,
-    noise: tuple[float, float, int] | None = None,
+    noise: NoiseFloor | tuple[float, float, int] | None = None,
     z: float = 2.0,
     n_constants: np.ndarray | None = None,
     n_rows: int | None = None,
@@ -162,14 +162,15 @@ def select_model(
         a term scales with the evidence for it: a term that lowers the MSE 24-fold over 500 rows is kept,
         where ``"balanced"``'s fixed 0.001 of R² per node dropped it.
     ``"noise"``
-        The simplest candidate statistically indistinguishable from the best, given the data's noise floor
-        ``noise = (σ², its standard error, rows n)`` (:func:`gensr.noise.noise_floor`): the lowest complexity
-        with loss ≤ m + z·√(se² + 2m²/n), m = max(lowest loss, σ²) (the second term is the sampling error of
-        an MSE over n rows). ``"mdl"`` instead (``"balanced"`` without ``n_constants``) when the floor is not
-        resolved (σ² ≤ 3·se, :data:`gensr.noise.RESOLVED_Z`: the data look noise-free, or the floor is too
-        uncertain to trust), when some candidate is exact to float precision, or when a candidate beats the
-        floor by more than z·se (the floor is then overestimated, as with many inputs and few rows); where the
-        floor is not resolved and nothing is exact, ``"validation"`` when ``validation`` is given.
+        The simplest candidate statistically indistinguishable from the best, given the data's noise floor ``noise``
+        (a :class:`gensr.noise.NoiseFloor`, or its fields σ², standard error and rows n): the lowest complexity with
+        loss ≤ m + z·√(se² + 2m²/n), m = max(lowest loss, σ²) (:meth:`~gensr.noise.NoiseFloor.tolerance`; the second
+        term is the sampling error of an MSE over n rows). ``"mdl"`` instead (``"balanced"`` without
+        ``n_constants``) when the floor is not resolved (σ² ≤ 3·se, :data:`gensr.noise.RESOLVED_Z`: the data look
+        noise-free, or the floor is too uncertain to trust), when some candidate is exact to float precision, or
+        when a candidate beats the floor by more than z·se (the floor is then overestimated, as with many inputs and
+        few rows); where the floor is not resolved and nothing is exact, ``"validation"`` when ``validation`` is
+        given.
     ``"validation"``
         The one-standard-error rule on held-out losses: the simplest candidate whose mean held-out loss is
         within one standard error of the lowest, ``validation(indices) -> (means, standard errors)``
@@ -219,18 +220,16 @@ def select_model(
         _check_lengths(complexity=c, r2=r)
     fallback = "mdl" if n_constants is not None and n_rows is not None else "balanced"  # noise, validation
     if rule == "noise":
-        floor, floor_se, n_rows = noise if noise is not None else (0.0, math.inf, 1)
+        floor = NoiseFloor(0.0, math.inf, 1) if noise is None else NoiseFloor(*noise)
         lowest = float(l[idx].min())
         exact = r is not None and bool(np.any(r[idx] >= 1 - 1e-10))
         # trusted only when resolved (as everywhere: RESOLVED_Z standard errors; with 2, a floor of ±40 % that
         # the forest never checked picked 19-node underfits on 10-input Friedman sets), when nothing is exact,
         # and when no formula beats it by more than its error
-        resolved = floor > RESOLVED_Z * floor_se
-        if resolved and not exact and lowest >= floor - z * floor_se:
-            m = max(lowest, floor)
-            ok = idx[l[idx] <= m + z * math.sqrt(floor_se**2 + 2.0 * m * m / max(n_rows, 1))]
+        if floor.resolved() and not exact and not floor.beaten(lowest, z):
+            ok = idx[l[idx] <= floor.tolerance(lowest, z)]
             return int(ok[np.lexsort((ok, l[ok], c[ok]))[0]])
-        rule = "validation" if not resolved and validation is not None else fallback
+        rule = "validation" if not floor.resolved() and validation is not None else fallback
     if rule == "validation":
         with np.errstate(invalid="ignore"):
             exact = r is not None and bool(np.any(r[idx] >= 1 - 1e-10))

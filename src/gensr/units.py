@@ -283,7 +283,14 @@ def pi_basis(units: Units, deadline: Any = None) -> PiBasis | None:
     dimension cannot be formed from the inputs' (a dimensional constant the data lack).
 
     At most :data:`MAX_BASES` subsets of repeating variables are tried, fewer once ``deadline`` (a
-    :class:`gensr.deadline.Deadline`) has passed with a basis in hand: the simplest basis found so far."""
+    :class:`gensr.deadline.Deadline`) has passed with a basis in hand: the simplest basis found so far.
+
+    A relativistic mass m = m0/√(1 − v²/c²) depends on one group, and m0 carries the target's dimension:
+
+    >>> basis = pi_basis(parse_units(["kg", "m/s", "m/s"], "kg", ["m0", "v", "c"]))
+    >>> basis.k, basis.group_text(), basis.reference_text()
+    (1, ['c/v'], 'm0')
+    """
     import sympy
 
     if not units.complete:

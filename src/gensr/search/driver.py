@@ -246,11 +246,11 @@ class _Driver:
                 resid = s.y - best.expression.evaluate(s.X)
                 rest = noise_floor(s.X, resid, weights=s.weights) if np.all(np.isfinite(resid)) else None
                 mse = float(np.average(resid**2, weights=s.weights))
-                ok = rest is not None and rest.resolved() and mse <= rest.mse + 2.0 * rest.se
+                ok = rest is not None and rest.resolved() and mse <= rest.ceiling()
                 if ok and not s.noise.reached(best.mse):  # the residuals alone decide: a forest checks them
                     ok = checked_floor(s.X, resid, rest, weights=s.weights).resolved()
                 if ok and rest is not None:
-                    threshold = rest.mse + 2.0 * rest.se
+                    threshold = rest.ceiling()
         self._floor_checked[s.pool.best] = threshold
         return threshold
 
