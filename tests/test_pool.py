@@ -1,5 +1,5 @@
 """The default fitting path: the candidate pool's fitter choice and screen rule, the numpy fitter itself, which
-constants count as nonlinear, the power-law and enumeration moves, and the doctests of the modules that hold examples."""
+constants count as nonlinear, the power-law and enumeration moves, and the doctests of the modules with examples."""
 
 import doctest
 import importlib
@@ -14,8 +14,9 @@ from gensr.deadline import Deadline
 from gensr.formula import parse
 from gensr.screen import screen_constants
 from gensr.search import SearchConfig
-from gensr.search.moves import Enumerate, power_law_candidates
+from gensr.search.moves import Enumerate
 from gensr.search.pool import Pool, nonlinear_constants
+from gensr.search.terms import power_law_candidates
 
 
 def _sine(n=200, seed=0):

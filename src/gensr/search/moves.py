@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,13 +24,13 @@ import torch
 from gensr.cmaes import IPOP
 from gensr.codec import decoded_expression, pack_data
 from gensr.edits import all_neighbours, neighbours
-from gensr.grammar import CONST, Expression, Node, monomial
+from gensr.grammar import CONST, Expression, Node
 from gensr.refine import geval_path, reencode
 from gensr.search.config import SearchConfig
 from gensr.search.state import SearchState
 
 __all__ = ["MOVES", "STAGES", "Edits", "Enumerate", "LatentCMA", "LocalSearch", "Localise", "Move", "Offer",
-           "PowerLaw", "Refine", "Seeds", "Terms", "build_moves", "power_law_candidates"]
+           "PowerLaw", "Refine", "Seeds", "Terms", "build_moves"]
 
 
 @dataclass(frozen=True)
@@ -93,57 +92,16 @@ class Seeds(Move):
             state.pool.score(e, stage, 0, force=True)
 
 
-def power_law_candidates(X: np.ndarray, y: np.ndarray, max_denominator: int = 3,
-                         max_abs_exponent: int = 4) -> list[Expression]:
-    """Skeletons from log-log least squares on the positive columns, for y, y² and 1/y.
-
-    For each transform t of y with one sign, ``log|t| ≈ b + Σ a_j log x_j`` over the columns that are all
-    positive; the exponents are snapped to fractions p/q (q <= ``max_denominator``), to halves and to
-    integers, and each snapped monomial M gives ``C·M`` and ``C + C·M``, mapped back through the inverse
-    transform (``sqrt`` for y², ``inv`` for 1/y).
-
-    Examples
-    --------
-    >>> X = np.random.default_rng(0).uniform(1, 5, size=(100, 2))
-    >>> 'C*(x0/sqrt(x1))' in [str(e) for e in power_law_candidates(X, 3 * X[:, 0] / np.sqrt(X[:, 1]))]
-    True
-    """
-    cols = [j for j in range(X.shape[1]) if np.all(X[:, j] > 0)]
-    if not cols:
-        return []
-    out: list[Expression] = []
-    with np.errstate(all="ignore"):
-        logx = np.log(X[:, cols])
-        A = np.column_stack([np.ones(len(y)), logx])
-        for name, t in (("y", y), ("y2", y * y), ("inv", 1.0 / y)):
-            if not (np.all(np.isfinite(t)) and (np.all(t > 0) or np.all(t < 0))):
-                continue
-            coef, *_ = np.linalg.lstsq(A, np.log(np.abs(t)), rcond=None)
-            if not np.all(np.isfinite(coef)):
-                continue
-            for q in sorted({max_denominator, 2, 1}, reverse=True):
-                snapped = {j: Fraction(round(float(a) * q), q).limit_denominator(max_denominator)
-                           for j, a in zip(cols, coef[1:])}
-                if any(abs(a) > max_abs_exponent for a in snapped.values()):
-                    continue
-                mono = monomial({j: a for j, a in snapped.items() if a != 0})
-                if mono is None:
-                    continue
-                for body in (Node("mul", (Node(CONST), mono)),
-                             Node("add", (Node(CONST), Node("mul", (Node(CONST), mono))))):
-                    root = {"y": body, "y2": Node("sqrt", (body,)), "inv": Node("inv", (body,))}[name]
-                    out.append(Expression(root))
-    seen: set[tuple[str, ...]] = set()
-    return [e for e in out if not (e.key in seen or seen.add(e.key))]  # type: ignore[func-returns-value]
-
-
 class PowerLaw(Move):
-    """Power laws C·∏ x_i^a_i (and with an offset, of y, y² and 1/y) from log-log least squares."""
+    """Power laws C·∏ x_i^a_i (and with an offset, of y, y² and 1/y) from log-log least squares
+    (:func:`gensr.search.terms.power_law_candidates`)."""
 
     name, stages = "power_law", ("powerlaw",)
 
     def run(self, state: SearchState) -> None:
         pc = self.section
+        from gensr.search.terms import power_law_candidates
+
         with state.deadline.section("bookkeeping"):
             exprs = power_law_candidates(state.X, state.y, pc.max_denominator, pc.max_abs_exponent)
         state.score_all(exprs, "powerlaw")

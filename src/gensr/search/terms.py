@@ -27,7 +27,7 @@ import numpy as np
 from gensr.deadline import Deadline
 from gensr.grammar import CONST, Expression, Node, monomial
 
-__all__ = ["Term", "common_factor", "library", "sparse_candidates"]
+__all__ = ["TRANSFORMS", "Term", "common_factor", "library", "log_log", "power_law_candidates", "sparse_candidates"]
 
 _EXPONENTS = (-2.0, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0)  # single inputs and pairs
 _HIGH_POWERS = (4.0, 5.0)  # single inputs only: polynomials of degree up to 5 in one input
@@ -316,6 +316,73 @@ def _sum(terms: Sequence[Node], coefs: Sequence[float], intercept: float | None,
     return node
 
 
+# ---- one table of target transforms and one monomial fitter, for every regression of this module ----------
+
+TRANSFORMS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[Node], Node], bool]] = {
+    # name: (t(y), y's tree from the fitted tree of t, whether t needs y of one sign)
+    "y": (lambda y: y, lambda b: b, False),
+    "y2": (lambda y: y * y, lambda b: Node("sqrt", (b,)), True),
+    "inv": (lambda y: 1.0 / y, lambda b: Node("inv", (b,)), False),
+    "inv2": (lambda y: 1.0 / (y * y), lambda b: Node("inv", (Node("sqrt", (b,)),)), True),
+    "log": (lambda y: np.log(np.abs(y)), lambda b: Node("exp", (b,)), True),
+    "sqrt": (lambda y: np.sqrt(np.abs(y)), lambda b: Node("pow2", (b,)), True),
+    "isqrt": (lambda y: 1.0 / np.sqrt(np.abs(y)), lambda b: Node("inv", (Node("pow2", (b,)),)), True),
+}
+"""The targets the regressions fit (y, y², 1/y, 1/y², log|y|, √|y|, 1/√|y|) and how each maps back."""
+
+
+def log_log(X: np.ndarray, t: np.ndarray, cols: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The monomial fitter: least squares of log|t| on 1 and log|x_j| over ``cols``; (the intercept and the
+    exponents, the residuals), or None when they are not finite."""
+    with np.errstate(all="ignore"):
+        A = np.column_stack([np.ones(len(t)), np.log(np.abs(X[:, list(cols)]))])
+        z = np.log(np.abs(t))
+        coef, *_ = np.linalg.lstsq(A, z, rcond=None)
+    return (coef, z - A @ coef) if np.all(np.isfinite(coef)) else None
+
+
+def power_law_candidates(X: np.ndarray, y: np.ndarray, max_denominator: int = 3,
+                         max_abs_exponent: int = 4) -> list[Expression]:
+    """Skeletons from log-log least squares (:func:`log_log`) on the positive columns, for y, y² and 1/y.
+
+    For each transform t of y with one sign, ``log|t| ≈ b + Σ a_j log x_j`` over the columns that are all
+    positive; the exponents are snapped to fractions p/q (q <= ``max_denominator``), to halves and to
+    integers, and each snapped monomial M gives ``C·M`` and ``C + C·M``, mapped back through the inverse
+    transform (``sqrt`` for y², ``inv`` for 1/y).
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).uniform(1, 5, size=(100, 2))
+    >>> 'C*(x0/sqrt(x1))' in [str(e) for e in power_law_candidates(X, 3 * X[:, 0] / np.sqrt(X[:, 1]))]
+    True
+    """
+    cols = [j for j in range(X.shape[1]) if np.all(X[:, j] > 0)]
+    if not cols:
+        return []
+    out: list[Expression] = []
+    for name in ("y", "y2", "inv"):
+        forward, back, _ = TRANSFORMS[name]
+        with np.errstate(all="ignore"):
+            t = forward(y)
+        if not (np.all(np.isfinite(t)) and (np.all(t > 0) or np.all(t < 0))):
+            continue
+        fit = log_log(X, t, cols)
+        if fit is None:
+            continue
+        for q in sorted({max_denominator, 2, 1}, reverse=True):
+            snapped = {j: Fraction(round(float(a) * q), q).limit_denominator(max_denominator)
+                       for j, a in zip(cols, fit[0][1:])}
+            if any(abs(a) > max_abs_exponent for a in snapped.values()):
+                continue
+            mono = monomial({j: a for j, a in snapped.items() if a != 0})
+            if mono is None:
+                continue
+            scaled = Node("mul", (Node(CONST), mono))
+            out += [Expression(back(scaled)), Expression(back(Node("add", (Node(CONST), scaled))))]
+    seen: set[tuple[str, ...]] = set()
+    return [e for e in out if not (e.key in seen or seen.add(e.key))]  # type: ignore[func-returns-value]
+
+
 def common_factor(X: np.ndarray, y: np.ndarray, tol: float = 0.1, max_abs_exponent: int = 6) -> Term | None:
     """The monomial M = ∏ x_j^a_j that multiplies the whole of y, if any: ``log|y| ≈ b + Σ a_j log|x_j|`` by
     least squares over the columns that stay away from zero, keeping the exponents within ``tol`` of a whole
@@ -328,12 +395,12 @@ def common_factor(X: np.ndarray, y: np.ndarray, tol: float = 0.1, max_abs_expone
     n = int(rows.sum())
     if not cols or n <= 2 * len(cols) + 2:
         return None
+    fit = log_log(X[rows], y[rows], cols)
+    if fit is None:
+        return None
+    coef, resid = fit
     with np.errstate(all="ignore"):
         L = np.log(np.abs(X[rows][:, cols]))
-        coef, *_ = np.linalg.lstsq(np.column_stack([np.ones(n), L]), np.log(np.abs(y[rows])), rcond=None)
-        if not np.all(np.isfinite(coef)):
-            return None
-        resid = np.log(np.abs(y[rows])) - coef[0] - L @ coef[1:]
         curve = (L - L.mean(0)) ** 2  # a factor's column leaves no trace in the residual, not even a curve
         bent = np.abs([np.corrcoef(resid, c)[0, 1] if c.std() > 0 else 0.0 for c in curve.T])
     parts = []
@@ -358,7 +425,7 @@ def sparse_candidates(y: np.ndarray, terms: Sequence[Term], max_terms: int = 6, 
     correlates with a sum of one-input terms is picked first), then the same for y/M with a ``factor`` M
     (:func:`common_factor`; each result times M), then on all of it for y. Stops between regressions once
     ``deadline`` has passed."""
-    targets = ("y", "y2", "inv", "inv2", "log", "sqrt", "isqrt")
+    targets = tuple(TRANSFORMS)
     single = [t for t in terms if len(Expression(t.node).variables) == 1]
     monomials = [t for t in terms if t.monomial]
     legs = [t for t in terms if t.leg]  # squared legs with the polynomial monomials of degree <= 2: distances
@@ -392,24 +459,16 @@ def _regressions(y: np.ndarray, terms: Sequence[Term], max_terms: int, rational:
     nodes = [t.node for t in terms]
     out: list[Expression] = []
     with np.errstate(all="ignore"):
-        transforms = [("y", y), ("y2", y * y), ("inv", 1.0 / y), ("inv2", 1.0 / (y * y)), ("log", np.log(np.abs(y))),
-                      ("sqrt", np.sqrt(np.abs(y))), ("isqrt", 1.0 / np.sqrt(np.abs(y)))]
-        one_sign = {"y2", "inv2", "log", "sqrt", "isqrt"}
-        for name, t in transforms:
+        for name, (forward, back, one_sign) in TRANSFORMS.items():
             if name not in targets or late():
                 continue
-            if not _usable(t) or (name in one_sign and not (np.all(y > 0) or np.all(y < 0))) \
+            t = forward(y)
+            if not _usable(t) or (one_sign and not (np.all(y > 0) or np.all(y < 0))) \
                     or (name == "inv" and not np.all(y != 0)):
                 continue
-            sign = -1.0 if np.all(y < 0) else 1.0
             for cols, coefs, b in _path(A, t, max_terms):
-                body = _sum([nodes[c] for c in cols], coefs, b)
-                root = {"y": body, "y2": Node("sqrt", (body,)), "inv": Node("inv", (body,)),
-                        "inv2": Node("inv", (Node("sqrt", (body,)),)), "log": Node("exp", (body,)),
-                        "sqrt": Node("pow2", (body,)), "isqrt": Node("inv", (Node("pow2", (body,)),))}[name]
-                if sign < 0 and name in one_sign:
-                    root = Node("neg", (root,))
-                out.append(Expression(root))
+                root = back(_sum([nodes[c] for c in cols], coefs, b))
+                out.append(Expression(Node("neg", (root,)) if one_sign and np.all(y < 0) else root))
         if rational and not late():
             out += _rationals(y, A, terms, max_terms, late)
     return out
