@@ -74,6 +74,11 @@ class Deadline:
         return time.perf_counter() - self.t0
 
     @property
+    def seconds(self) -> float:
+        """The budget: seconds from ``t0`` to the end (what a stop at this deadline reports as ``max_time``)."""
+        return self.end - self.t0
+
+    @property
     def bound(self) -> bool:
         """Whether any check of this deadline (or of one derived from it) found it expired."""
         return self._shared.bound

@@ -370,8 +370,8 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         # loading count), and a small share is kept back for building the front (constant snapping), of which
         # 30 % for the held-out refits of the selection (gensr.validation: measured 0.01-0.02 s a formula)
         total = config.budget.max_time
-        config = config.replace(**{"budget.max_time": max(total - max(0.05 * total, 0.6), 0.05)})
-        search_deadline = deadline.reserve(total - config.budget.max_time)
+        keep = total - max(total - max(0.05 * total, 0.6), 0.05)  # the deadline is the budget from here on
+        search_deadline = deadline.reserve(keep)
         seeds = given.baselines(len(selected)) + user_seeds + (list(previous[1]) if previous else [])
         self.units_ = None if units is None else units.subset(selected)
         self.pi_groups_ = self.y_reference_ = None
@@ -404,7 +404,7 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
             with np.errstate(all="ignore"):
                 nf = residual_floor(X[:, selected], y - best.expression.evaluate(X[:, selected]), nf, weights=weights)
         self.equations_ = front_table(result, X[:, selected], y, sub_names, snap=self.snap_constants,
-                                      deadline=deadline.reserve(0.3 * (total - config.budget.max_time)),
+                                      deadline=deadline.reserve(0.3 * keep),
                                       scales=(x_scale[selected], y_scale), weights=weights,
                                       noise=nf, loss=loss, language=Language.of(config.operators, config.maxsize))
         if self.units_ is not None:
@@ -533,9 +533,8 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         if basis.k == 0:  # y = C·y_ref: nothing left to search
             return [(basis.lift(Expression(Node(CONST))), "units")], False
         share = config.budget.units_share
-        changes = {"budget.max_time": config.budget.max_time * share}
-        if config.budget.deterministic:
-            changes["budget.max_generations"] = max(1, round(config.budget.generations * share))
+        changes = {"budget.max_generations": max(1, round(config.budget.generations * share))} \
+            if config.budget.deterministic else {}
         result = search(model, X_pi, y_pi, config.replace(**changes), rng=rng, feature_names=self.pi_groups_,
                         extra_expressions=given.baselines(basis.k), deadline=deadline.share(share),
                         sample_weight=weights,

@@ -201,7 +201,7 @@ class _Driver:
     def global_stop(self) -> dict[str, float]:
         s, bc, out = self.state, self.state.cfg.budget, {}
         if s.deadline.expired():
-            out["max_time"] = bc.max_time
+            out["max_time"] = s.deadline.seconds
         if s.generations >= bc.generations:
             out["max_generations"] = float(bc.generations)
         best = s.best_candidate()
@@ -288,7 +288,7 @@ class _Driver:
         if self.log(math.nan) or self.should_stop():
             return
         if s.best_z is None or shape is None:
-            self.stop["max_time"] = s.cfg.budget.max_time  # nothing decoded in time
+            self.stop["max_time"] = s.deadline.seconds  # nothing decoded in time
             return
         cma = LatentCMA(s, shape)
         periodic = [m for m in self.moves if m.every]
@@ -405,7 +405,7 @@ def search(
     model.eval()
     if deadline is None:
         deadline = Deadline(config.budget.max_time, deterministic=config.budget.deterministic)
-    bar = tqdm(total=round(config.budget.max_time, 1), disable=not progress, desc="gensr", unit="s", leave=False,
+    bar = tqdm(total=round(deadline.seconds, 1), disable=not progress, desc="gensr", unit="s", leave=False,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s {postfix}")
     try:
         state = SearchState(model, X, y, config, np.random.default_rng(rng), deadline, weights, seeds,

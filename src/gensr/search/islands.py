@@ -58,12 +58,12 @@ user's callback or Ctrl-C)."""
 
 def island_search(checkpoint: Any, device: str, X: np.ndarray, y: np.ndarray, config: Any, *, seed: int,
                   t0_wall: float, end_wall: float, caller: int, stop_file: str | None = None,
-                  **kwargs: Any) -> SearchResult | None:
-    """One island in a worker: the model from the per-process cache, one torch thread in a process of its own
-    (not in the ``caller``'s process, as with threads), and the caller's deadline rebuilt from wall-clock
-    times (``t0_wall``: the caller's start, ``end_wall``: its end). Once ``stop_file`` exists (an island
-    found the law), the island stops after its generation, or returns None before it starts; when it finds
-    the law itself, it creates the file."""
+                  deterministic: bool = False, **kwargs: Any) -> SearchResult | None:
+    """One island in a worker: the model from the per-process cache, one torch thread in a process of its own (not in
+    the ``caller``'s process, as with threads), and the caller's deadline rebuilt from wall-clock times
+    (``t0_wall``: the caller's start, ``end_wall``: its end, ``deterministic``: its mode). Once ``stop_file``
+    exists (an island found the law), the island stops after its generation, or returns None before it starts;
+    when it finds the law itself, it creates the file."""
     if stop_file is not None and os.path.exists(stop_file):
         return None  # before importing torch: another island is done
     import torch
@@ -75,7 +75,7 @@ def island_search(checkpoint: Any, device: str, X: np.ndarray, y: np.ndarray, co
         torch.set_num_threads(1)
     model = load_cached(checkpoint, device)
     t0 = time.perf_counter() - (time.time() - t0_wall)
-    deadline = Deadline(end_wall - t0_wall, t0=t0, deterministic=config.budget.deterministic)
+    deadline = Deadline(end_wall - t0_wall, t0=t0, deterministic=deterministic)
     stop = _Stop(stop_file, kwargs.pop("callback", None))
     result = search(model, X, y, config, rng=seed, deadline=deadline, callback=stop, **kwargs)
     stop.announce(result)
@@ -127,7 +127,7 @@ def parallel_search(model: Any, checkpoint: Any, X: np.ndarray, y: np.ndarray, c
 
     # a file reaches worker processes on this machine (remote Dask workers run to the deadline); never in
     # deterministic mode, where every island runs its counts
-    folder = None if config.budget.deterministic else tempfile.mkdtemp(prefix="gensr-islands-")
+    folder = None if deadline.deterministic else tempfile.mkdtemp(prefix="gensr-islands-")
     stop_file = None if folder is None else os.path.join(folder, "stop")
     seeds = [int(s) for s in rng.integers(2**62, size=n_islands)]
     t0_wall = time.time() - deadline.elapsed()
@@ -136,7 +136,8 @@ def parallel_search(model: Any, checkpoint: Any, X: np.ndarray, y: np.ndarray, c
     # a pool of at least 2: joblib runs n_jobs=1 in this process, after island 0
     others = Parallel(n_jobs=max(2, n_islands - 1), return_as="generator")(
         delayed(island_search)(checkpoint, device, X, y, island_config(config, i), seed=s, t0_wall=t0_wall,
-                               end_wall=end_wall, caller=os.getpid(), stop_file=stop_file, **kwargs)
+                               end_wall=end_wall, caller=os.getpid(), stop_file=stop_file,
+                               deterministic=deadline.deterministic, **kwargs)
         for i, s in enumerate(seeds[1:], start=1))
     stop = _Stop(stop_file, callback)
     results = [search(model, X, y, config, rng=seeds[0], deadline=deadline, progress=progress, callback=stop,
