@@ -398,11 +398,12 @@ class GenSRRegressor(RegressorMixin, FrontReadout, BaseEstimator):
         self.n_iter_ = result.generations
         nf = result.noise_floor
         if nf is not None and len(result.front) and not deadline.expired():  # on the best formula's residuals
-            from gensr.noise import residual_floor
+            from gensr.noise import NOISE_MODELS
 
             best = min((result.candidates[i] for i in result.front), key=lambda c: c.fit_loss)
             with np.errstate(all="ignore"):
-                nf = residual_floor(X[:, selected], y - best.expression.evaluate(X[:, selected]), nf, weights=weights)
+                nf = NOISE_MODELS[config.budget.noise_model]().residual(
+                    X[:, selected], y - best.expression.evaluate(X[:, selected]), nf, weights)
         self.equations_ = front_table(result, X[:, selected], y, sub_names, snap=self.snap_constants,
                                       deadline=deadline.reserve(0.3 * keep),
                                       scales=(x_scale[selected], y_scale), weights=weights,

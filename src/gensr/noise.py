@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AT_FLOOR_Z", "RESOLVED_Z", "NoiseFloor", "checked_floor", "noise_floor", "residual_floor"]
+__all__ = ["AT_FLOOR_Z", "NOISE_MODELS", "RESOLVED_Z", "LocalLinearNoise", "NoiseFloor", "checked_floor",
+           "noise_floor", "residual_floor"]
 
 MAX_WORK = 2e7  # rows × neighbours × (inputs + 1)²: the local fits' cost; 1,000 rows up to 20 inputs, fewer
 # beyond (at 50 inputs neighbourhoods are not local anyway, and the forest check decides)
@@ -214,3 +215,32 @@ def checked_floor(X: np.ndarray, y: np.ndarray, floor: NoiseFloor, *, max_rows: 
     w = None if weights is None else np.asarray(weights)[ok]
     oob = float(np.average((y[ok] - pred[ok]) ** 2, weights=w))
     return NoiseFloor(floor.mse, math.inf, floor.n_rows) if oob < floor.mse - z * floor.se else floor
+
+
+class LocalLinearNoise:
+    """The noise model the search, the stops, the selection and the snapping read (by name, ``budget.noise_model``):
+    the floor of y given X and of a formula's residuals, each a :class:`NoiseFloor`. Local linear fits with a
+    forest's check (module docstring). A new noise model is one class with these three methods, listed in
+    :data:`NOISE_MODELS`; everything downstream reads only the :class:`NoiseFloor` it returns."""
+
+    def estimate(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> NoiseFloor:
+        """The floor of ``y`` given ``X``, unchecked (:func:`noise_floor`)."""
+        return noise_floor(X, y, weights=weights)
+
+    def check(self, X: np.ndarray, y: np.ndarray, floor: NoiseFloor, weights: np.ndarray | None = None,
+              z: float = 0.0) -> NoiseFloor:
+        """``floor``, or marked unresolved when a flexible reference fit beats it (:func:`checked_floor`)."""
+        return checked_floor(X, y, floor, weights=weights, z=z)
+
+    def floor(self, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> NoiseFloor:
+        """The data's floor: :meth:`estimate`, then :meth:`check`."""
+        return self.check(X, y, self.estimate(X, y, weights), weights)
+
+    def residual(self, X: np.ndarray, residuals: np.ndarray, floor: NoiseFloor,
+                 weights: np.ndarray | None = None) -> NoiseFloor:
+        """The floor re-estimated on a formula's residuals (:func:`residual_floor`)."""
+        return residual_floor(X, residuals, floor, weights=weights)
+
+
+NOISE_MODELS = {"local_linear": LocalLinearNoise}
+"""The noise models by name (``SearchConfig.budget.noise_model``)."""

@@ -46,6 +46,7 @@ class BudgetConfig:
     plateau: int = 800  # stop after this many latents decoded without a gain (a new best score, or a front member
     # 1 % more accurate than every simpler one): counted, not timed, so the stop does not depend on machine speed.
     # 800 is about 10 s of a fit on 10,000 rows with one core (a 30 s fit decodes 500-2,700); 0: never
+    noise_model: str = "local_linear"  # the noise floor's estimator (gensr.noise.NOISE_MODELS)
     noise_stop: bool = True  # stop once the best formula is at the data's noise floor (gensr.noise) and its
     # residuals look like noise: more search could only fit the noise
     noise_patience: int = 200  # ...after this many more latents decoded without a simpler formula reaching the
@@ -62,6 +63,10 @@ class BudgetConfig:
             _integers(self, ("max_generations",), 1, "budget")
         _integers(self, ("plateau", "exact_slack", "noise_patience"), 0, "budget")
         _need(0 < self.units_share < 1, f"budget.units_share must be in (0, 1), got {self.units_share!r}")
+        from gensr.noise import NOISE_MODELS
+
+        _need(self.noise_model in NOISE_MODELS,
+              f"budget.noise_model must be one of {sorted(NOISE_MODELS)}, got {self.noise_model!r}")
 
     @property
     def generations(self) -> int:

@@ -31,7 +31,7 @@ from gensr.deadline import Deadline
 from gensr.formula import parse
 from gensr.grammar import MAX_FEATURES, Expression
 from gensr.loss import Loss
-from gensr.noise import NoiseFloor, checked_floor, noise_floor
+from gensr.noise import NoiseFloor
 from gensr.pareto import pareto_front, select_model
 from gensr.search.config import SearchConfig
 from gensr.search.moves import LatentCMA, Move, build_moves
@@ -244,11 +244,11 @@ class _Driver:
         if s.noise.reached(best.mse) or best.r2 >= NOISE_STOP_R2:
             with s.deadline.section("bookkeeping"), np.errstate(all="ignore"):
                 resid = s.y - best.expression.evaluate(s.X)
-                rest = noise_floor(s.X, resid, weights=s.weights) if np.all(np.isfinite(resid)) else None
+                rest = s.noise_model.estimate(s.X, resid, s.weights) if np.all(np.isfinite(resid)) else None
                 mse = float(np.average(resid**2, weights=s.weights))
                 ok = rest is not None and rest.resolved() and mse <= rest.ceiling()
                 if ok and not s.noise.reached(best.mse):  # the residuals alone decide: a forest checks them
-                    ok = checked_floor(s.X, resid, rest, weights=s.weights).resolved()
+                    ok = s.noise_model.check(s.X, resid, rest, s.weights).resolved()
                 if ok and rest is not None:
                     threshold = rest.ceiling()
         self._floor_checked[s.pool.best] = threshold

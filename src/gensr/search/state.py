@@ -24,7 +24,7 @@ from gensr.codec import arity_tensor, decoded_expression, token_mask_for
 from gensr.deadline import Deadline
 from gensr.grammar import Expression
 from gensr.loss import Loss
-from gensr.noise import checked_floor, noise_floor
+from gensr.noise import NOISE_MODELS
 from gensr.search.config import SearchConfig
 from gensr.search.pool import Pool
 
@@ -63,7 +63,8 @@ class SearchState:
         self.evaluations = self.n_invalid = self.generations = self.restarts = 0
         with deadline.section("bookkeeping"):
             # its own fixed seeds: the search's stream is untouched
-            self.noise = checked_floor(X, y, noise_floor(X, y, weights=weights), weights=weights)
+            self.noise_model = NOISE_MODELS[cfg.budget.noise_model]()
+            self.noise = self.noise_model.floor(X, y, weights=weights)
 
     def rows(self, all_rows: bool) -> np.ndarray:
         """Rows of one encoded subset: all of them, ``max_points`` at random, or half if there are fewer.
