@@ -100,10 +100,13 @@ class FitConfig:
 
     ``fitter`` chooses the one fitter every candidate goes through, whatever the number of rows: ``"numpy"``
     (:func:`gensr.screen.screen_constants`: numpy forward passes, one-call finite-difference Jacobians,
-    Levenberg–Marquardt) or ``"torch"`` (:func:`gensr.constants.fit_constants`: exact Jacobians, ``method``).
+    Levenberg–Marquardt) or ``"torch"`` (:func:`gensr.constants.fit_constants`: exact Jacobians, ``method``;
+    kept for GenSR's BFGS and as an independent check of the numpy fitter). Only the numpy fitter solves the
+    linear constants by least squares (``linear_solve``): the torch fitter runs LM or BFGS over every constant,
+    so on sums of several terms it needs more starts and can end on other fronts.
     """
 
-    fitter: Literal["numpy", "torch"] = "numpy"  # numpy: 14x the throughput of torch at the same fronts (measured)
+    fitter: Literal["numpy", "torch"] = "numpy"  # numpy: 14x the throughput of torch (measured before linear_solve)
     linear_solve: bool = True  # numpy fitter: solve the linear constants (offset, term multipliers) by least
     # squares inside LM (variable projection); False: LM over every constant
     rows: int = 1024  # rows used for the full fit (GenSR: the first 1,024); R² always uses all rows
