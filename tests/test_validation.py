@@ -1,6 +1,7 @@
 """Selection by internal validation (gensr.validation, select_model's "validation" rule and its use by "noise")."""
 
 import numpy as np
+import pytest
 
 from gensr.formula import parse
 from gensr.pareto import select_model
@@ -71,3 +72,18 @@ def test_the_estimator_selects_by_held_out_rows(tiny_checkpoint, monkeypatch):
     assert seen == [len(est.equations_)]  # the whole front, once, in user units
     mean, _ = real(list(est.equations_["expression"]), X, y)
     assert mean[est.best_index_] < 2 * mean.min() and est.score(X, y) > 0.9
+
+
+def test_ctrl_c_during_the_refits_keeps_the_choice(monkeypatch):
+    import gensr.validation
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gensr.validation, "cross_validate", interrupted)
+    X, y = _noisy_line()
+    c, loss, r2 = [1, 3, 9], [1.0, 0.5, 0.45], [0.0, 0.5, 0.55]
+    with pytest.warns(UserWarning, match="interrupted during the held-out refits"):
+        i = select_model(c, loss, r2, rule="validation", validation=validator([parse("1.0")] * 3, X, y),
+                         n_constants=[1, 2, 4], n_rows=100)
+    assert i == select_model(c, loss, r2, rule="mdl", n_constants=[1, 2, 4], n_rows=100)

@@ -15,6 +15,7 @@ on the same fronts (+0.013 when used only where the floor is unresolved).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -87,13 +88,19 @@ def validator(expressions: Sequence[Any], X: np.ndarray, y: np.ndarray, **kwargs
               ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``select_model``'s ``validation``: a function of candidate indices that cross-validates those
     expressions on first use (most accurate first, so a deadline leaves out the least likely) and remembers
-    the scores; ``kwargs`` go to :func:`cross_validate`."""
+    the scores; ``kwargs`` go to :func:`cross_validate`. Ctrl-C during the refits leaves them all out, with a
+    warning."""
     scores: dict[int, tuple[float, float]] = {}
 
     def validate(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         todo = [int(i) for i in idx if int(i) not in scores]
         if todo:
-            mean, se = cross_validate([expressions[i] for i in todo], X, y, **kwargs)
+            try:
+                mean, se = cross_validate([expressions[i] for i in todo], X, y, **kwargs)
+            except KeyboardInterrupt:  # Ctrl-C keeps the front: the rule falls back to the description length
+                warnings.warn("interrupted during the held-out refits: the choice falls back to the description "
+                              "length", UserWarning, stacklevel=2)
+                mean = se = np.full(len(todo), np.inf)
             scores.update({i: (float(m), float(s)) for i, m, s in zip(todo, mean, se)})
         return (np.array([scores[int(i)][0] for i in idx], dtype=np.float64),
                 np.array([scores[int(i)][1] for i in idx], dtype=np.float64))
