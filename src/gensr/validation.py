@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from gensr._utils import subsample_rows
 from gensr.deadline import Deadline
 
 __all__ = ["FOLDS", "MAX_ROWS", "cross_validate", "validator"]
@@ -55,7 +56,7 @@ def cross_validate(expressions: Sequence[Any], X: np.ndarray, y: np.ndarray, *, 
 
     loss = make_loss("mse") if loss is None else loss
     gen = np.random.default_rng(seed)
-    rows = np.sort(gen.choice(len(y), max_rows, replace=False)) if len(y) > max_rows else np.arange(len(y))
+    rows = subsample_rows(len(y), max_rows, gen)
     X, y = np.asarray(X, dtype=np.float64)[rows], np.asarray(y, dtype=np.float64)[rows]
     w = None if weights is None else np.asarray(weights, dtype=np.float64)[rows]
     part = gen.permutation(len(y)) % folds
