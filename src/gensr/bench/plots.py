@@ -47,7 +47,7 @@ def _plot_group(rows: pd.DataFrame, pubs: list[PublishedRow], title: str, out: P
         if log_x:
             from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-            ax.set_xscale("log")  # labels at the decades only: minor labels overlap on a short range
+            ax.set_xscale("log")  # labels at 1 and 3 of each decade only: minor labels overlap on a short range
             ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 3.0)))
             ax.xaxis.set_major_formatter(ScalarFormatter())
             ax.xaxis.set_minor_formatter(NullFormatter())
