@@ -12,7 +12,8 @@ keys), so the same checkpoint can run as several arms: the move ablation. Proble
 * ``--feynman-subset`` problems of the Feynman table drawn as ``gensr bench run --subset`` draws them
   (subset seed 0), ``--feynman-rows`` rows sampled from SRBench's ranges, γ = 0.
 
-Every fit: GenSR protocol split (75/25, seed 14423), ``max_time`` per fit, one thread. Reported per arm:
+Every fit: GenSR protocol split (75/25, seed 14423), ``max_time`` per fit, one thread, the estimator seeded
+with ``--seed`` (14423 unless given). Reported per arm:
 R² > 0.999 on the test rows, SRBench's symbolic rule, median complexity, and which move first found the
 chosen equation's skeleton (``equations_["stage"]``): the map (prior, y-noise, samples, CMA-ES, LEE,
 enumeration) or not (seeds and baselines, power laws, symbolic edits). Rows are appended as they finish and
@@ -85,7 +86,8 @@ def feynman(n: int, data_dir: str, rows: int) -> list[dict]:
     return out
 
 
-def fit_one(arm: str, checkpoint: str, prob: dict, max_time: float, search: dict | None = None) -> dict:
+def fit_one(arm: str, checkpoint: str, prob: dict, max_time: float, search: dict | None = None,
+            seed: int = 14423) -> dict:
     from gensr import GenSRRegressor
     from gensr._utils import r2_score as r2
     from gensr.bench.metrics import symbolic_solution
@@ -97,7 +99,7 @@ def fit_one(arm: str, checkpoint: str, prob: dict, max_time: float, search: dict
     cut = int(0.75 * len(y))
     tr, te = idx[:cut], idx[cut:]
     config = SearchConfig().replace(**search) if search else None
-    est = GenSRRegressor(checkpoint=checkpoint, max_time=max_time, random_state=14423, verbose=0,
+    est = GenSRRegressor(checkpoint=checkpoint, max_time=max_time, random_state=seed, verbose=0,
                          search_config=config)
     start = time.perf_counter()
     est.fit(X[tr], y[tr])
@@ -132,6 +134,8 @@ def main() -> None:
     ap.add_argument("--feynman-subset", type=int, default=40)
     ap.add_argument("--feynman-rows", type=int, default=10_000)
     ap.add_argument("--max-time", type=float, default=30.0)
+    ap.add_argument("--seed", type=int, default=14423,
+                    help="the estimator's random_state (the problems and their split stay fixed)")
     ap.add_argument("--shard", default="0/1", help="i/k: this process takes every k-th task from the i-th")
     ap.add_argument("--out", default="runs/map-ablation")
     args = ap.parse_args()
@@ -155,7 +159,7 @@ def main() -> None:
     for n, (arm, prob) in enumerate(tasks):
         if n % k != i or (arm, prob["name"]) in done:
             continue
-        row = fit_one(arm, arms[arm], prob, args.max_time, searches.get(arm))
+        row = fit_one(arm, arms[arm], prob, args.max_time, searches.get(arm), args.seed)
         new = not path.exists()
         with path.open("a", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=FIELDS)
