@@ -9,8 +9,8 @@ from gensr.search.islands import merge
 
 FAST = {"max_generations": 3, "deterministic": True, "random_state": 0, "verbose": 0, "max_time": 120,
         "population_size": 8,
-        # the local search (hundreds of refits a round) is off here; its own tests run it
-        "search_config": SearchConfig().replace(**{"local.enabled": False})}
+        # the local search and the symbolic edits (hundreds of refits a round) are off here; their own tests run them
+        "search_config": SearchConfig().replace(**{"local.enabled": False, "edits.enabled": False})}
 
 
 def _data():

@@ -384,6 +384,7 @@ def test_term_edits_grow_a_formula_by_the_term_its_residual_lacks(model):
     grown = [c for c in result.candidates if c.stage == "term_edit" and c.r2 > 1 - 1e-12]
     assert grown and min(c.complexity for c in grown) <= 11
     no_edits = search(model, X, y, cfg.replace(**{"term_edits.enabled": False}), rng=0, extra_expressions=["C*x0*x1"])
+    assert no_edits.stop == {"no_latent": 1.0}  # the map is off: no CMA-ES; not "max_time" (600 s were not spent)
     assert max(c.r2 for c in no_edits.candidates) < 0.999
 
 

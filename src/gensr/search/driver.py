@@ -73,7 +73,8 @@ class SearchResult:
         The reasons that ended the search with their thresholds: ``max_time``, ``max_generations``,
         ``target_r2``, ``plateau`` (latents decoded without a front improvement), ``noise_floor`` (the best
         formula is at the data's noise floor, its residuals look like noise), ``callback``, ``interrupted``,
-        ``island`` (``n_jobs``: another island found the law, :mod:`gensr.search.islands`)
+        ``island`` (``n_jobs``: another island found the law, :mod:`gensr.search.islands`), ``no_latent`` (the
+        map is off or decoded nothing valid, so no CMA-ES ran)
         or the CMA-ES reasons (``tolfun``, ``tolx``, ...).
     timings : dict of str to float
         Seconds in ``encode`` (prior branch), ``decode``, ``fit`` (constants), ``refine`` (LEE re-encoding
@@ -288,7 +289,10 @@ class _Driver:
         if self.log(math.nan) or self.should_stop():
             return
         if s.best_z is None or shape is None:
-            self.stop["max_time"] = s.deadline.seconds  # nothing decoded in time
+            if s.deadline.expired():  # nothing decoded in time
+                self.stop["max_time"] = s.deadline.seconds
+            else:  # the map is off, or nothing it decoded parsed: no latent for CMA-ES to start from
+                self.stop["no_latent"] = 1.0
             return
         cma = LatentCMA(s, shape)
         periodic = [m for m in self.moves if m.every]
