@@ -42,6 +42,24 @@ def test_stage2_training_leaves_the_frozen_parts_bit_identical(tiny_checkpoint, 
     assert any(not torch.equal(after[k], start.state_dict()[k]) for k in new)  # the new branch did train
 
 
+def test_decoder_lr_trains_the_decoder_and_nothing_else(tiny_checkpoint, tmp_path):
+    """``train.decoder_lr`` > 0: the decoder's own parts move too; the posterior, the data encoder and the shared
+    token embedding stay bit-identical, and the schedule gives the decoder that share of the rate."""
+    from gensr.train import DECODER, _optimizer, train
+
+    torch.set_num_threads(1)
+    cfg = _stage2_config(tiny_checkpoint, 4)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, decoder_lr=0.5))
+    train(cfg, tmp_path, quiet=True, argv=["test"])
+    before = load_model(tiny_checkpoint).state_dict()
+    after = load_model(tmp_path / "checkpoint").state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith(DECODER) for k in moved), sorted(moved)
+    assert torch.equal(before["wte.weight"], after["wte.weight"])
+    scales = {g["lr_scale"] for g in _optimizer(load_model(tmp_path / "checkpoint"), cfg.train).param_groups}
+    assert scales == {0.5, 1.0}
+
+
 @pytest.mark.parametrize("slopes", [False, True])
 def test_structure_features_ignore_the_scale_of_y(slopes):
     """y × 1e6 (or × 1e-6) leaves the prior mean unchanged: y's scale is a free constant of every law."""

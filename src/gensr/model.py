@@ -544,8 +544,8 @@ class CVAE(nn.Module):
         the decoder's CE of the equation at the prior **mean** (where the search starts), ``prior_fit_weight``
         × KL(q || p) per target token, and ``prior_token_weight`` × a bag-of-tokens BCE (``bow``: which tokens
         the equation holds, from the structure encoder's output). The trainer freezes all but
-        ``structure_prior``. Returns ``(outputs, losses)`` keyed as :meth:`loss` (``recon_prior`` and
-        ``token_acc`` at the prior mean; the posterior terms 0).
+        ``structure_prior`` (and the decoder, at ``train.decoder_lr`` > 0). Returns ``(outputs, losses)`` keyed
+        as :meth:`loss` (``recon_prior`` and ``token_acc`` at the prior mean; the posterior terms 0).
         """
         if self.structure_prior is None:
             raise RuntimeError("stage 2 needs a model with prior_encoder_layers > 0")

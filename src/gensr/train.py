@@ -72,8 +72,8 @@ class TrainConfig:
     bf16: bool = True  # bf16 autocast when on CUDA; CPU always trains in fp32
     threads: int = 0  # torch intra-op threads (0: torch's default)
     init_from: str = ""  # a checkpoint directory ("default": the shipped model) whose weights start a new run
-    stage: int = 1  # 2: train only the stage-2 prior (model.prior_encoder_layers > 0) against init_from's frozen
-    #   decoder and posterior; the loss is CE at the prior mean + KL(q || p) (CVAE.stage2_losses)
+    stage: int = 1  # 2: train the stage-2 prior against init_from's frozen posterior (CVAE.stage2_losses)
+    decoder_lr: float = 0.0  # stage 2: the decoder's rate as a share of lr (0: frozen; train.DECODER: its parts)
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,8 @@ def _tiny() -> RunConfig:
 
 def _default() -> RunConfig:
     gen = GeneratorConfig()
-    return RunConfig(
-        model=dataclasses.replace(CVAE_PRESETS["default"], vocab_size=VOCAB.size, max_len=gen.max_len + 2),
-        generator=gen,
-        train=TrainConfig(),
-    )
+    model = dataclasses.replace(CVAE_PRESETS["default"], vocab_size=VOCAB.size, max_len=gen.max_len + 2)
+    return RunConfig(model=model, generator=gen, train=TrainConfig())
 
 
 PRESETS = {"tiny": _tiny, "default": _default}
@@ -144,9 +141,7 @@ def get_lr(step: int, cfg: TrainConfig) -> float:
 
 def get_beta(step: int, cfg: TrainConfig) -> float:
     """KL annealing: β grows linearly from 0 to ``beta_max`` over ``beta_warmup_steps``."""
-    if cfg.beta_warmup_steps <= 0:
-        return cfg.beta_max
-    return cfg.beta_max * min(1.0, step / cfg.beta_warmup_steps)
+    return cfg.beta_max * (1.0 if cfg.beta_warmup_steps <= 0 else min(1.0, step / cfg.beta_warmup_steps))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -364,18 +359,25 @@ def _setup_distributed(tc: TrainConfig) -> tuple[torch.device, int, int]:
     return device, rank, world
 
 
+# the decoder's own parameters (the token embedding is not: the posterior shares it, so it stays frozen)
+DECODER = ("dec_blocks.", "dec_wpe.", "z_to_memory.", "ln_memory.", "z_to_embed.", "ln_f.")
+
+
 def _optimizer(model: CVAE, tc: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW over the trainable parameters (stage 2: the structure prior's), weight decay on matrices only."""
+    """AdamW over the trainable parameters (stage 2: the structure prior's, and the decoder's at ``decoder_lr``
+    × the rate when that is > 0), weight decay on matrices only; each group's ``lr_scale`` scales the schedule."""
     if tc.stage == 2:
         if model.structure_prior is None or not tc.init_from:
             raise ValueError("train.stage=2 needs model.prior_encoder_layers > 0 and train.init_from")
         for name, p in model.named_parameters():
-            p.requires_grad_(name.startswith("structure_prior."))
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=(0.9, 0.98))
+            p.requires_grad_(name.startswith("structure_prior.") or (tc.decoder_lr > 0 and name.startswith(DECODER)))
+    groups: dict[tuple[bool, float], list] = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            scale = tc.decoder_lr if tc.stage == 2 and name.startswith(DECODER) else 1.0
+            groups.setdefault((p.dim() >= 2, scale), []).append(p)
+    return torch.optim.AdamW([{"params": ps, "weight_decay": tc.weight_decay if decay else 0.0, "lr_scale": scale}
+                              for (decay, scale), ps in groups.items()], lr=tc.lr, betas=(0.9, 0.98))
 
 
 def _warm_start(model: CVAE, source: str) -> None:
@@ -499,7 +501,7 @@ def _step(model: CVAE, ddp_model: torch.nn.Module, opt: torch.optim.Optimizer, b
         model.structure_prior.train()
     lr = get_lr(step, tc)
     for group in opt.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)  # a run saved before the scales: 1
     beta = get_beta(step, tc)
     batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     with autocast:
