@@ -375,9 +375,9 @@ def _optimizer(model: CVAE, tc: TrainConfig) -> torch.optim.Optimizer:
     for name, p in model.named_parameters():
         if p.requires_grad:
             scale = tc.decoder_lr if tc.stage == 2 and name.startswith(DECODER) else 1.0
-            groups.setdefault((p.dim() >= 2, scale), []).append(p)
-    return torch.optim.AdamW([{"params": ps, "weight_decay": tc.weight_decay if decay else 0.0, "lr_scale": scale}
-                              for (decay, scale), ps in groups.items()], lr=tc.lr, betas=(0.9, 0.98))
+            groups.setdefault((p.dim() < 2, scale), []).append(p)  # sorted: matrices first, as in older runs
+    return torch.optim.AdamW([{"params": ps, "weight_decay": 0.0 if vector else tc.weight_decay, "lr_scale": scale}
+                              for (vector, scale), ps in sorted(groups.items())], lr=tc.lr, betas=(0.9, 0.98))
 
 
 def _warm_start(model: CVAE, source: str) -> None:
