@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +22,8 @@ def test_files_present_and_within_budget():
     meta = json.loads(config.read_text())
     assert meta["vocab_signature"] == VOCAB.signature()
     assert meta["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
-    assert "configs/default_model.json" in meta["command"]
+    config = meta["command"].split("--config ")[1].split()[0]  # the run's config is in the repository
+    assert (Path(__file__).resolve().parents[1] / config).is_file(), meta["command"]
 
 
 def test_loads_offline_and_decodes_a_batch():
