@@ -1,7 +1,8 @@
 """Probes of the prior branch (issue: the map finds what the moves cannot), for MODEL.md.
 
-For each checkpoint, on the same held-out generated problems (the shipped generator's mix, ``--points``
-rows each, as many as the search encodes; seed 7,000,001, never trained on):
+For each checkpoint, on the same held-out generated problems (``--generator``'s mix: the stage-1 mix of
+``configs/default_model.json`` unless given, so that numbers stay comparable when the default changes;
+``--points`` rows each, as many as the search encodes; seed 7,000,001, never trained on):
 
 * **unary AUC**: a linear probe (standardised logistic regression, 5-fold cross-validated ROC AUC) for "the
   true skeleton contains a unary operator" (any, as the issue counts them: powers and inverses too), on the
@@ -39,8 +40,8 @@ from gensr.checkpoint import load_model
 from gensr.codec import arity_tensor, collate, decoded_expression, token_mask_for
 from gensr.generator import problem_rng, sample_problem
 from gensr.grammar import UNARY
-from gensr.latent import generator_config_from_checkpoint
 from gensr.layers import gauss_kl
+from gensr.train import resolve_config
 from gensr.vocab import PAD_ID, VOCAB
 
 FUNCTIONS = frozenset({"sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "arcsin", "arccos", "arctan", "abs"})
@@ -125,9 +126,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000, help="held-out problems")
     ap.add_argument("--points", type=int, default=200, help="rows per problem (the search encodes 200)")
     ap.add_argument("--out", default=None, help="write the JSON here")
+    ap.add_argument("--generator", default="configs/default_model.json",
+                    help="a training config whose generator section the problems come from")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    gen = dataclasses.replace(generator_config_from_checkpoint(None), max_points=args.points,
+    gen = dataclasses.replace(resolve_config(config_file=args.generator).generator, max_points=args.points,
                               min_points=args.points, noise_gamma=0.0)
     problems = [sample_problem(problem_rng(PROBE_SEED, i), gen) for i in range(args.n)]
     results = {c: probe(c, problems) for c in args.checkpoints}
