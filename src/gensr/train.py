@@ -366,16 +366,15 @@ DECODER = ("dec_blocks.", "dec_wpe.", "z_to_memory.", "ln_memory.", "z_to_embed.
 def _optimizer(model: CVAE, tc: TrainConfig) -> torch.optim.Optimizer:
     """AdamW over the trainable parameters (stage 2: the structure prior's, and the decoder's at ``decoder_lr``
     × the rate when that is > 0), weight decay on matrices only; each group's ``lr_scale`` scales the schedule."""
-    if tc.stage == 2:
-        if model.structure_prior is None or not tc.init_from:
-            raise ValueError("train.stage=2 needs model.prior_encoder_layers > 0 and train.init_from")
-        for name, p in model.named_parameters():
-            p.requires_grad_(name.startswith("structure_prior.") or (tc.decoder_lr > 0 and name.startswith(DECODER)))
+    if tc.stage == 2 and (model.structure_prior is None or not tc.init_from):
+        raise ValueError("train.stage=2 needs model.prior_encoder_layers > 0 and train.init_from")
     groups: dict[tuple[bool, float], list] = {}
     for name, p in model.named_parameters():
-        if p.requires_grad:
-            scale = tc.decoder_lr if tc.stage == 2 and name.startswith(DECODER) else 1.0
-            groups.setdefault((p.dim() < 2, scale), []).append(p)  # sorted: matrices first, as in older runs
+        decoder = tc.stage == 2 and name.startswith(DECODER)
+        if tc.stage == 2:
+            p.requires_grad_(name.startswith("structure_prior.") or (decoder and tc.decoder_lr > 0))
+        if p.requires_grad:  # sorted below: matrices first, as in older runs
+            groups.setdefault((p.dim() < 2, tc.decoder_lr if decoder else 1.0), []).append(p)
     return torch.optim.AdamW([{"params": ps, "weight_decay": 0.0 if vector else tc.weight_decay, "lr_scale": scale}
                               for (vector, scale), ps in sorted(groups.items())], lr=tc.lr, betas=(0.9, 0.98))
 
